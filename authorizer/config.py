@@ -1,0 +1,131 @@
+"""Settings from environment variables (DESIGN section 2). Parsed once, at cold start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from authorizer.errors import ConfigError
+
+TokenUse = Literal["access", "id", "any"]
+
+_COGNITO_ISSUER = re.compile(
+    r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/([\w-]+_[0-9A-Za-z]+)$"
+)
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def require_https(url: str, what: str) -> str:
+    """http:// is refused except on loopback (local runs and tests)."""
+    scheme = urlsplit(url).scheme
+    if scheme == "https" or (scheme == "http" and is_loopback_url(url)):
+        return url
+    raise ConfigError(f"{what} must be an https:// URL (http:// only on loopback): {url!r}")
+
+
+def cognito_pool_id(issuer: str) -> str | None:
+    match = _COGNITO_ISSUER.match(issuer)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    jwks_url: str
+    client_ids: frozenset[str] = frozenset()
+    token_use: TokenUse = "access"
+    audience: str | None = None
+    groups_claim: str = "cognito:groups"
+    policy_dir: Path = Path("policies")
+    schema_path: Path | None = None
+    entities_path: Path | None = None
+    namespace: str | None = None
+    entity_id_prefix: str = ""
+    decision_cache_ttl: float = 60.0
+    leeway: float = 5.0
+    http_simple_responses: bool = True
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+
+    @property
+    def is_cognito(self) -> bool:
+        return cognito_pool_id(self.issuer) is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        issuer = env.get("AUTH_ISSUER", "").strip()
+        if not issuer:
+            raise ConfigError("AUTH_ISSUER is required: the exact `iss` of the tokens to accept")
+        require_https(issuer, "AUTH_ISSUER")
+        jwks_url = require_https(
+            env.get("AUTH_JWKS_URL") or issuer.rstrip("/") + "/.well-known/jwks.json",
+            "AUTH_JWKS_URL",
+        )
+        client_ids = frozenset(
+            c.strip() for c in env.get("AUTH_CLIENT_IDS", "").split(",") if c.strip()
+        )
+        pool_id = cognito_pool_id(issuer)
+        if pool_id and not client_ids:
+            raise ConfigError(
+                "AUTH_CLIENT_IDS is required for a Cognito issuer (the app client ids)"
+            )
+        token_use = env.get("AUTH_TOKEN_USE", "access").strip().lower()
+        if token_use not in ("access", "id", "any"):
+            raise ConfigError(f"AUTH_TOKEN_USE must be access, id or any, not {token_use!r}")
+        # ENTITY_ID_PREFIX unset: the pool id (Cognito) or the issuer's host; set but empty: none.
+        prefix = env.get("ENTITY_ID_PREFIX")
+        if prefix is None:
+            prefix = pool_id or (urlsplit(issuer).hostname or "")
+        schema = env.get("CEDAR_SCHEMA")
+        entities = env.get("CEDAR_ENTITIES")
+        return cls(
+            issuer=issuer,
+            jwks_url=jwks_url,
+            client_ids=client_ids,
+            token_use=token_use,  # type: ignore[arg-type]  # checked just above
+            audience=env.get("AUTH_AUDIENCE") or None,
+            groups_claim=env.get("AUTH_GROUPS_CLAIM")
+            or ("cognito:groups" if pool_id else "groups"),
+            policy_dir=Path(env.get("CEDAR_POLICY_DIR") or "policies"),
+            schema_path=Path(schema) if schema else None,
+            entities_path=Path(entities) if entities else None,
+            namespace=env.get("CEDAR_NAMESPACE"),
+            entity_id_prefix=prefix,
+            decision_cache_ttl=_number(env, "DECISION_CACHE_TTL", 60.0),
+            leeway=_number(env, "AUTH_LEEWAY", 5.0),
+            http_simple_responses=_flag(env, "HTTP_API_SIMPLE_RESPONSES", True),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 <= value <= 86_400:
+        raise ConfigError(f"{name} must be between 0 and 86400, not {raw!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")

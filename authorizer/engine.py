@@ -1,0 +1,153 @@
+"""The Cedar engine: policies, schema and resource entities parsed once at cold start; each
+decision is one cedarpy call on pre-parsed handles with dict-form entity UIDs.
+
+Fail closed: a policy set that does not parse or validate refuses to load (never an allow-all or
+deny-all fallback); a decision is Allow only when Cedar says Allow with no evaluation errors; any
+exception inside cedarpy is a Deny carrying the error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from authorizer.errors import ConfigError, PolicyError, SchemaError
+from authorizer.policies import LoadedPolicies, load_policies
+from authorizer.schema import SchemaModel, load_schema
+
+logger = logging.getLogger(__name__)
+
+EntityUid = Mapping[str, str]  # {"type": ..., "id": ...}
+SCHEMA_SUFFIXES = (".cedarschema", ".cedarschema.json")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    decision: str  # Cedar's answer: Allow, Deny or NoDecision
+    determining: tuple[str, ...]  # policy @ids
+    errors: tuple[str, ...]
+
+    @classmethod
+    def failed(cls, error: str) -> Decision:
+        return cls(False, "NoDecision", (), (error,))
+
+
+class Engine:
+    def __init__(
+        self,
+        policies: LoadedPolicies,
+        schema: SchemaModel | None,
+        entities_json: str = "[]",
+        entities_label: str = "entities",
+    ) -> None:
+        self.policies = policies
+        self.model = schema
+        self.schema = _cedar_schema(schema) if schema else None
+        if self.schema is not None:
+            validate(policies, self.schema)
+        self.policy_set = policies.policy_set()
+        try:
+            entities = json.loads(entities_json)
+            self.entities = cedarpy.Entities.from_json_str(entities_json, self.schema)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{entities_label}: invalid Cedar entities: {error}") from None
+        if not isinstance(entities, list):
+            raise ConfigError(f"{entities_label}: a JSON list of entities is expected")
+        self.known_uids = frozenset(_uid_key(e.get("uid")) for e in entities if isinstance(e, dict))
+        self.version = policies.version
+
+    @classmethod
+    def load(
+        cls, policy_dir: Path, schema_path: Path | None = None, entities_path: Path | None = None
+    ) -> Engine:
+        schema = load_schema(schema_path) if schema_path else None
+        entities = "[]"
+        if entities_path is not None:
+            try:
+                entities = entities_path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise ConfigError(f"{entities_path}: cannot be read: {error}") from None
+        return cls(load_policies(policy_dir), schema, entities, str(entities_path))
+
+    def knows(self, uid: EntityUid) -> bool:
+        return (uid.get("type"), uid.get("id")) in self.known_uids
+
+    def entities_with(self, extra: Sequence[Mapping[str, Any]]) -> cedarpy.Entities:
+        """The resource store plus per-request entities (principal, groups) not already in it."""
+        fresh = [e for e in extra if not self.knows(e["uid"])]
+        return self.entities.with_added_json_str(json.dumps(fresh)) if fresh else self.entities
+
+    def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
+        return self.decide_batch([request], entities)[0]
+
+    def decide_batch(
+        self, requests: Sequence[Mapping[str, Any]], entities: cedarpy.Entities
+    ) -> list[Decision]:
+        try:
+            results = cedarpy.is_authorized_batch(
+                [dict(r) for r in requests], self.policy_set, entities, self.schema
+            )
+        except Exception as error:  # whatever breaks inside, it is a Deny
+            logger.exception("cedarpy failed; denying")
+            return [Decision.failed(f"engine error: {error}") for _ in requests]
+        return [_decision(result) for result in results]
+
+
+def _decision(result: cedarpy.AuthzResult) -> Decision:
+    answer = result.decision.value
+    errors = tuple(str(e) for e in result.diagnostics.errors)
+    reasons = tuple(str(r) for r in result.diagnostics.reasons)
+    return Decision(answer == "Allow" and not errors, answer, reasons, errors)
+
+
+def validate(policies: LoadedPolicies, schema: cedarpy.Schema) -> None:
+    """Strict validation, file by file, so each error names its file, line and @id."""
+    problems: list[str] = []
+    by_file: dict[Path, dict[str, str]] = {}
+    for source in policies.sources.values():
+        by_file.setdefault(source.file, {})[source.cedar_id] = source.id
+    for path, text in policies.files.items():
+        result = cedarpy.validate_policies(text, schema)
+        for error in result.errors:
+            policy_id = by_file.get(path, {}).get(error.policy_id, error.policy_id)
+            found = policies.sources.get(policy_id)
+            where = f"{path}:{found.line}" if found else str(path)
+            problems.append(f"{where}: policy {policy_id!r}: {error.error}")
+        if not result.validation_passed and not result.errors:
+            problems.append(f"{path}: validation failed")
+    if problems:
+        raise PolicyError(
+            "policies do not validate against the schema:\n  " + "\n  ".join(problems)
+        )
+
+
+def find_schema(directory: Path = Path("schemas")) -> Path | None:
+    """The one schema in ``schemas/`` (the default of CEDAR_SCHEMA)."""
+    if not directory.is_dir():
+        return None
+    found = sorted(p for p in directory.iterdir() if p.name.endswith(SCHEMA_SUFFIXES))
+    if len(found) > 1:
+        raise SchemaError(
+            f"{directory} holds {len(found)} schemas; set CEDAR_SCHEMA to one of them"
+        )
+    return found[0] if found else None
+
+
+def _cedar_schema(model: SchemaModel) -> cedarpy.Schema:
+    try:
+        return cedarpy.Schema.from_json_str(json.dumps(model.json))
+    except ValueError as error:
+        raise SchemaError(f"schema rejected by Cedar: {error}") from None
+
+
+def _uid_key(uid: object) -> tuple[object, object]:
+    if isinstance(uid, dict):
+        return uid.get("type"), uid.get("id")
+    return None, None

@@ -1,0 +1,138 @@
+"""Verified claims + request -> Cedar principal, parents, resource and context (pure functions).
+
+AVP-compatible mapping (DESIGN section 3): principal ``<NS>::User::"<prefix>|<sub>"``, groups
+as parents ``<NS>::UserGroup::"<prefix>|<group>"``, the token's claims in ``context.token``, the
+non-registered claims as principal attributes. UIDs are always dicts: a quote in ``sub`` is data,
+never syntax. Where a schema is present it directs every value's type.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from authorizer.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
+from authorizer.events import Request
+from authorizer.routes import RouteMatch
+from authorizer.schema import ActionDef, RecordType, SchemaModel
+
+logger = logging.getLogger(__name__)
+
+# Registered JWT claims and Cognito's bookkeeping: in context.token, never principal attributes.
+REGISTERED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "token_use", "auth_time", "origin_jti",
+     "event_id", "at_hash", "nonce", "version"}
+)  # fmt: skip
+MAX_GROUPS = 200
+
+
+@dataclass(frozen=True)
+class EntityMapping:
+    """What cold start decides once: type names, id prefix, where groups come from."""
+
+    namespace: str
+    prefix: str
+    groups_claim: str
+    schema: SchemaModel | None = None
+
+    def qualified(self, name: str) -> str:
+        return f"{self.namespace}::{name}" if self.namespace else name
+
+    @property
+    def user_type(self) -> str:
+        return self.qualified("User")
+
+    @property
+    def group_type(self) -> str:
+        return self.qualified("UserGroup")
+
+    @property
+    def action_type(self) -> str:
+        return self.qualified("Action")
+
+    @property
+    def application(self) -> dict[str, str]:
+        return {"type": self.qualified("Application"), "id": self.namespace or "Application"}
+
+    def entity_id(self, value: str) -> str:
+        return f"{self.prefix}|{value}" if self.prefix else value
+
+    def principal_uid(self, claims: Mapping[str, Any]) -> dict[str, str]:
+        return {"type": self.user_type, "id": self.entity_id(str(claims["sub"]))}
+
+    def groups(self, claims: Mapping[str, Any]) -> list[str]:
+        value = claims.get(self.groups_claim)
+        if isinstance(value, str):
+            value = value.split()
+        if not isinstance(value, list):
+            return []
+        names = [g for g in value if isinstance(g, str) and g]
+        return list(dict.fromkeys(names))[:MAX_GROUPS]
+
+    def principal_entities(self, claims: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The principal (attributes from the claims) and one entity per group."""
+        group_uids = [
+            {"type": self.group_type, "id": self.entity_id(g)} for g in self.groups(claims)
+        ]
+        attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+        user = self.schema.entity_type(self.user_type) if self.schema else None
+        attrs = record(attributes, user.attributes) if user else to_cedar(attributes, None)
+        principal = {"uid": self.principal_uid(claims), "attrs": attrs, "parents": group_uids}
+        return [principal, *({"uid": uid, "attrs": {}, "parents": []} for uid in group_uids)]
+
+    def resource_uid(self, match: RouteMatch) -> dict[str, str]:
+        """A typed resource when the action applies to exactly one non-Application type and the
+        route carries its id as the last path parameter; otherwise the Application."""
+        typed = [t for t in match.route.resource_types if t != self.application["type"]]
+        parameters = match.route.parameters
+        if len(typed) == 1 and parameters and parameters[-1] in match.path_parameters:
+            return {"type": typed[0], "id": match.path_parameters[parameters[-1]]}
+        return self.application
+
+    def context(
+        self,
+        claims: Mapping[str, Any],
+        request: Request,
+        match: RouteMatch,
+        now: float,
+        action: ActionDef | None,
+    ) -> dict[str, Any]:
+        """``token`` and ``request``, plus any other attribute the action's context declares,
+        taken from a path or query parameter of the same name. Shaped to the declared type."""
+        raw: dict[str, Any] = {
+            "token": dict(claims),
+            "request": request_record(request, match, now),
+        }
+        if action is None:
+            token = to_cedar(raw["token"], None)
+            return {"token": token, "request": raw["request"]}
+        declared: RecordType = action.context
+        for name in declared.attributes:
+            if name in raw:
+                continue
+            value = match.path_parameters.get(name) or _first(request.query.get(name))
+            if value is not None:
+                raw[name] = value
+        shaped = record(raw, declared)
+        return shaped if shaped is not DROPPED else {}
+
+
+def request_record(request: Request, match: RouteMatch, now: float) -> dict[str, Any]:
+    seconds = request.time_epoch_ms / 1000 if request.time_epoch_ms else now
+    out: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "route": match.route.template,
+        "pathParameters": dict(match.path_parameters),
+        "query": {k: v[0] for k, v in request.query.items() if v},
+        "time": datetime_value(seconds),
+    }
+    if request.source_ip:
+        out["sourceIp"] = ip_value(request.source_ip)
+    return out
+
+
+def _first(values: tuple[str, ...] | None) -> str | None:
+    return values[0] if values else None

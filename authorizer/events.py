@@ -1,0 +1,290 @@
+"""API Gateway authorizer events -> one normalized ``Request`` (pure; no I/O).
+
+Four inputs (see ../shared/notes/aws-facts.md): REST TOKEN, REST REQUEST, HTTP API payload 1.0
+and 2.0. Anything malformed raises ``InvalidRequest`` (401): API Gateway builds these events, so a
+malformed one means a misconfiguration or a forged invocation, and neither may reach an Allow.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from authorizer.errors import InvalidRequest
+
+# API Gateway caps a header near 10 KB; a real JWT is a few KB. Longer is hostile or broken.
+MAX_TOKEN_LENGTH = 8192
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY", "*"})
+_BEARER = re.compile(r"^Bearer +(\S+)$", re.IGNORECASE)
+
+
+class EventKind(enum.Enum):
+    TOKEN = "REST TOKEN"
+    REQUEST = "REST REQUEST"
+    HTTP_V1 = "HTTP API 1.0"
+    HTTP_V2 = "HTTP API 2.0"
+
+
+@dataclass(frozen=True)
+class Arn:
+    """``arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{VERB}/{path...}``."""
+
+    partition: str
+    region: str
+    account: str
+    api_id: str
+    stage: str
+    method: str
+    path: str
+
+    @property
+    def api_prefix(self) -> str:
+        """The ARN up to the stage: policies for other routes of the same API start with it."""
+        service = f"arn:{self.partition}:execute-api:{self.region}:{self.account}"
+        return f"{service}:{self.api_id}/{self.stage}"
+
+    def for_route(self, method: str, path: str) -> str:
+        return f"{self.api_prefix}/{method}/{path.lstrip('/')}"
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: EventKind
+    arn: str
+    parsed_arn: Arn
+    method: str
+    path: str
+    route: str | None  # the route template when the event names one
+    path_parameters: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # lower-cased names
+    source_ip: str | None = None
+    stage: str = ""
+    time_epoch_ms: int | None = None
+    authorization: tuple[str, ...] = ()  # every credential value the event carries
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name.lower())
+        return values[0] if values else None
+
+
+def parse_arn(value: object) -> Arn:
+    if not isinstance(value, str) or not value.startswith("arn:") or len(value) > 1600:
+        raise InvalidRequest("malformed_event", "methodArn/routeArn is missing or not an ARN")
+    parts = value.split(":", 5)
+    if len(parts) != 6 or parts[2] != "execute-api":
+        raise InvalidRequest("malformed_event", "not an execute-api ARN")
+    segments = parts[5].split("/", 3)
+    if len(segments) < 3:
+        raise InvalidRequest("malformed_event", "ARN lacks api id, stage and method")
+    api_id, stage, method = segments[0], segments[1], segments[2]
+    path = "/" + (segments[3] if len(segments) > 3 else "")
+    return Arn(parts[1], parts[3], parts[4], api_id, stage, method.upper(), path)
+
+
+def parse_event(event: object) -> Request:
+    if not isinstance(event, Mapping):
+        raise InvalidRequest("malformed_event", "the event is not a JSON object")
+    version = event.get("version")
+    kind = event.get("type")
+    if version == "2.0":
+        return _parse_http_v2(event)
+    if kind == "TOKEN" and version is None:
+        return _parse_token(event)
+    if kind == "REQUEST" and version in (None, "1.0"):
+        return _parse_request(event, EventKind.HTTP_V1 if version == "1.0" else EventKind.REQUEST)
+    raise InvalidRequest(
+        "malformed_event", f"unknown authorizer event (type={kind!r}, version={version!r})"
+    )
+
+
+def bearer_token(request: Request) -> str:
+    """Exactly one credential, ``Bearer <jwt>`` or a bare JWT; anything else is refused here,
+    before any key is fetched."""
+    if not request.authorization:
+        raise InvalidRequest("missing_token", "no Authorization header")
+    if len(request.authorization) > 1:
+        raise InvalidRequest("multiple_tokens", "more than one Authorization header")
+    value = request.authorization[0].strip()
+    if len(value) > MAX_TOKEN_LENGTH + len("Bearer "):
+        raise InvalidRequest(
+            "oversized_token", f"credential longer than {MAX_TOKEN_LENGTH} characters"
+        )
+    if "," in value:  # HTTP API joins duplicate headers with commas; a JWT never has one
+        raise InvalidRequest(
+            "multiple_tokens", "more than one credential in the Authorization header"
+        )
+    match = _BEARER.match(value)
+    if match:
+        token = match.group(1)
+    elif value and not any(c.isspace() for c in value):
+        token = value  # a bare token, as Cognito user pool authorizers accept
+    else:
+        raise InvalidRequest("wrong_scheme", "the Authorization scheme is not Bearer")
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidRequest("oversized_token", "empty or oversized token")
+    return token
+
+
+# --- the four shapes ----------------------------------------------------------------------------
+
+
+def _parse_token(event: Mapping[str, Any]) -> Request:
+    arn = parse_arn(event.get("methodArn"))
+    token = event.get("authorizationToken")
+    if token is not None and not isinstance(token, str):
+        raise InvalidRequest("malformed_event", "authorizationToken is not a string")
+    return Request(
+        kind=EventKind.TOKEN,
+        arn=event["methodArn"],
+        parsed_arn=arn,
+        method=_method(arn.method),
+        path=arn.path,
+        route=None,
+        stage=arn.stage,
+        authorization=(token,) if token else (),
+    )
+
+
+def _parse_request(event: Mapping[str, Any], kind: EventKind) -> Request:
+    arn = parse_arn(event.get("methodArn"))
+    context = _mapping(event, "requestContext")
+    headers = _multi(_mapping(event, "multiValueHeaders"), _mapping(event, "headers"), lower=True)
+    identity = _mapping(context, "identity")
+    method = _string(event, "httpMethod") or _string(context, "httpMethod") or arn.method
+    path = _string(event, "path") or _string(context, "path") or arn.path
+    return Request(
+        kind=kind,
+        arn=event["methodArn"],
+        parsed_arn=arn,
+        method=_method(method),
+        path=path,
+        route=_string(event, "resource") or _string(context, "resourcePath"),
+        path_parameters=_strings(_mapping(event, "pathParameters")),
+        query=_multi(
+            _mapping(event, "multiValueQueryStringParameters"),
+            _mapping(event, "queryStringParameters"),
+            lower=False,
+        ),
+        headers=headers,
+        source_ip=_ip(identity.get("sourceIp")),
+        stage=_string(context, "stage") or arn.stage,
+        time_epoch_ms=_epoch_ms(context.get("requestTimeEpoch")),
+        authorization=headers.get("authorization", ()),
+    )
+
+
+def _parse_http_v2(event: Mapping[str, Any]) -> Request:
+    arn = parse_arn(event.get("routeArn"))
+    context = _mapping(event, "requestContext")
+    http = _mapping(context, "http")
+    headers = _multi({}, _mapping(event, "headers"), lower=True)
+    method = _string(http, "method") or arn.method
+    route: str | None = None
+    route_key = _string(event, "routeKey") or _string(context, "routeKey")
+    if route_key and route_key != "$default":
+        verb, _, template = route_key.partition(" ")
+        if not template.startswith("/"):
+            raise InvalidRequest("malformed_event", f"routeKey {route_key!r} is not 'METHOD /path'")
+        route = template
+        if verb.upper() not in ("ANY", "$DEFAULT"):
+            method = verb
+    raw_query = event.get("rawQueryString")
+    if isinstance(raw_query, str) and raw_query:
+        query = {k: tuple(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
+    else:
+        query = {
+            k: tuple(v.split(","))
+            for k, v in _strings(_mapping(event, "queryStringParameters")).items()
+        }
+    return Request(
+        kind=EventKind.HTTP_V2,
+        arn=event["routeArn"],
+        parsed_arn=arn,
+        method=_method(method),
+        path=_string(http, "path") or _string(event, "rawPath") or arn.path,
+        route=route,
+        path_parameters=_strings(_mapping(event, "pathParameters")),
+        query=query,
+        headers=headers,
+        source_ip=_ip(http.get("sourceIp")),
+        stage=_string(context, "stage") or arn.stage,
+        time_epoch_ms=_epoch_ms(context.get("timeEpoch")),
+        authorization=headers.get("authorization", ()),
+    )
+
+
+# --- field readers: type-checked, tolerant of null (API Gateway sends null for "none") ----------
+
+
+def _mapping(container: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidRequest("malformed_event", f"{key} is not an object")
+    return value
+
+
+def _string(container: Mapping[str, Any], key: str) -> str | None:
+    value = container.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest("malformed_event", f"{key} is not a string")
+    return value
+
+
+def _strings(mapping: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in mapping.items():
+        if value is None:
+            continue
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidRequest("malformed_event", "a parameter or header value is not a string")
+        out[key] = value
+    return out
+
+
+def _multi(
+    multi: Mapping[str, Any], single: Mapping[str, Any], *, lower: bool
+) -> dict[str, tuple[str, ...]]:
+    """Merge the multi-valued and single-valued forms. Names that differ only in case are the
+    same header, so their values add up: two ``Authorization`` headers stay two."""
+    out: dict[str, list[str]] = {}
+    source: Iterable[tuple[str, Any]] = multi.items() if multi else single.items()
+    for name, value in source:
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not isinstance(name, str) or not all(isinstance(v, str) for v in values):
+            raise InvalidRequest("malformed_event", "a header or query value is not a string")
+        out.setdefault(name.lower() if lower else name, []).extend(values)
+    return {name: tuple(values) for name, values in out.items()}
+
+
+def _method(value: str) -> str:
+    method = value.upper()
+    if method not in _METHODS:
+        raise InvalidRequest("malformed_event", f"unknown HTTP method {value[:16]!r}")
+    return method
+
+
+def _ip(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None  # the published samples carry "..." and "IP": no address, not an error
+
+
+def _epoch_ms(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value

@@ -1,0 +1,249 @@
+"""The policy decision point: event -> token -> entities -> Cedar -> response.
+
+Everything that can be done once (settings, policies, schema, route table, key cache) is done in
+``from_env`` at cold start; ``handle`` does only per-request work. Backends use the same object
+(``is_authorized``) so the gateway and the data layer decide with the same policies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cachetools import TLRUCache
+
+from authorizer.config import Settings
+from authorizer.engine import Decision, Engine, find_schema
+from authorizer.entities import EntityMapping
+from authorizer.errors import DependencyError, Unauthorized
+from authorizer.events import EventKind, Request, bearer_token, parse_event
+from authorizer.jwks import Fetch, JwksCache, http_fetch
+from authorizer.policies import LoadedPolicies
+from authorizer.response import Effect, flat_context, iam_policy, simple_response, unauthorized
+from authorizer.routes import Route, RouteTable, route_of
+from authorizer.telemetry import Telemetry
+from authorizer.tokens import TokenVerifier, VerifiedToken
+
+logger = logging.getLogger(__name__)
+Clock = Callable[[], float]
+CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision with what it was about, for the response and the log line."""
+
+    decision: Decision
+    principal: Mapping[str, str]
+    action: Mapping[str, str] | None
+    resource: Mapping[str, str] | None
+    cache: str = "none"
+
+
+class Authorizer:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        fetch: Fetch = http_fetch,
+        clock: Clock = time.time,
+        telemetry: Telemetry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.clock = clock
+        namespace = settings.namespace
+        if namespace is None:
+            namespace = engine.model.default_namespace if engine.model else ""
+        self.mapping = EntityMapping(
+            namespace, settings.entity_id_prefix, settings.groups_claim, engine.model
+        )
+        self.routes = RouteTable(build_routes(engine, self.mapping))
+        self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=time.monotonic)
+        self.verifier = TokenVerifier(settings, self.keys, clock=clock)
+        self.telemetry = telemetry or Telemetry()
+        # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
+        self._tokens: TLRUCache[str, VerifiedToken] = TLRUCache(CACHE_SIZE, _until_exp, timer=clock)
+        self._decisions: TLRUCache[tuple[str, ...], tuple[Decision, float]] = TLRUCache(
+            CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
+        )
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        fetch: Fetch = http_fetch,
+        clock: Clock = time.time,
+    ) -> Authorizer:
+        settings = Settings.from_env(environ)
+        schema = settings.schema_path or find_schema(Path("schemas"))
+        engine = Engine.load(settings.policy_dir, schema, settings.entities_path)
+        return cls(settings, engine, fetch=fetch, clock=clock)
+
+    # --- the Lambda path -------------------------------------------------------------------
+
+    def handle(self, event: object) -> dict[str, Any]:
+        started = time.perf_counter()
+        request: Request | None = None
+        try:
+            request = parse_event(event)
+            token = self.verify(bearer_token(request))
+            outcome = self.decide(request, token)
+        except Unauthorized as error:
+            self._log_failure("Unauthorized", started, request, error.reason, error.detail)
+            unauthorized()
+        except DependencyError as error:
+            self._log_failure("Error", started, request, "dependency", str(error))
+            raise
+        except Exception as error:
+            logger.exception("authorizer failed")
+            self._log_failure("Error", started, request, "internal", repr(error))
+            raise
+        decision = outcome.decision
+        self.telemetry.decision(
+            outcome="Allow" if decision.allowed else "Deny",
+            latency_ms=(time.perf_counter() - started) * 1000,
+            cache=outcome.cache,
+            principal=outcome.principal["id"],
+            action=outcome.action["id"] if outcome.action else None,
+            resource=_uid_text(outcome.resource),
+            policies=decision.determining,
+            errors=decision.errors,
+            event_kind=request.kind.value,
+        )
+        return self.respond(request, token, outcome)
+
+    def verify(self, token: str) -> VerifiedToken:
+        cached = self._tokens.get(token)
+        if cached is not None:
+            return cached
+        verified = self.verifier.verify(token)
+        self._tokens[token] = verified
+        return verified
+
+    def decide(self, request: Request, token: VerifiedToken) -> Outcome:
+        principal = self.mapping.principal_uid(token.claims)
+        match = self.routes.match(
+            request.method, request.path, request.route, request.path_parameters
+        )
+        if match is None:
+            return Outcome(
+                Decision(False, "Deny", (), ("no route for this method and path",)),
+                principal,
+                None,
+                None,
+            )
+        action = match.route.action_uid
+        resource = self.mapping.resource_uid(match)
+        schema_action = (
+            self.engine.model.action(action["type"], action["id"]) if self.engine.model else None
+        )
+        context = self.mapping.context(token.claims, request, match, self.clock(), schema_action)
+        key = (self.engine.version, principal["id"], _digest(token.claims), action["id"],
+               resource["type"], resource["id"], _digest(context))  # fmt: skip
+        cached = self._decisions.get(key)
+        if cached is not None:
+            return Outcome(cached[0], principal, action, resource, cache="decision")
+        decision = self.is_authorized(principal, action, resource, context, token.claims)
+        expires = min(self.clock() + self.settings.decision_cache_ttl, float(token.claims["exp"]))
+        if self.settings.decision_cache_ttl > 0:
+            self._decisions[key] = (decision, expires)
+        return Outcome(decision, principal, action, resource)
+
+    # --- the engine, for the gateway and for backends --------------------------------------
+
+    def is_authorized(
+        self,
+        principal: Mapping[str, str],
+        action: Mapping[str, str],
+        resource: Mapping[str, str],
+        context: Mapping[str, Any],
+        claims: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """One Cedar decision. With ``claims``, the principal and its groups come from them."""
+        extra = self.mapping.principal_entities(claims) if claims is not None else []
+        request = {"principal": dict(principal), "action": dict(action), "resource": dict(resource),
+                   "context": dict(context)}  # fmt: skip
+        decision = self.engine.decide(request, self.engine.entities_with(extra))
+        if decision.decision == "NoDecision":
+            logger.error(
+                "request does not fit the schema (a bug to fix): %s", "; ".join(decision.errors)
+            )
+        return decision
+
+    def respond(self, request: Request, token: VerifiedToken, outcome: Outcome) -> dict[str, Any]:
+        decision = outcome.decision
+        claims = token.claims
+        context = flat_context(
+            {
+                "principal": outcome.principal["id"],
+                "sub": claims.get("sub"),
+                "action": outcome.action["id"] if outcome.action else None,
+                "determiningPolicies": list(decision.determining),
+                "policyVersion": self.engine.version,
+                "tenant": claims.get("tenant", claims.get("custom:tenant")),
+            }
+        )
+        if request.kind is EventKind.HTTP_V2 and self.settings.http_simple_responses:
+            return simple_response(decision.allowed, context)
+        effect: Effect = "Allow" if decision.allowed else "Deny"
+        return iam_policy(outcome.principal["id"], effect, [request.arn], context)
+
+    def _log_failure(
+        self, outcome: str, started: float, request: Request | None, reason: str, detail: str
+    ) -> None:
+        self.telemetry.decision(
+            outcome=outcome,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            cache="none",
+            reason=reason,
+            errors=(detail[:300],) if detail else (),
+            event_kind=request.kind.value if request else None,
+        )
+
+
+def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:
+    """Routes from the schema's actions, or (no schema) from the actions the policies name."""
+    routes: list[Route] = []
+    if engine.model is not None:
+        for action in engine.model.actions:
+            found = route_of(action.id, action.annotations)
+            if found and action.type == mapping.action_type:
+                routes.append(
+                    Route(found[0], found[1], action.type, action.id, action.resource_types)
+                )
+        return routes
+    for action_id in sorted(policy_action_ids(engine.policies, mapping.action_type)):
+        found = route_of(action_id, {})
+        if found:
+            routes.append(Route(found[0], found[1], mapping.action_type, action_id))
+    return routes
+
+
+def policy_action_ids(policies: LoadedPolicies, action_type: str) -> set[str]:
+    ids: set[str] = set()
+    for source in policies.sources.values():
+        scope = source.json.get("action", {})
+        entities = [scope.get("entity"), *scope.get("entities", [])]
+        ids.update(
+            e["id"] for e in entities if isinstance(e, dict) and e.get("type") == action_type
+        )
+    return ids
+
+
+def _until_exp(_key: str, token: VerifiedToken, _now: float) -> float:
+    return float(token.claims["exp"])
+
+
+def _digest(value: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _uid_text(uid: Mapping[str, str] | None) -> str | None:
+    return f"{uid['type']}::{json.dumps(uid['id'])}" if uid else None

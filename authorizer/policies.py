@@ -1,0 +1,158 @@
+"""Load ``*.cedar`` files into one policy set whose policy ids are the policies' ``@id``s.
+
+Cedar numbers policies by position (``policy0``...) per parse, which would make determining
+policies unreadable and unstable across files. Each file is parsed to Cedar's JSON form, its
+policies renamed to their ``@id`` (or ``<file>:<line>`` when they have none), and the set is built
+from that JSON, so ``is_authorized`` reports ``@id``s directly. A file that does not parse or a
+duplicate ``@id`` raises ``PolicyError`` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+
+from authorizer.errors import PolicyError
+
+MAX_POLICY_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Where a policy came from, for messages and `explain`."""
+
+    id: str
+    file: Path
+    line: int
+    cedar_id: str  # Cedar's positional id within its file (validation errors use it)
+    is_template: bool
+    json: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LoadedPolicies:
+    sources: Mapping[str, PolicySource]  # by id
+    files: Mapping[Path, str]  # file -> text
+    document: Mapping[str, Any]  # Cedar JSON policy set
+    version: str  # digest of every file's name and text
+
+    def policy_set(self) -> cedarpy.PolicySet:
+        return cedarpy.PolicySet.from_json_str(json.dumps(self.document))
+
+
+def statements(text: str) -> list[tuple[int, str]]:
+    """Each top-level statement (policy or template) with the 1-based line it starts on. A `;`
+    outside strings and comments ends one: Cedar has no `;` inside expressions."""
+    masked = _mask(text)
+    found: list[tuple[int, str]] = []
+    start = 0
+    for end in [i + 1 for i, char in enumerate(masked) if char == ";"] + [len(text)]:
+        chunk = masked[start:end]
+        if chunk.strip():
+            first = start + len(chunk) - len(chunk.lstrip())
+            found.append((text.count("\n", 0, first) + 1, text[start:end]))
+        start = end
+    return found
+
+
+def _locate_parse_error(text: str) -> int | None:
+    """Line of the first statement that does not parse on its own."""
+    for line, statement in statements(text):
+        try:
+            cedarpy.policies_to_json_str(statement)
+        except ValueError:
+            return line
+    return None
+
+
+def _mask(text: str) -> str:
+    """The text with strings and comments blanked, so `;` inside them is not a boundary."""
+    out, in_string, escaped, in_comment = [], False, False, False
+    for index, char in enumerate(text):
+        if char == "\n":
+            in_comment = False
+            out.append(char)
+        elif in_comment:
+            out.append(" ")
+        elif in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            out.append(" ")
+        elif char == "/" and text.startswith("//", index):
+            in_comment = True
+            out.append(" ")
+        else:
+            if char == '"':
+                in_string = True
+            out.append(char)
+    return "".join(out)
+
+
+def parse_file(path: Path, text: str) -> list[PolicySource]:
+    try:
+        document = json.loads(cedarpy.policies_to_json_str(text))
+    except ValueError as error:
+        line = _locate_parse_error(text)
+        where = f"{path}:{line}" if line else str(path)
+        raise PolicyError(f"{where}: policy does not parse: {error}") from None
+    lines = [line for line, _ in statements(text)]
+    entries = [(cid, body, True) for cid, body in document.get("templates", {}).items()]
+    entries += [(cid, body, False) for cid, body in document.get("staticPolicies", {}).items()]
+    entries.sort(key=lambda entry: int(entry[0].removeprefix("policy")))
+    sources = []
+    for index, (cedar_id, body, is_template) in enumerate(entries):
+        line = lines[index] if index < len(lines) else 0
+        annotated = body.get("annotations", {}).get("id")
+        policy_id = annotated if annotated else f"{path.name}:{line}"
+        sources.append(PolicySource(policy_id, path, line, cedar_id, is_template, body))
+    return sources
+
+
+def policy_files(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise PolicyError(f"policy directory {directory} does not exist")
+    files = sorted(p for p in directory.rglob("*.cedar") if p.is_file())
+    if not files:
+        raise PolicyError(f"no *.cedar files in {directory}: refusing to start with no policies")
+    return files
+
+
+def load_policies(directory: Path) -> LoadedPolicies:
+    sources: dict[str, PolicySource] = {}
+    texts: dict[Path, str] = {}
+    digest = hashlib.sha256()
+    for path in policy_files(directory):
+        if path.stat().st_size > MAX_POLICY_FILE_BYTES:
+            raise PolicyError(f"{path}: larger than {MAX_POLICY_FILE_BYTES} bytes")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise PolicyError(f"{path}: cannot be read: {error}") from None
+        texts[path] = text
+        digest.update(f"{path.name}\0{text}\0".encode())
+        for source in parse_file(path, text):
+            if source.id in sources:
+                other = sources[source.id]
+                raise PolicyError(
+                    f"{path}:{source.line}: duplicate policy @id({source.id!r}), "
+                    f"first at {other.file}:{other.line}"
+                )
+            sources[source.id] = source
+    if not any(not s.is_template for s in sources.values()):
+        raise PolicyError(f"{directory}: no policies (only templates or empty files)")
+    document = {
+        "staticPolicies": {i: s.json for i, s in sources.items() if not s.is_template},
+        "templates": {i: s.json for i, s in sources.items() if s.is_template},
+        "templateLinks": [],
+    }
+    return LoadedPolicies(sources, texts, document, digest.hexdigest()[:16])

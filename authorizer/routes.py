@@ -1,0 +1,129 @@
+"""HTTP route <-> Cedar action (pure).
+
+An action is a route when its id reads ``"<method> <path template>"`` (AVP's API-linked naming,
+e.g. ``"get /employees/{employeeId}"``) or when it carries the SimpleRest annotations
+``@httpVerb`` / ``@httpPathTemplate``. Other actions (``view_salary``) are not routes: backends
+ask for them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+_ROUTE_ID = re.compile(r"^(get|post|put|patch|delete|head|options|any) (/\S*)$", re.IGNORECASE)
+_PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # upper case; ANY matches every method
+    template: str
+    action_type: str
+    action_id: str
+    resource_types: tuple[str, ...] = ()
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return _segments(self.template)
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(m.group(1) for s in self.segments if (m := _PARAM.match(s)))
+
+    @property
+    def action_uid(self) -> dict[str, str]:
+        return {"type": self.action_type, "id": self.action_id}
+
+    @property
+    def arn_path(self) -> str:
+        """The route as an execute-api ARN path: parameters become `*`."""
+        return "/".join("*" if _PARAM.match(s) else s for s in self.segments)
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: Route
+    path_parameters: Mapping[str, str]  # named as in the schema's template
+
+
+def route_of(action_id: str, annotations: Mapping[str, str]) -> tuple[str, str] | None:
+    """(METHOD, template) for an action, or None when the action is not a route."""
+    verb, template = annotations.get("httpVerb"), annotations.get("httpPathTemplate")
+    if verb and template and template.startswith("/"):
+        return verb.upper(), template
+    match = _ROUTE_ID.match(action_id)
+    return (match.group(1).upper(), match.group(2)) if match else None
+
+
+class RouteTable:
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = tuple(routes)
+        # Literal segments first, so /employees/me wins over /employees/{id}.
+        self._ordered = sorted(
+            self.routes, key=lambda r: [(1 if _PARAM.match(s) else 0) for s in r.segments]
+        )
+        self._by_shape = {(r.method, _shape(r.template)): r for r in self.routes}
+
+    def match(
+        self,
+        method: str,
+        path: str,
+        template: str | None = None,
+        path_parameters: Mapping[str, str] | None = None,
+    ) -> RouteMatch | None:
+        """The event's own route template wins when it names a declared route; otherwise the
+        concrete path is matched (TOKEN events, `$default` and `{proxy+}` routes)."""
+        if template and "+}" not in template:
+            for verb in (method, "ANY"):
+                route = self._by_shape.get((verb, _shape(template)))
+                if route is None:
+                    continue
+                named = _rename(template, route, path_parameters or {})
+                if named is not None:
+                    return RouteMatch(route, named)
+                break
+        for route in self._ordered:
+            if route.method in (method, "ANY"):
+                found = _match_path(route, path)
+                if found is not None:
+                    return RouteMatch(route, found)
+        return None
+
+
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(s for s in path.split("/") if s)
+
+
+def _shape(template: str) -> tuple[str, ...]:
+    return tuple("{}" if _PARAM.match(s) else s for s in _segments(template))
+
+
+def _rename(template: str, route: Route, values: Mapping[str, str]) -> dict[str, str] | None:
+    """The event's parameter values under the schema's parameter names, by position."""
+    event_names = [m.group(1) for s in _segments(template) if (m := _PARAM.match(s))]
+    if not all(name in values for name in event_names):
+        return None
+    return {
+        ours: values[theirs] for ours, theirs in zip(route.parameters, event_names, strict=True)
+    }
+
+
+def _match_path(route: Route, path: str) -> dict[str, str] | None:
+    parts = _segments(path)
+    found: dict[str, str] = {}
+    for index, segment in enumerate(route.segments):
+        param = _PARAM.match(segment)
+        if param and param.group(2):  # {name+}: the rest of the path, at least one segment
+            if index >= len(parts):
+                return None
+            found[param.group(1)] = "/".join(parts[index:])
+            return found
+        if index >= len(parts):
+            return None
+        if param:
+            found[param.group(1)] = parts[index]
+        elif segment != parts[index]:
+            return None
+    return found if len(parts) == len(route.segments) else None

@@ -1,0 +1,218 @@
+"""Bearer token -> verified claims (DESIGN section 4).
+
+Decode and validate apart (joserfc's model): the token's shape and header are checked before
+any key is fetched; PyJWT verifies the signature (alg bound to the key) and the issuer; the
+registered claims' types and times are checked here against an injectable clock, because PyJWT
+accepts numeric strings for ``exp`` and reads the wall clock itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jwt
+from jwt.exceptions import PyJWKClientError, PyJWTError
+
+from authorizer.config import Settings
+from authorizer.errors import DependencyError, InvalidToken
+from authorizer.events import MAX_TOKEN_LENGTH
+from authorizer.jwks import KeySource
+
+Claims = Mapping[str, Any]
+TokenKind = Literal["access", "id"]
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
+MAX_KID_LENGTH = 256
+MAX_CLAIM_DEPTH = 8
+# Header parameters that let a token name its own key or demand unknown processing: refused.
+_FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    claims: Claims
+    kind: TokenKind
+    kid: str
+    alg: str
+
+
+class TokenVerifier:
+    def __init__(
+        self, settings: Settings, keys: KeySource, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._clock = clock
+
+    def verify(self, token: str) -> VerifiedToken:
+        header, payload = decode_unverified(token)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._settings.algorithms:
+            raise InvalidToken("bad_alg", f"alg {str(alg)[:20]!r} is not accepted")
+        forbidden = _FORBIDDEN_HEADER_PARAMS.intersection(header)
+        if forbidden:
+            raise InvalidToken(
+                "bad_header", f"header parameter {sorted(forbidden)[0]!r} is refused"
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise InvalidToken("bad_kid", "kid is missing, not a string or too long")
+        key = self._keys.key(kid, alg)
+        try:
+            jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                issuer=self._settings.issuer,
+                options={
+                    "require": ["exp", "iat", "iss"],
+                    "verify_aud": False,  # checked below, per token kind
+                    "verify_exp": False,  # times are checked below against our clock
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except PyJWKClientError as error:  # a key-fetch failure is a PyJWTError too: not a 401
+            raise DependencyError(str(error)) from error
+        except PyJWTError as error:
+            raise InvalidToken(_reason(error), str(error)) from error
+        self._check_times(payload)
+        sub = payload.get("sub")
+        if not isinstance(sub, str) or not 0 < len(sub) <= 512:
+            raise InvalidToken("missing_claim", "sub is missing or not a string")
+        kind = token_kind(header, payload)
+        self._check_use_and_client(payload, kind)
+        return VerifiedToken(claims=payload, kind=kind, kid=kid, alg=alg)
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        now, leeway = self._clock(), self._settings.leeway
+        exp = _numeric_date(claims, "exp", required=True)
+        iat = _numeric_date(claims, "iat", required=True)
+        nbf = _numeric_date(claims, "nbf", required=False)
+        if exp is not None and exp <= now - leeway:
+            raise InvalidToken("expired", "the token has expired")
+        if iat is not None and iat > now + leeway:
+            raise InvalidToken("not_yet_valid", "iat is in the future")
+        if nbf is not None and nbf > now + leeway:
+            raise InvalidToken("not_yet_valid", "nbf is in the future")
+
+    def _check_use_and_client(self, claims: Mapping[str, Any], kind: TokenKind) -> None:
+        settings = self._settings
+        if settings.token_use not in ("any", kind):
+            raise InvalidToken(
+                "wrong_token_use", f"an {kind} token where {settings.token_use} is required"
+            )
+        if kind == "id":
+            audiences = claims.get("aud")
+            audiences = [audiences] if isinstance(audiences, str) else audiences
+            if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+                raise InvalidToken("bad_audience", "aud is missing or malformed")
+            if settings.client_ids and not settings.client_ids.intersection(audiences):
+                raise InvalidToken("wrong_client", "aud names no accepted client")
+            return
+        if settings.client_ids:
+            client = next((claims[c] for c in ("client_id", "azp", "cid") if c in claims), None)
+            if not isinstance(client, str) or client not in settings.client_ids:
+                raise InvalidToken("wrong_client", "client_id names no accepted client")
+        if settings.audience is not None:
+            aud = claims.get("aud")
+            audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+            if settings.audience not in audiences:
+                raise InvalidToken("bad_audience", "aud does not name this API")
+
+
+def token_kind(header: Mapping[str, Any], claims: Mapping[str, Any]) -> TokenKind:
+    """Cognito says it in `token_use`; RFC 9068 in the header's `typ`; Keycloak in `typ`;
+    other OIDC providers (Auth0, Okta) put `scope`/`scp` only in access tokens."""
+    use = claims.get("token_use")
+    if use is not None:
+        if use not in ("access", "id"):
+            raise InvalidToken("wrong_token_use", "token_use is neither access nor id")
+        return "access" if use == "access" else "id"
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt"):
+        return "access"
+    keycloak = claims.get("typ")
+    if keycloak in ("Bearer", "ID"):
+        return "access" if keycloak == "Bearer" else "id"
+    return "access" if ("scope" in claims or "scp" in claims) else "id"
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Shape checks and JSON decoding, with no key: three base64url segments, objects without
+    duplicate keys, bounded size and depth. Nothing here is trusted until the signature is."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed", "token is not a string or is oversized")
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise InvalidToken("malformed", f"a JWS has 3 segments, this token has {len(segments)}")
+    if not all(_SEGMENT.match(s) for s in segments):
+        raise InvalidToken("malformed", "a segment is empty or not base64url")
+    if len(segments[0]) > MAX_HEADER_LENGTH:
+        raise InvalidToken("bad_header", "header is oversized")
+    return _json_object(segments[0], "header"), _json_object(segments[1], "payload")
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (binascii.Error, ValueError, RecursionError) as error:
+        raise InvalidToken("malformed", f"{what} is not base64url JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InvalidToken("malformed", f"{what} is not a JSON object")
+    if _depth(value) > MAX_CLAIM_DEPTH:
+        raise InvalidToken("malformed", f"{what} nests deeper than {MAX_CLAIM_DEPTH}")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key in JSON object")
+    return result
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively (no recursion on hostile input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
+    """RFC 7519 NumericDate: a JSON number, not a string, not a boolean."""
+    if name not in claims:
+        if required:
+            raise InvalidToken("missing_claim", f"{name} is required")
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidToken("bad_claim", f"{name} is not a NumericDate")
+    return float(value)
+
+
+def _reason(error: PyJWTError) -> str:
+    name = type(error).__name__
+    return {
+        "InvalidSignatureError": "bad_signature",
+        "InvalidIssuerError": "wrong_issuer",
+        "MissingRequiredClaimError": "missing_claim",
+        "InvalidAlgorithmError": "bad_alg",
+        "DecodeError": "malformed",
+    }.get(name, "invalid_token")
