@@ -101,13 +101,12 @@ class EntityMapping:
     ) -> dict[str, Any]:
         """``token`` and ``request``, plus any other attribute the action's context declares,
         taken from a path or query parameter of the same name. Shaped to the declared type."""
-        raw: dict[str, Any] = {
-            "token": dict(claims),
-            "request": request_record(request, match, now),
-        }
+        token = dict(claims)
+        if isinstance(token.get("scope"), str):  # OAuth's space-separated scope becomes a set
+            token["scope"] = token["scope"].split()
+        raw: dict[str, Any] = {"token": token, "request": request_record(request, match, now)}
         if action is None:
-            token = to_cedar(raw["token"], None)
-            return {"token": token, "request": raw["request"]}
+            return {"token": to_cedar(token, None), "request": raw["request"]}
         declared: RecordType = action.context
         for name in declared.attributes:
             if name in raw:

@@ -65,7 +65,7 @@ class Authorizer:
             namespace, settings.entity_id_prefix, settings.groups_claim, engine.model
         )
         self.routes = RouteTable(build_routes(engine, self.mapping))
-        self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=time.monotonic)
+        self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=clock)
         self.verifier = TokenVerifier(settings, self.keys, clock=clock)
         self.telemetry = telemetry or Telemetry()
         # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
