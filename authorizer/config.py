@@ -47,7 +47,8 @@ class Settings:
     audience: str | None = None
     groups_claim: str = "cognito:groups"
     policy_dir: Path = Path("policies")
-    schema_path: Path | None = None
+    schema_path: Path | None = None  # None: the one schema in ./schemas, if any
+    use_schema: bool = True  # CEDAR_SCHEMA=none: no schema (no validation, no coercion)
     entities_path: Path | None = None
     namespace: str | None = None
     entity_id_prefix: str = ""
@@ -97,7 +98,8 @@ class Settings:
             groups_claim=env.get("AUTH_GROUPS_CLAIM")
             or ("cognito:groups" if pool_id else "groups"),
             policy_dir=Path(env.get("CEDAR_POLICY_DIR") or "policies"),
-            schema_path=Path(schema) if schema else None,
+            schema_path=Path(schema) if schema and schema.lower() != "none" else None,
+            use_schema=(schema or "").lower() != "none",
             entities_path=Path(entities) if entities else None,
             namespace=env.get("CEDAR_NAMESPACE"),
             entity_id_prefix=prefix,

@@ -83,6 +83,9 @@ class Authorizer:
     ) -> Authorizer:
         settings = Settings.from_env(environ)
         schema = settings.schema_path or find_schema(Path("schemas"))
+        if not settings.use_schema:
+            schema = None
+            logger.warning("CEDAR_SCHEMA=none: policies are not validated and claims not coerced")
         engine = Engine.load(settings.policy_dir, schema, settings.entities_path)
         return cls(settings, engine, fetch=fetch, clock=clock)
 

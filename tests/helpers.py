@@ -6,32 +6,14 @@ from typing import Any
 
 from authorizer.local import apigw
 from authorizer.local.issuer import LocalIssuer
+from authorizer.local.users import SAMPLE_USERS, split_profile
 from authorizer.pdp import Authorizer
 
-# The sample application's users, as the pre-token hook would have enriched their tokens.
-USERS: dict[str, dict[str, Any]] = {
-    "alice": {"groups": ["engineering"], "tenant": "acme", "department": "engineering",
-              "permissions": ["employee:read"]},
-    "hank": {"groups": ["hr-engineering"], "tenant": "acme", "department": "hr"},
-    "paula": {"groups": ["hr-engineering-payroll"], "tenant": "acme", "department": "hr"},
-    "harriet": {"groups": ["hr-finance"], "tenant": "acme", "department": "hr"},
-    "auditor-0001": {"groups": [], "tenant": "acme", "department": "audit"},
-    "fiona": {"groups": [], "tenant": "acme", "department": "finance",
-              "permissions": ["invoices:view"], "roles": ["viewer"]},
-    "eddie": {"groups": [], "tenant": "acme", "department": "finance",
-              "permissions": ["invoices:view", "invoices:edit", "reports:export"]},
-    "adam": {"groups": ["admins"], "tenant": "acme", "department": "it"},
-    "pat": {"groups": ["payment-initiators"], "tenant": "acme", "department": "finance",
-            "dailyLimit": 5000},
-    "mallory": {"groups": ["admins", "payment-initiators", "hr", "engineering"], "tenant": "globex",
-                "department": "finance", "permissions": ["employee:read", "invoices:view",
-                "invoices:edit", "reports:export"], "roles": ["admin"], "dailyLimit": 1000000},
-}  # fmt: skip
+USERS = SAMPLE_USERS
 
 
 def user_token(issuer: LocalIssuer, name: str, now: float, **overrides: Any) -> str:
-    profile = dict(USERS[name])
-    groups = profile.pop("groups")
+    groups, profile = split_profile(name)
     extra = {**profile, **overrides.pop("extra", {})}
     return issuer.token(name, groups=groups, extra=extra, now=now, **overrides)
 

@@ -1,0 +1,189 @@
+"""The Lambda entry point on every event kind, the response shapes API Gateway accepts, the
+decision log line, and the in-process caches."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from authorizer import handler
+from authorizer.local import apigw
+from authorizer.local.issuer import LocalIssuer
+from authorizer.pdp import Authorizer
+from tests.conftest import FakeClock, JwksServer
+from tests.helpers import outcome, rest, user_token
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], clock: FakeClock) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(handler, "_authorizer", None)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_lambda_handler_end_to_end(lambda_env: None, issuer: LocalIssuer) -> None:
+    """The real entry point reads the real clock: the token is minted now."""
+    token = user_token(issuer, "alice", time.time())
+    event = rest(token, "GET", "/employees/emp-001", "/employees/{employeeId}")
+    response = handler.lambda_handler(event, None)
+    assert response["principalId"] == "alice"
+    statement = response["policyDocument"]["Statement"][0]
+    assert statement == {
+        "Action": "execute-api:Invoke",
+        "Effect": "Allow",
+        "Resource": [event["methodArn"]],
+    }
+    assert response["policyDocument"]["Version"] == "2012-10-17"
+    assert response["context"]["tenant"] == "acme"
+    assert response["context"]["determiningPolicies"] == "employees-read"
+    assert all(isinstance(v, str | int | float | bool) for v in response["context"].values())
+    assert handler.get_authorizer() is handler.get_authorizer()  # built once per container
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"), [("alice", "Allow"), ("fiona", "Deny")], ids=["allowed", "denied"]
+)
+def test_token_event_maps_the_method_arn_path_to_a_route(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, user: str, expected: str
+) -> None:
+    """A TOKEN event carries no route template: the methodArn's path is matched."""
+    event = apigw.token_event(
+        "GET", "/employees/emp-001", "Bearer " + user_token(issuer, user, clock.now)
+    )
+    assert outcome(authz, event) == expected
+
+
+def test_http_api_v1_answers_with_an_iam_policy(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = user_token(issuer, "alice", clock.now)
+    event = apigw.http_v1_event("GET", "/employees", "/employees", headers=bearer(token))
+    response = authz.handle(event)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+@pytest.mark.parametrize(("user", "allowed"), [("alice", True), ("fiona", False)])
+def test_http_api_v2_answers_with_a_simple_response(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, user: str, allowed: bool
+) -> None:
+    event = apigw.http_v2_event("GET", "/employees/emp-001", "/employees/{employeeId}",
+                                headers=bearer(user_token(issuer, user, clock.now)))  # fmt: skip
+    response = authz.handle(event)
+    assert set(response) == {"isAuthorized", "context"}
+    assert response["isAuthorized"] is allowed
+
+
+def test_http_api_v2_default_route_matches_the_raw_path(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    event = apigw.http_v2_event("GET", "/employees/emp-001", None,
+                                headers=bearer(user_token(issuer, "alice", clock.now)))  # fmt: skip
+    assert event["routeKey"] == "$default"
+    assert authz.handle(event)["isAuthorized"] is True
+
+
+def test_http_api_v2_can_answer_with_iam_policies(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    authz = Authorizer.from_env({**env, "HTTP_API_SIMPLE_RESPONSES": "false"}, clock=clock)
+    event = apigw.http_v2_event("GET", "/employees", "/employees",
+                                headers=bearer(user_token(issuer, "alice", clock.now)))  # fmt: skip
+    assert authz.handle(event)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_es256_tokens_are_accepted(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    claims = issuer.claims("alice", groups=["engineering"], extra={"tenant": "acme", "permissions": ["employee:read"]},
+                           now=clock.now)  # fmt: skip
+    token = issuer.sign(claims, key=issuer.keys[1])
+    assert issuer.keys[1].alg == "ES256"
+    assert outcome(authz, rest(token, "GET", "/employees", "/employees")) == "Allow"
+
+
+def test_id_tokens_when_configured(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    authz = Authorizer.from_env({**env, "AUTH_TOKEN_USE": "id"}, clock=clock)
+    id_token = user_token(issuer, "adam", clock.now, token_use="id")
+    access_token = user_token(issuer, "adam", clock.now)
+    status = ("PUT", "/employees/emp-001/status", "/employees/{employeeId}/status")
+    assert outcome(authz, rest(id_token, *status)) == "Allow"
+    assert outcome(authz, rest(access_token, *status)) == "401"
+
+
+def test_one_log_line_per_decision_without_the_token(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = user_token(issuer, "fiona", clock.now)
+    outcome(authz, rest(token, "GET", "/employees", "/employees"))
+    outcome(authz, rest(token[:-4] + "AAAA", "GET", "/employees", "/employees"))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["outcome"] for line in lines] == ["Deny", "Unauthorized"]
+    deny, unauthorized = lines
+    assert deny["principal"] == "fiona" and deny["action"] == "get /employees"
+    assert deny["resource"] == 'Corp::Application::"Corp"'
+    assert deny["cache"] == "none" and deny["latency_ms"] > 0
+    metrics = deny["_aws"]["CloudWatchMetrics"][0]
+    assert {m["Name"] for m in metrics["Metrics"]} == {"Decisions", "Latency"}
+    assert unauthorized["token_failure"] == "bad_signature"
+    assert "TokenFailures" in {
+        m["Name"] for m in unauthorized["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    everything = json.dumps(lines)
+    assert token.split(".")[1] not in everything and token.split(".")[2] not in everything
+
+
+def test_repeated_requests_hit_the_caches(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, jwks_server: JwksServer,
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    verified: list[str] = []
+    original = authz.verifier.verify
+    monkeypatch.setattr(authz.verifier, "verify", lambda t: verified.append(t) or original(t))
+    token = user_token(issuer, "alice", clock.now)
+    event = rest(token, "GET", "/employees", "/employees", now_ms=int(clock.now * 1000))
+    for _ in range(3):
+        assert outcome(authz, event) == "Allow"
+    other_route = rest(token, "GET", "/employees/emp-001", "/employees/{employeeId}",
+                       now_ms=int(clock.now * 1000))  # fmt: skip
+    assert outcome(authz, other_route) == "Allow"
+    assert len(verified) == 1 and jwks_server.hits == 1
+    caches = [json.loads(line)["cache"] for line in capsys.readouterr().out.splitlines()]
+    assert caches == ["none", "decision", "decision", "none"]
+
+
+def test_cached_tokens_expire_with_the_token(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = user_token(issuer, "alice", clock.now)
+    event: dict[str, Any] = rest(
+        token, "GET", "/employees", "/employees", now_ms=int(clock.now * 1000)
+    )
+    assert outcome(authz, event) == "Allow"
+    clock.advance(3600 + 10)
+    assert outcome(authz, event) == "401"
+
+
+def test_a_quote_in_sub_is_data_not_syntax(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    claims = issuer.claims('alice" || principal == Corp::User::"x', groups=["admins"],
+                           extra={"tenant": "acme"}, now=clock.now)  # fmt: skip
+    response = authz.handle(
+        rest(
+            issuer.sign(claims),
+            "PUT",
+            "/employees/emp-001/status",
+            "/employees/{employeeId}/status",
+        )
+    )
+    assert response["principalId"] == 'alice" || principal == Corp::User::"x'
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"

@@ -1,0 +1,114 @@
+"""Generic OIDC issuers (Auth0, Okta, Keycloak shapes), no schema: token kinds are told apart
+without `token_use`, groups come from the configured claim, ids carry the issuer's host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authorizer.local.issuer import LocalIssuer, SigningKey
+from authorizer.pdp import Authorizer
+from tests.conftest import ROOT, FakeClock, JwksServer
+from tests.helpers import outcome, rest
+
+POLICIES = """
+@id("group-admins")
+permit (principal in Api::UserGroup::"127.0.0.1|admins", action == Api::Action::"get /things", resource);
+
+@id("permission-claim")
+permit (principal, action == Api::Action::"get /things", resource)
+when { principal has permissions && principal.permissions.contains("read:things") };
+"""
+
+
+@pytest.fixture
+def oidc(jwks_server: JwksServer, rsa_key: SigningKey) -> LocalIssuer:
+    base = jwks_server.url.removesuffix("/.well-known/jwks.json")
+    issuer = LocalIssuer(issuer=base, client_id="spa-client", keys=[rsa_key])
+    jwks_server.document = issuer.jwks()
+    return issuer
+
+
+def make(tmp_path: Path, oidc: LocalIssuer, clock: FakeClock, **env: str) -> Authorizer:
+    (tmp_path / "p.cedar").write_text(POLICIES)
+    settings = {
+        "AUTH_ISSUER": oidc.issuer,
+        "AUTH_CLIENT_IDS": "spa-client",
+        "CEDAR_POLICY_DIR": str(tmp_path),
+        "CEDAR_NAMESPACE": "Api",
+        "CEDAR_SCHEMA": "none",
+        **env,
+    }
+    return Authorizer.from_env(settings, clock=clock)
+
+
+def base_claims(oidc: LocalIssuer, now: float, **extra: Any) -> dict[str, Any]:
+    return {"iss": oidc.issuer, "sub": "user-1", "iat": int(now), "exp": int(now) + 600, **extra}
+
+
+def test_auth0_access_token_with_permissions(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    authz = make(tmp_path, oidc, clock, AUTH_AUDIENCE="https://api.example.com")
+    claims = base_claims(oidc, clock.now, aud=["https://api.example.com", f"{oidc.issuer}/userinfo"],
+                         azp="spa-client", scope="openid read:things", permissions=["read:things"])  # fmt: skip
+    response = authz.handle(rest(oidc.sign(claims), "GET", "/things", "/things"))
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert response["principalId"] == "127.0.0.1|user-1"
+    assert response["context"]["determiningPolicies"] == "permission-claim"
+
+
+def test_auth0_access_token_for_another_api_is_refused(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    authz = make(tmp_path, oidc, clock, AUTH_AUDIENCE="https://api.example.com")
+    claims = base_claims(
+        oidc, clock.now, aud="https://other.example.com", azp="spa-client", scope="openid"
+    )
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "401"
+
+
+def test_okta_access_token_with_groups(tmp_path: Path, oidc: LocalIssuer, clock: FakeClock) -> None:
+    authz = make(tmp_path, oidc, clock)
+    claims = base_claims(
+        oidc, clock.now, cid="spa-client", scp=["openid"], groups=["admins"], uid="00u1"
+    )
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "Allow"
+    claims["groups"] = ["everyone"]
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "Deny"
+
+
+def test_keycloak_token_kinds(tmp_path: Path, oidc: LocalIssuer, clock: FakeClock) -> None:
+    authz = make(tmp_path, oidc, clock, AUTH_GROUPS_CLAIM="roles_flat")
+    access = base_claims(oidc, clock.now, typ="Bearer", azp="spa-client", roles_flat=["admins"],
+                         realm_access={"roles": ["admins"]})  # fmt: skip
+    assert outcome(authz, rest(oidc.sign(access), "GET", "/things", "/things")) == "Allow"
+    id_token = base_claims(
+        oidc, clock.now, typ="ID", aud="spa-client", azp="spa-client", roles_flat=["admins"]
+    )
+    assert outcome(authz, rest(oidc.sign(id_token), "GET", "/things", "/things")) == "401"
+
+
+def test_rfc9068_header_marks_an_access_token(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    authz = make(tmp_path, oidc, clock)
+    claims = base_claims(oidc, clock.now, client_id="spa-client", groups=["admins"])
+    token = oidc.sign(claims, headers={"typ": "at+jwt"})
+    assert outcome(authz, rest(token, "GET", "/things", "/things")) == "Allow"
+
+
+def test_client_must_be_one_we_accept(tmp_path: Path, oidc: LocalIssuer, clock: FakeClock) -> None:
+    authz = make(tmp_path, oidc, clock)
+    claims = base_claims(oidc, clock.now, client_id="rogue-client", scope="x", groups=["admins"])
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "401"
+
+
+def test_routes_come_from_the_policies_without_a_schema(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    authz = make(tmp_path, oidc, clock)
+    assert [(r.method, r.template) for r in authz.routes.routes] == [("GET", "/things")]
+    assert ROOT.exists()
