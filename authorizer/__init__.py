@@ -1,16 +1,32 @@
-"""cedar-authz: a Cedar policy decision point for API Gateway and the backends behind it."""
+"""cedar-authz: a Cedar policy decision point for API Gateway and the backends behind it.
+
+Names are loaded on first use (PEP 562), so ``import authorizer.errors`` (the pre-token hook
+does) costs nothing: the engine, cedarpy and PyJWT load only with ``Authorizer``.
+"""
 
 from __future__ import annotations
 
-from authorizer.engine import Decision
-from authorizer.errors import CedarAuthzError, ConfigError, DependencyError, Unauthorized
-from authorizer.pdp import Authorizer
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "Authorizer",
-    "CedarAuthzError",
-    "ConfigError",
-    "Decision",
-    "DependencyError",
-    "Unauthorized",
-]
+if TYPE_CHECKING:
+    from authorizer.engine import Decision
+    from authorizer.errors import CedarAuthzError, ConfigError, DependencyError, Unauthorized
+    from authorizer.pdp import Authorizer
+
+_EXPORTS = {
+    "Authorizer": "authorizer.pdp",
+    "Decision": "authorizer.engine",
+    "CedarAuthzError": "authorizer.errors",
+    "ConfigError": "authorizer.errors",
+    "DependencyError": "authorizer.errors",
+    "Unauthorized": "authorizer.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'authorizer' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,297 @@
+"""The trigger's event and response shapes (V1, V2, V3) and the pure step between them.
+
+Cognito sends ``response`` empty (``claimsOverrideDetails: null`` / ``claimsAndScopeOverrideDetails:
+null``). An event whose response is already filled in (AWS's sample events, or a wrapper that
+calls this hook after its own code) is kept: its claims, suppressions, scopes and group override
+go through the same guards, then the hook's own claims are laid on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from pre_token_hook.claims import (
+    ClaimRule,
+    Drop,
+    JsonValue,
+    TokenKind,
+    apply_budget,
+    claim_name_problem,
+    dedupe,
+    default_rules,
+    guard_claims,
+    map_item,
+    merge_groups,
+    v1_string,
+)
+from pre_token_hook.config import Settings
+from pre_token_hook.errors import InvalidTriggerEvent
+
+Version = Literal["1", "2", "3"]
+CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
+_V1_KEY = "claimsOverrideDetails"
+_V2_KEY = "claimsAndScopeOverrideDetails"
+_TOKEN_KEYS: dict[TokenKind, str] = {"id": "idTokenGeneration", "access": "accessTokenGeneration"}
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _strings(value: Any) -> list[str]:
+    """A list of strings from whatever is there (non-strings and repeats left out)."""
+    if not isinstance(value, (list, tuple)):
+        return []
+    return dedupe(v for v in value if isinstance(v, str) and v)
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """``groupConfiguration`` (request) or ``groupOverrideDetails`` (response)."""
+
+    groups: tuple[str, ...] = ()
+    iam_roles: tuple[str, ...] = ()
+    preferred_role: str | None = None
+
+    @classmethod
+    def parse(cls, raw: Any) -> GroupConfig:
+        data = _dict(raw)
+        role = data.get("preferredRole")
+        return cls(
+            tuple(_strings(data.get("groupsToOverride"))),
+            tuple(_strings(data.get("iamRolesToOverride"))),
+            role if isinstance(role, str) and role else None,
+        )
+
+    def render(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "groupsToOverride": list(self.groups),
+            "iamRolesToOverride": list(self.iam_roles),
+        }
+        if self.preferred_role is not None:
+            out["preferredRole"] = self.preferred_role
+        return out
+
+
+@dataclass
+class TokenOverride:
+    """What the response says about one token."""
+
+    claims: dict[str, JsonValue] = field(default_factory=dict)
+    suppress: list[str] = field(default_factory=list)
+    scopes_to_add: list[str] = field(default_factory=list)
+    scopes_to_suppress: list[str] = field(default_factory=list)
+
+    def render(self, token: TokenKind) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "claimsToAddOrOverride": dict(self.claims),
+            "claimsToSuppress": list(self.suppress),
+        }
+        if token == "access":
+            out["scopesToAdd"] = list(self.scopes_to_add)
+            out["scopesToSuppress"] = list(self.scopes_to_suppress)
+        return out
+
+
+@dataclass(frozen=True)
+class PrefilledOverride:
+    """The event's own ``response`` (empty from Cognito), read leniently, not yet guarded."""
+
+    claims: Mapping[TokenKind, Mapping[str, Any]] = field(default_factory=dict)
+    suppress: Mapping[TokenKind, list[str]] = field(default_factory=dict)
+    scopes_to_add: list[str] = field(default_factory=list)
+    scopes_to_suppress: list[str] = field(default_factory=list)
+    groups: GroupConfig | None = None
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    version: Version
+    trigger_source: str
+    sub: str | None
+    group_config: GroupConfig
+    prefilled: PrefilledOverride
+
+    @property
+    def is_machine(self) -> bool:
+        """V3 client-credentials grant: an app client, no user, no ID token."""
+        return self.trigger_source == CLIENT_CREDENTIALS
+
+    @property
+    def tokens(self) -> tuple[TokenKind, ...]:
+        """The tokens this event's response can change."""
+        if self.version == "1":
+            return ("id",)
+        if self.is_machine:
+            return ("access",)
+        return ("id", "access")
+
+
+def parse_event(event: Any) -> TriggerEvent:
+    """Read a pre-token-generation event; tolerant of missing parts, strict on the version."""
+    if not isinstance(event, Mapping):
+        raise InvalidTriggerEvent("the event is not a JSON object")
+    version = str(event.get("version", ""))
+    if version not in ("1", "2", "3"):
+        raise InvalidTriggerEvent(
+            f"unsupported pre-token-generation event version {version!r} (expected 1, 2 or 3)"
+        )
+    request = _dict(event.get("request"))
+    sub = _dict(request.get("userAttributes")).get("sub")
+    return TriggerEvent(
+        version=cast(Version, version),
+        trigger_source=str(event.get("triggerSource", "")),
+        sub=sub if isinstance(sub, str) and sub else None,
+        group_config=GroupConfig.parse(request.get("groupConfiguration")),
+        prefilled=_parse_prefilled(version, _dict(event.get("response"))),
+    )
+
+
+def _parse_prefilled(version: str, response: Mapping[str, Any]) -> PrefilledOverride:
+    if version == "1":
+        details = _dict(response.get(_V1_KEY))
+        return PrefilledOverride(
+            claims={"id": _dict(details.get("claimsToAddOrOverride"))},
+            suppress={"id": _strings(details.get("claimsToSuppress"))},
+            groups=_optional_groups(details),
+        )
+    details = _dict(response.get(_V2_KEY))
+    per_token = {token: _dict(details.get(key)) for token, key in _TOKEN_KEYS.items()}
+    access = per_token["access"]
+    return PrefilledOverride(
+        claims={t: _dict(d.get("claimsToAddOrOverride")) for t, d in per_token.items()},
+        suppress={t: _strings(d.get("claimsToSuppress")) for t, d in per_token.items()},
+        scopes_to_add=_strings(access.get("scopesToAdd")),
+        scopes_to_suppress=_strings(access.get("scopesToSuppress")),
+        groups=_optional_groups(details),
+    )
+
+
+def _optional_groups(details: Mapping[str, Any]) -> GroupConfig | None:
+    raw = details.get("groupOverrideDetails")
+    return GroupConfig.parse(raw) if isinstance(raw, Mapping) else None
+
+
+@dataclass
+class Outcome:
+    """The override to send back, and what was left out of it."""
+
+    tokens: dict[TokenKind, TokenOverride]
+    groups: GroupConfig | None
+    drops: list[Drop]
+
+
+def compose(
+    event: TriggerEvent,
+    settings: Settings,
+    item: Mapping[str, Any] | None,
+    item_groups: Sequence[str] | None,
+) -> Outcome:
+    """The override for ``event`` given the user's item (None: nothing to add). Pure."""
+    drops: list[Drop] = []
+    additions: dict[TokenKind, dict[str, JsonValue]] = {}
+    if item is not None:
+        rules: Sequence[ClaimRule] = (
+            settings.mapping
+            if settings.mapping is not None
+            else default_rules(item, settings.excluded_attributes)
+        )
+        additions, mapped_drops = map_item(item, rules, event.tokens)
+        drops.extend(mapped_drops)
+    tokens: dict[TokenKind, TokenOverride] = {}
+    for token in event.tokens:
+        prefilled, guard_drops = guard_claims(event.prefilled.claims.get(token, {}), token)
+        drops.extend(guard_drops)
+        merged = {**prefilled, **additions.get(token, {})}
+        if event.version == "1":
+            merged = {name: v1_string(value) for name, value in merged.items()}
+        kept, budget_drops = apply_budget(
+            dict(sorted(merged.items())), settings.budget_bytes, token
+        )
+        drops.extend(budget_drops)
+        override = TokenOverride(claims=kept)
+        for name in event.prefilled.suppress.get(token, []):
+            problem = claim_name_problem(name)
+            if problem is not None:
+                drops.append(Drop(name, token, f"suppress_{problem}"))
+            elif name not in kept:
+                override.suppress.append(name)
+        if token == "access":
+            override.scopes_to_add = list(event.prefilled.scopes_to_add)
+            override.scopes_to_suppress = list(event.prefilled.scopes_to_suppress)
+        tokens[token] = override
+    return Outcome(tokens, _groups(event, settings, item_groups), drops)
+
+
+def _groups(
+    event: TriggerEvent, settings: Settings, item_groups: Sequence[str] | None
+) -> GroupConfig | None:
+    if event.is_machine:
+        return None
+    base = event.prefilled.groups or event.group_config
+    if item_groups is None:
+        return event.prefilled.groups
+    groups = merge_groups(base.groups, item_groups, settings.groups_mode)
+    return GroupConfig(tuple(groups), base.iam_roles, base.preferred_role)
+
+
+def render(event: TriggerEvent, outcome: Outcome) -> dict[str, Any]:
+    """The ``response`` object for the event's version."""
+    if event.version == "1":
+        details = outcome.tokens["id"].render("id")
+        if outcome.groups is not None:
+            details["groupOverrideDetails"] = outcome.groups.render()
+        return {_V1_KEY: details}
+    body: dict[str, Any] = {
+        _TOKEN_KEYS[token]: override.render(token) for token, override in outcome.tokens.items()
+    }
+    if outcome.groups is not None:
+        body["groupOverrideDetails"] = outcome.groups.render()
+    return {_V2_KEY: body}
+
+
+def apply_override(
+    claims: Mapping[str, Any], response: Mapping[str, Any], token: TokenKind
+) -> dict[str, Any]:
+    """The ``token`` Cognito would issue: ``claims`` (as Cognito built them) after ``response``.
+
+    For local issuers and tests, which have no Cognito to do it: suppressions first, then
+    additions, then ``cognito:groups`` from the group override (both tokens, every version),
+    then the access token's scopes. Protected claims are left alone, as Cognito does.
+    """
+    out = dict(claims)
+    details = _dict(response.get(_V1_KEY)) or _dict(response.get(_V2_KEY))
+    per_token = _token_details(response, token)
+    for name in _strings(per_token.get("claimsToSuppress")):
+        if claim_name_problem(name) is None:
+            out.pop(name, None)
+    for name, value in _dict(per_token.get("claimsToAddOrOverride")).items():
+        if claim_name_problem(name) is None:
+            out[name] = value
+    groups = details.get("groupOverrideDetails")
+    if isinstance(groups, Mapping):
+        names = _strings(groups.get("groupsToOverride"))
+        if names:
+            out["cognito:groups"] = names
+        else:
+            out.pop("cognito:groups", None)
+    if "scopesToAdd" in per_token or "scopesToSuppress" in per_token:
+        scopes = str(out.get("scope", "")).split()
+        removed = set(_strings(per_token.get("scopesToSuppress")))
+        kept = [s for s in scopes if s not in removed]
+        scope = " ".join(dedupe([*kept, *_strings(per_token.get("scopesToAdd"))]))
+        if scope:
+            out["scope"] = scope
+        else:
+            out.pop("scope", None)
+    return out
+
+
+def _token_details(response: Mapping[str, Any], token: TokenKind) -> Mapping[str, Any]:
+    """The part of a response that speaks about ``token`` (V1 speaks about the ID token only)."""
+    v1 = _dict(response.get(_V1_KEY))
+    if v1:
+        return v1 if token == "id" else {}
+    return _dict(_dict(response.get(_V2_KEY)).get(_TOKEN_KEYS[token]))

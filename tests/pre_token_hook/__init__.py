@@ -1,0 +1,1 @@
+"""Tests of the Cognito pre-token-generation hook."""
