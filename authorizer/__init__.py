@@ -22,7 +22,14 @@ _EXPORTS = {
     "DependencyError": "authorizer.errors",
     "Unauthorized": "authorizer.errors",
 }
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Authorizer",
+    "CedarAuthzError",
+    "ConfigError",
+    "Decision",
+    "DependencyError",
+    "Unauthorized",
+]
 
 
 def __getattr__(name: str) -> Any:
