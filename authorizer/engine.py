@@ -17,8 +17,9 @@ from typing import Any
 
 import cedarpy
 
+from authorizer.analysis import Uid, action_scope_matches, ancestors_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
-from authorizer.policies import LoadedPolicies, load_policies
+from authorizer.policies import LoadedPolicies, PolicySource, load_policies
 from authorizer.schema import SchemaModel, load_schema
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Engine:
         schema: SchemaModel | None,
         entities_json: str = "[]",
         entities_label: str = "entities",
+        indexed: bool = True,
     ) -> None:
         self.policies = policies
         self.model = schema
@@ -62,6 +64,14 @@ class Engine:
             raise ConfigError(f"{entities_label}: a JSON list of entities is expected")
         self.known_uids = frozenset(_uid_key(e.get("uid")) for e in entities if isinstance(e, dict))
         self.version = policies.version
+        # Policy indexing: each action (or set of actions in a batch) gets the policy set of the
+        # policies whose action scope can match it, built on first use and kept.
+        self.indexed = indexed
+        self._groups: dict[Uid, frozenset[Uid]] | None = None
+        if schema is not None:
+            member_of = {(a.type, a.id): a.member_of for a in schema.actions}
+            self._groups = {uid: ancestors_of(uid, member_of) for uid in member_of}
+        self._subsets: dict[frozenset[Uid], cedarpy.PolicySet] = {}
 
     @classmethod
     def load(
@@ -87,12 +97,40 @@ class Engine:
     def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
         return self.decide_batch([request], entities)[0]
 
+    def policies_for(self, actions: frozenset[Uid]) -> cedarpy.PolicySet:
+        """The policies that can apply to any of ``actions`` (all of them when not indexed)."""
+        if not self.indexed:
+            return self.policy_set
+        subset = self._subsets.get(actions)
+        if subset is None:
+            chosen = {s.id: s.json for action in actions for s in self.applicable(action)}
+            document = {"staticPolicies": chosen, "templates": {}, "templateLinks": []}
+            subset = cedarpy.PolicySet.from_json_str(json.dumps(document))
+            self._subsets[actions] = subset
+        return subset
+
+    def applicable(self, action: Uid) -> list[PolicySource]:
+        """The policies whose action scope can match ``action``."""
+        ancestors = self._ancestors(action)
+        return [
+            source
+            for source in self.policies.sources.values()
+            if not source.is_template
+            and action_scope_matches(source.json.get("action", {}), action, ancestors)
+        ]
+
+    def _ancestors(self, action: Uid) -> frozenset[Uid] | None:
+        if self._groups is None:
+            return None
+        return self._groups.get(action, frozenset())
+
     def decide_batch(
         self, requests: Sequence[Mapping[str, Any]], entities: cedarpy.Entities
     ) -> list[Decision]:
         try:
+            actions = frozenset((r["action"]["type"], r["action"]["id"]) for r in requests)
             results = cedarpy.is_authorized_batch(
-                [dict(r) for r in requests], self.policy_set, entities, self.schema
+                [dict(r) for r in requests], self.policies_for(actions), entities, self.schema
             )
         except Exception as error:  # whatever breaks inside, it is a Deny
             logger.exception("cedarpy failed; denying")

@@ -18,6 +18,7 @@ from typing import Any
 
 from cachetools import TLRUCache
 
+from authorizer.analysis import reads_only_token
 from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_schema
 from authorizer.entities import EntityMapping
@@ -25,8 +26,16 @@ from authorizer.errors import DependencyError, Unauthorized
 from authorizer.events import EventKind, Request, bearer_token, parse_event
 from authorizer.jwks import Fetch, JwksCache, http_fetch
 from authorizer.policies import LoadedPolicies
-from authorizer.response import Effect, flat_context, iam_policy, simple_response, unauthorized
-from authorizer.routes import Route, RouteTable, route_of
+from authorizer.response import (
+    Effect,
+    flat_context,
+    iam_policy,
+    iam_policy_statements,
+    resource_matches,
+    simple_response,
+    unauthorized,
+)
+from authorizer.routes import Route, RouteMatch, RouteTable, route_of
 from authorizer.telemetry import Telemetry
 from authorizer.tokens import TokenVerifier, VerifiedToken
 
@@ -44,6 +53,8 @@ class Outcome:
     action: Mapping[str, str] | None
     resource: Mapping[str, str] | None
     cache: str = "none"
+    # For a token-level route: the decision of every token-level route, for one IAM policy.
+    routes: Mapping[Route, Decision] | None = None
 
 
 class Authorizer:
@@ -65,6 +76,9 @@ class Authorizer:
             namespace, settings.entity_id_prefix, settings.groups_claim, engine.model
         )
         self.routes = RouteTable(build_routes(engine, self.mapping))
+        # Level 1: routes whose decision depends on the token alone are answered together.
+        self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
+        self._token_route_set = frozenset(self.token_routes)
         self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=clock)
         self.verifier = TokenVerifier(settings, self.keys, clock=clock)
         self.telemetry = telemetry or Telemetry()
@@ -73,6 +87,19 @@ class Authorizer:
         self._decisions: TLRUCache[tuple[str, ...], tuple[Decision, float]] = TLRUCache(
             CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
         )
+        self._batches: TLRUCache[tuple[str, str], tuple[tuple[Decision, ...], float]] = TLRUCache(
+            CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
+        )
+
+    def is_token_level(self, route: Route) -> bool:
+        """True when every policy that can apply to the route reads no context but the token and
+        the resource is the Application: then the decision is the same for every request that
+        carries the same token, and API Gateway may cache it by token alone."""
+        application = self.mapping.application["type"]
+        if any(t != application for t in route.resource_types):
+            return False
+        applicable = self.engine.applicable((route.action_type, route.action_id))
+        return reads_only_token(source.json for source in applicable)
 
     @classmethod
     def from_env(
@@ -142,22 +169,55 @@ class Authorizer:
                 None,
                 None,
             )
+        if match.route in self._token_route_set:
+            return self._decide_token_level(request, token, match)
         action = match.route.action_uid
         resource = self.mapping.resource_uid(match)
-        schema_action = (
-            self.engine.model.action(action["type"], action["id"]) if self.engine.model else None
-        )
-        context = self.mapping.context(token.claims, request, match, self.clock(), schema_action)
+        context = self._context(token, request, match)
         key = (self.engine.version, principal["id"], _digest(token.claims), action["id"],
                resource["type"], resource["id"], _digest(context))  # fmt: skip
         cached = self._decisions.get(key)
         if cached is not None:
             return Outcome(cached[0], principal, action, resource, cache="decision")
         decision = self.is_authorized(principal, action, resource, context, token.claims)
-        expires = min(self.clock() + self.settings.decision_cache_ttl, float(token.claims["exp"]))
         if self.settings.decision_cache_ttl > 0:
-            self._decisions[key] = (decision, expires)
+            self._decisions[key] = (decision, self._expiry(token))
         return Outcome(decision, principal, action, resource)
+
+    def _decide_token_level(
+        self, request: Request, token: VerifiedToken, match: RouteMatch
+    ) -> Outcome:
+        """Every token-level route in one cedarpy batch; the answers are cached per token."""
+        key = (self.engine.version, _digest(token.claims))
+        cached = self._batches.get(key)
+        if cached is not None:
+            decisions, cache = cached[0], "token"
+        else:
+            principal = self.mapping.principal_uid(token.claims)
+            requests = [
+                {"principal": principal, "action": route.action_uid,
+                 "resource": self.mapping.application,
+                 "context": self._context(token, request, RouteMatch(route, {}))}
+                for route in self.token_routes
+            ]  # fmt: skip
+            entities = self.engine.entities_with(self.mapping.principal_entities(token.claims))
+            decisions, cache = tuple(self.engine.decide_batch(requests, entities)), "none"
+            if self.settings.decision_cache_ttl > 0:
+                self._batches[key] = (decisions, self._expiry(token))
+        by_route = dict(zip(self.token_routes, decisions, strict=True))
+        return Outcome(
+            by_route[match.route], self.mapping.principal_uid(token.claims),
+            match.route.action_uid, self.mapping.application, cache, by_route,
+        )  # fmt: skip
+
+    def _context(self, token: VerifiedToken, request: Request, match: RouteMatch) -> dict[str, Any]:
+        model = self.engine.model
+        action = model.action(match.route.action_type, match.route.action_id) if model else None
+        return self.mapping.context(token.claims, request, match, self.clock(), action)
+
+    def _expiry(self, token: VerifiedToken) -> float:
+        """Cached decisions live for the TTL, never past the token's `exp`."""
+        return min(self.clock() + self.settings.decision_cache_ttl, float(token.claims["exp"]))
 
     # --- the engine, for the gateway and for backends --------------------------------------
 
@@ -183,20 +243,48 @@ class Authorizer:
     def respond(self, request: Request, token: VerifiedToken, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
         claims = token.claims
-        context = flat_context(
-            {
-                "principal": outcome.principal["id"],
-                "sub": claims.get("sub"),
-                "action": outcome.action["id"] if outcome.action else None,
-                "determiningPolicies": list(decision.determining),
-                "policyVersion": self.engine.version,
-                "tenant": claims.get("tenant", claims.get("custom:tenant")),
-            }
-        )
+        values: dict[str, object] = {
+            "principal": outcome.principal["id"],
+            "sub": claims.get("sub"),
+            "policyVersion": self.engine.version,
+            "tenant": claims.get("tenant", claims.get("custom:tenant")),
+        }
+        if outcome.routes is None:  # a per-request answer may say what decided it
+            values["action"] = outcome.action["id"] if outcome.action else None
+            values["determiningPolicies"] = list(decision.determining)
+        context = flat_context(values)
         if request.kind is EventKind.HTTP_V2 and self.settings.http_simple_responses:
             return simple_response(decision.allowed, context)
+        principal_id = outcome.principal["id"]
+        if outcome.routes is not None and request.kind is not EventKind.HTTP_V2:
+            policy = self._route_policy(request, outcome.routes)
+            if policy is not None:
+                return iam_policy_statements(principal_id, *policy, context)
         effect: Effect = "Allow" if decision.allowed else "Deny"
-        return iam_policy(outcome.principal["id"], effect, [request.arn], context)
+        return iam_policy(principal_id, effect, [request.arn], context)
+
+    def _route_policy(
+        self, request: Request, decisions: Mapping[Route, Decision]
+    ) -> tuple[list[str], list[str]] | None:
+        """Allow and Deny resources for every token-level route (parameters as `*`), so that a
+        policy cached by token answers every such route right. None when a deny pattern would
+        also cover an allowed route (IAM's explicit deny would win): then answer for this
+        request only."""
+        arn = request.parsed_arn
+
+        def pattern(route: Route) -> str:
+            return arn.for_route("*" if route.method == "ANY" else route.method, route.arn_path)
+
+        allow = [pattern(r) for r, d in decisions.items() if d.allowed]
+        deny = [pattern(r) for r, d in decisions.items() if not d.allowed]
+        for route, decision in decisions.items():
+            if decision.allowed:
+                sample = arn.for_route(route.method, route.sample_path)
+                if any(resource_matches(p, sample) for p in deny):
+                    return None
+        if not any(resource_matches(p, request.arn) for p in allow + deny):
+            return None  # the event's ARN is not one of ours (a stage or path mapping quirk)
+        return allow, deny
 
     def _log_failure(
         self, outcome: str, started: float, request: Request | None, reason: str, detail: str

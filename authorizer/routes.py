@@ -37,6 +37,11 @@ class Route:
         return {"type": self.action_type, "id": self.action_id}
 
     @property
+    def sample_path(self) -> str:
+        """A concrete path of this route (each parameter an `x`), to test patterns against."""
+        return "/".join("x" if _PARAM.match(s) else s for s in self.segments)
+
+    @property
     def arn_path(self) -> str:
         """The route as an execute-api ARN path: parameters become `*`."""
         return "/".join("*" if _PARAM.match(s) else s for s in self.segments)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from authorizer.engine import Decision
+from authorizer.events import bearer_token, parse_event
 from authorizer.local import apigw
 from authorizer.local.issuer import LocalIssuer
 from authorizer.local.users import SAMPLE_USERS, split_profile
 from authorizer.pdp import Authorizer
+from authorizer.response import policy_allows
 
 USERS = SAMPLE_USERS
 
@@ -28,7 +31,14 @@ def outcome(authz: Authorizer, event: dict[str, Any]) -> str:
         raise
     if "isAuthorized" in response:
         return "Allow" if response["isAuthorized"] else "Deny"
-    return str(response["policyDocument"]["Statement"][0]["Effect"])
+    arn = event.get("methodArn") or event["routeArn"]
+    return "Allow" if policy_allows(response, arn) else "Deny"
+
+
+def decide(authz: Authorizer, event: dict[str, Any]) -> Decision:
+    """The decision behind a handler's answer (determining policies and errors included)."""
+    request = parse_event(event)
+    return authz.decide(request, authz.verify(bearer_token(request))).decision
 
 
 def rest(token: str | None, method: str, path: str, template: str, **kwargs: Any) -> dict[str, Any]:

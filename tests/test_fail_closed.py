@@ -17,7 +17,7 @@ from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
 from authorizer.policies import load_policies
 from tests.conftest import ROOT, FakeClock, JwksServer, sample_env
-from tests.helpers import outcome, rest, user_token
+from tests.helpers import decide, outcome, rest, user_token
 
 SCHEMA = ROOT / "schemas" / "corp.cedarschema"
 
@@ -45,9 +45,10 @@ def test_a_forbid_that_errors_still_denies(
     )
     authz = unschema_authorizer({**env, "CEDAR_NAMESPACE": "Corp"}, policies, clock)
     event = rest(user_token(issuer, "alice", clock.now), "GET", "/anything", "/anything")
-    response = authz.handle(event)
-    assert response["policyDocument"]["Statement"][0]["Effect"] == "Deny"
-    assert response["context"]["determiningPolicies"] == "allow-all"  # Cedar did say Allow
+    assert outcome(authz, event) == "Deny"
+    decision = decide(authz, event)
+    assert decision.decision == "Allow" and decision.determining == ("allow-all",)  # Cedar's answer
+    assert "broken-forbid" in decision.errors[0] and not decision.allowed
 
 
 def test_a_policy_that_does_not_parse_stops_cold_start(env: dict[str, str], tmp_path: Path) -> None:

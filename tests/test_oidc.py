@@ -11,7 +11,7 @@ import pytest
 from authorizer.local.issuer import LocalIssuer, SigningKey
 from authorizer.pdp import Authorizer
 from tests.conftest import ROOT, FakeClock, JwksServer
-from tests.helpers import outcome, rest
+from tests.helpers import decide, outcome, rest
 
 POLICIES = """
 @id("group-admins")
@@ -55,9 +55,10 @@ def test_auth0_access_token_with_permissions(
     claims = base_claims(oidc, clock.now, aud=["https://api.example.com", f"{oidc.issuer}/userinfo"],
                          azp="spa-client", scope="openid read:things", permissions=["read:things"])  # fmt: skip
     response = authz.handle(rest(oidc.sign(claims), "GET", "/things", "/things"))
-    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "Allow"
     assert response["principalId"] == "127.0.0.1|user-1"
-    assert response["context"]["determiningPolicies"] == "permission-claim"
+    event = rest(oidc.sign(claims), "GET", "/things", "/things")
+    assert decide(authz, event).determining == ("permission-claim",)
 
 
 def test_auth0_access_token_for_another_api_is_refused(

@@ -10,7 +10,7 @@ import pytest
 from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
 from tests.conftest import NOW, FakeClock
-from tests.helpers import outcome, rest, user_token
+from tests.helpers import decide, outcome, rest, user_token
 
 EMP = "/employees/{employeeId}"
 OFFICE_IP, HOME_IP = "10.20.30.40", "198.51.100.7"
@@ -338,6 +338,6 @@ def test_every_sample_policy_is_exercised_by_an_allow(
             template,
             **{"now_ms": int(clock.now * 1000), **kwargs},
         )
-        seen.update(authz.handle(event)["context"]["determiningPolicies"].split(","))
+        seen.update(decide(authz, event).determining)
     permits = {s.id for s in authz.engine.policies.sources.values() if s.json["effect"] == "permit"}
     assert permits <= seen

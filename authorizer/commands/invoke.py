@@ -18,6 +18,7 @@ from authorizer.errors import CedarAuthzError
 from authorizer.local.issuer import LocalIssuer
 from authorizer.local.sample import configured, fill_tokens, sample_authorizer
 from authorizer.pdp import Authorizer
+from authorizer.response import policy_allows
 from authorizer.telemetry import Telemetry
 
 
@@ -54,5 +55,5 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps(response, indent=2))
     allowed = response.get("isAuthorized")
     if allowed is None:
-        allowed = response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        allowed = policy_allows(response, event.get("methodArn") or event.get("routeArn", ""))
     return 0 if allowed else 2

@@ -1,0 +1,183 @@
+"""Policy indexing changes no decision: the same requests, evaluated against every policy and
+against only the policies whose action scope can match, give the same decision, the same
+determining policies and the same errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import cedarpy
+import pytest
+
+from authorizer.analysis import action_scope_matches, context_reads, reads_only_token
+from authorizer.engine import Engine
+from authorizer.local.issuer import LocalIssuer
+from authorizer.local.users import SAMPLE_USERS, split_profile
+from authorizer.pdp import Authorizer
+from authorizer.policies import load_policies
+from authorizer.schema import model_from_json
+from authorizer.schema_text import cedarschema_to_json
+from tests.conftest import ROOT
+
+ACTIONS = ["a1", "a2", "a3", "a4", "a5", "a6"]
+SCHEMA = """
+namespace T {
+  entity U = { "n": Long };
+  entity R = { "owner": U };
+  type Ctx = { "x": Long, "token": { "s": String } };
+  action g1;
+  action g2 in [g1];
+  action a1, a3 in [g2] appliesTo { principal: U, resource: R, context: Ctx };
+  action a2 in [g1] appliesTo { principal: U, resource: R, context: Ctx };
+  action a4, a5, a6 appliesTo { principal: U, resource: R, context: Ctx };
+}
+"""
+
+
+def random_policy(rng: random.Random, index: int) -> str:
+    effect = rng.choice(["permit", "permit", "permit", "permit", "forbid"])
+    scope = rng.choice(
+        [
+            "action",
+            f'action == T::Action::"{rng.choice(ACTIONS)}"',
+            f'action in [T::Action::"{rng.choice(ACTIONS)}", T::Action::"{rng.choice(ACTIONS)}"]',
+            f'action in T::Action::"{rng.choice(["g1", "g2"])}"',
+        ]
+    )
+    condition = rng.choice(
+        [
+            f"principal.n > {rng.randint(0, 5)}",
+            f"context.x == {rng.randint(0, 3)}",
+            'context.token.s == "yes"',
+            "principal.n * 4611686018427387904 > 0",  # an overflow error when n >= 2
+            "resource.owner == principal",
+        ]
+    )
+    return f'@id("p{index}")\n{effect} (principal, {scope}, resource) when {{ {condition} }};\n'
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_indexing_changes_no_decision_on_generated_policies(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    (tmp_path / "p.cedar").write_text("".join(random_policy(rng, i) for i in range(60)))
+    schema = model_from_json(cedarschema_to_json(SCHEMA), SCHEMA)
+    entities = json.dumps(
+        [
+            {"uid": {"type": "T::U", "id": f"u{n}"}, "attrs": {"n": n}, "parents": []}
+            for n in range(4)
+        ]
+        + [
+            {
+                "uid": {"type": "T::R", "id": f"r{n}"},
+                "attrs": {"owner": {"__entity": {"type": "T::U", "id": f"u{n}"}}},
+                "parents": [],
+            }
+            for n in range(4)
+        ]
+    )
+    policies = load_policies(tmp_path)
+    indexed = Engine(policies, schema, entities, indexed=True)
+    full = Engine(policies, schema, entities, indexed=False)
+    requests = [
+        {"principal": {"type": "T::U", "id": f"u{u}"}, "action": {"type": "T::Action", "id": a},
+         "resource": {"type": "T::R", "id": f"r{r}"}, "context": {"x": x, "token": {"s": s}}}
+        for u, a, r, x, s in itertools.product(range(4), ACTIONS, range(4), range(3), ["yes", "no"])
+    ]  # fmt: skip
+    assert len(requests) == 576
+    differences, seen = [], set()
+    for request in requests:
+        one, other = indexed.decide(request, indexed.entities), full.decide(request, full.entities)
+        seen.update({one.decision, "errors" if one.errors else "clean"})
+        if (one.decision, set(one.determining), set(one.errors)) != (
+            other.decision, set(other.determining), set(other.errors)
+        ):  # fmt: skip
+            differences.append((request, one, other))
+    assert differences == []
+    assert {"Allow", "Deny", "errors", "clean"} <= seen  # the comparison covered every kind
+    assert any(len(indexed.policies_for(frozenset({("T::Action", a)}))) < 60 for a in ACTIONS)
+
+
+def test_indexing_changes_no_decision_on_the_sample_app(issuer: LocalIssuer) -> None:
+    """Every sample user x every action x every resource x network/time contexts."""
+    env = {
+        "AUTH_ISSUER": issuer.issuer, "AUTH_CLIENT_IDS": issuer.client_id,
+        "CEDAR_POLICY_DIR": str(ROOT / "policies"), "CEDAR_SCHEMA": str(ROOT / "schemas" / "corp.cedarschema"),
+        "CEDAR_ENTITIES": str(ROOT / "entities" / "corp.json"), "ENTITY_ID_PREFIX": "",
+    }  # fmt: skip
+    authz = Authorizer.from_env(env)
+    full = Engine(authz.engine.policies, authz.engine.model, (ROOT / "entities" / "corp.json").read_text(),
+                  indexed=False)  # fmt: skip
+    entities = json.loads((ROOT / "entities" / "corp.json").read_text())
+    resources = [e["uid"] for e in entities if e["uid"]["type"] != "Corp::UserGroup"]
+    resources.append(authz.mapping.application)
+    assert authz.engine.model is not None
+    compared = 0
+    for name in SAMPLE_USERS:
+        groups, profile = split_profile(name)
+        claims = issuer.claims(name, groups=groups, extra=profile, now=1_795_000_000)
+        entities_for_user = authz.engine.entities_with(authz.mapping.principal_entities(claims))
+        for action, resource, ip, hour, amount in itertools.product(
+            authz.engine.model.actions, resources, ["10.0.0.1", "8.8.8.8"], [3, 10], [10, 100_000]
+        ):
+            context: dict[str, Any] = {
+                "token": {"scope": ["employee:read"], "client_id": issuer.client_id},
+                "request": {"method": "GET", "path": "/", "route": "/",
+                            "sourceIp": {"__extn": {"fn": "ip", "arg": ip}},
+                            "time": {"__extn": {"fn": "datetime", "arg": f"2026-11-18T{hour:02d}:00:00Z"}}},
+                "amount": amount,
+            }  # fmt: skip
+            request = {"principal": authz.mapping.principal_uid(claims),
+                       "action": {"type": action.type, "id": action.id}, "resource": resource,
+                       "context": context}  # fmt: skip
+            one = authz.engine.decide(request, entities_for_user)
+            other = full.decide(request, entities_for_user)
+            assert (one.decision, set(one.determining), set(one.errors)) == (
+                other.decision, set(other.determining), set(other.errors)
+            ), request  # fmt: skip
+            compared += 1
+    assert compared > 4000
+
+
+def test_action_scope_matching() -> None:
+    a1 = ("T::Action", "a1")
+    groups = frozenset({("T::Action", "g2"), ("T::Action", "g1")})
+    assert action_scope_matches({"op": "All"}, a1, groups)
+    assert action_scope_matches(
+        {"op": "==", "entity": {"type": "T::Action", "id": "a1"}}, a1, groups
+    )
+    assert not action_scope_matches(
+        {"op": "==", "entity": {"type": "T::Action", "id": "a2"}}, a1, groups
+    )
+    assert action_scope_matches(
+        {"op": "in", "entity": {"type": "T::Action", "id": "g1"}}, a1, groups
+    )
+    assert not action_scope_matches(
+        {"op": "in", "entity": {"type": "T::Action", "id": "g1"}}, a1, frozenset()
+    )
+    assert action_scope_matches({"op": "in", "entity": {"type": "T::Action", "id": "g1"}}, a1, None)
+    assert action_scope_matches({"op": "something-new"}, a1, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("condition", "reads"),
+    [
+        ("true", frozenset()),
+        ('context.token.scope.contains("x")', frozenset({"token"})),
+        ("context has token && context.token has scope", frozenset({"token"})),
+        ('context.request.method == "GET"', frozenset({"request"})),
+        ('context["request"].method == "GET"', frozenset({"request"})),
+        ("context has amount", frozenset({"amount"})),
+        ("context == {}", None),
+    ],
+)
+def test_context_reads(condition: str, reads: frozenset[str] | None) -> None:
+    policy = json.loads(
+        cedarpy.policies_to_json_str(f"permit(principal, action, resource) when {{ {condition} }};")
+    )
+    body = policy["staticPolicies"]["policy0"]
+    assert context_reads(body) == reads
+    assert reads_only_token([body]) == (reads is not None and reads <= {"token"})

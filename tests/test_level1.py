@@ -1,0 +1,102 @@
+"""Level 1, API Gateway's authorizer cache: routes whose decisions depend on the token alone are
+evaluated together and answered with one IAM policy that is right for every such route, so a
+policy cached by token never answers a route wrongly; the others answer for one ARN only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from authorizer.local import apigw
+from authorizer.local.issuer import LocalIssuer
+from authorizer.local.users import SAMPLE_USERS
+from authorizer.pdp import Authorizer
+from authorizer.response import policy_allows
+from tests.conftest import FakeClock
+from tests.helpers import outcome, rest, user_token
+
+
+def route_names(routes: tuple[object, ...]) -> set[str]:
+    return {f"{r.method} {r.template}" for r in routes}  # type: ignore[attr-defined]
+
+
+def test_the_engine_tells_token_level_routes_from_the_policies(authz: Authorizer) -> None:
+    # /employees and /invoices read only context.token and act on the Application; exports read
+    # context.request (network, hours); the others act on a typed resource from the path.
+    assert route_names(authz.token_routes) == {"GET /employees", "GET /invoices"}
+
+
+@pytest.mark.parametrize("user", sorted(SAMPLE_USERS))
+def test_one_cached_policy_answers_every_token_level_route_right(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, user: str
+) -> None:
+    token = user_token(issuer, user, clock.now)
+    first = authz.handle(rest(token, "GET", "/employees", "/employees"))
+    for route in authz.token_routes:
+        path = route.template  # no parameters on these routes
+        fresh = outcome(authz, rest(token, route.method, path, route.template))
+        cached_answer = policy_allows(first, apigw.method_arn(route.method, path))
+        assert ("Allow" if cached_answer else "Deny") == fresh, route
+
+
+def test_the_policy_lists_allowed_and_denied_routes(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    response = authz.handle(
+        rest(user_token(issuer, "alice", clock.now), "GET", "/employees", "/employees")
+    )
+    statements = {s["Effect"]: s["Resource"] for s in response["policyDocument"]["Statement"]}
+    prefix = apigw.method_arn("GET", "/").removesuffix("/GET/")
+    assert statements == {"Allow": [f"{prefix}/GET/employees"], "Deny": [f"{prefix}/GET/invoices"]}
+    assert "determiningPolicies" not in response["context"]  # it would be wrong on other routes
+    assert response["context"]["tenant"] == "acme"
+
+
+def test_request_level_routes_answer_for_their_own_arn_only(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    event = rest(
+        user_token(issuer, "alice", clock.now),
+        "GET",
+        "/employees/emp-001",
+        "/employees/{employeeId}",
+    )
+    statements = authz.handle(event)["policyDocument"]["Statement"]
+    assert statements == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [event["methodArn"]]}
+    ]
+
+
+def test_the_batch_is_cached_per_token(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = user_token(issuer, "fiona", clock.now)
+    assert outcome(authz, rest(token, "GET", "/employees", "/employees")) == "Deny"
+    assert outcome(authz, rest(token, "GET", "/invoices", "/invoices")) == "Allow"
+    caches = [json.loads(line)["cache"] for line in capsys.readouterr().out.splitlines()]
+    assert caches == ["none", "token"]
+
+
+def test_a_deny_pattern_covering_an_allowed_route_falls_back_to_one_arn(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock, tmp_path: object
+) -> None:
+    """With GET /things/{id} denied and GET /things/mine allowed, `GET/things/*` would deny
+    /things/mine too: the answer is then for the requested ARN only."""
+    directory = Path(str(tmp_path))
+    (directory / "p.cedar").write_text(
+        '@id("mine") permit (principal, action == Api::Action::"get /things/mine", resource);\n'
+        '@id("any") permit (principal, action == Api::Action::"get /things/{id}", resource) when { false };\n'
+    )
+    authz = Authorizer.from_env(
+        {**env, "CEDAR_POLICY_DIR": str(directory), "CEDAR_SCHEMA": "none", "CEDAR_NAMESPACE": "Api",
+         "CEDAR_ENTITIES": ""}, clock=clock,
+    )  # fmt: skip
+    token = user_token(issuer, "alice", clock.now)
+    response = authz.handle(rest(token, "GET", "/things/mine", "/things/mine"))
+    assert response["policyDocument"]["Statement"][0]["Resource"] == [
+        apigw.method_arn("GET", "/things/mine")
+    ]
+    assert outcome(authz, rest(token, "GET", "/things/mine", "/things/mine")) == "Allow"
+    assert outcome(authz, rest(token, "GET", "/things/7", "/things/{id}")) == "Deny"
