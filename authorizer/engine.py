@@ -127,15 +127,27 @@ class Engine:
     def decide_batch(
         self, requests: Sequence[Mapping[str, Any]], entities: cedarpy.Entities
     ) -> list[Decision]:
+        """One cedarpy call per distinct action, each with that action's policies only, so the
+        cost stays flat as policies for other actions are added."""
+        by_action: dict[Uid, list[int]] = {}
+        for index, request in enumerate(requests):
+            action = request["action"]
+            by_action.setdefault((action["type"], action["id"]), []).append(index)
+        decisions: list[Decision] = [Decision.failed("not evaluated")] * len(requests)
         try:
-            actions = frozenset((r["action"]["type"], r["action"]["id"]) for r in requests)
-            results = cedarpy.is_authorized_batch(
-                [dict(r) for r in requests], self.policies_for(actions), entities, self.schema
-            )
+            for action, indexes in by_action.items():
+                results = cedarpy.is_authorized_batch(
+                    [dict(requests[i]) for i in indexes],
+                    self.policies_for(frozenset({action})),
+                    entities,
+                    self.schema,
+                )
+                for index, result in zip(indexes, results, strict=True):
+                    decisions[index] = _decision(result)
         except Exception as error:  # whatever breaks inside, it is a Deny
             logger.exception("cedarpy failed; denying")
             return [Decision.failed(f"engine error: {error}") for _ in requests]
-        return [_decision(result) for result in results]
+        return decisions
 
 
 def _decision(result: cedarpy.AuthzResult) -> Decision:

@@ -1,0 +1,1 @@
+"""`make bench`: latency tables measured in one run, printed with ratios to baselines."""
