@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Final
@@ -34,10 +35,17 @@ class _Dropped:
 DROPPED: Final = _Dropped()
 MAX_DEPTH = 8
 _I64 = (-(2**63), 2**63 - 1)
-_INTEGER = re.compile(r"^-?\d{1,19}$")
-_DECIMAL = re.compile(r"^-?\d{1,15}(\.\d{1,4})?$")
-_DURATION = re.compile(r"^-?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
-_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{3})?(Z|[+-]\d{4}))?$")
+# ASCII digits only: `\d` would also take other scripts' digits, which Cedar refuses.
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+_DECIMAL = re.compile(r"^-?[0-9]+\.[0-9]{1,4}$")
+_DURATION = re.compile(
+    r"^-?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$"
+)
+_DATETIME = re.compile(
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{3})?(?:Z|[+-]([0-9]{2})([0-9]{2})))?$"
+)
+_DURATION_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000, 1)
 
 
 def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0) -> Any:
@@ -68,7 +76,9 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
     for name, item in value.items():
         attribute: Attribute | None = cedar_type.attributes.get(name)
         if attribute is None:
-            if not cedar_type.additional_attributes:
+            if not cedar_type.additional_attributes or not isinstance(name, str):
+                continue
+            if name.startswith("__"):  # `__entity` / `__extn` would forge a typed Cedar value
                 continue
             converted = _untyped(item, depth + 1)
         else:
@@ -148,8 +158,13 @@ def _extension(value: Any, cedar_type: ExtensionType) -> Any:
         if value["__extn"].get("fn") != _FUNCTIONS[name]:
             return DROPPED
         value = value["__extn"].get("arg")
+    if isinstance(value, float) and not math.isfinite(value):
+        return DROPPED
     if name == "datetime" and isinstance(value, int | float) and not isinstance(value, bool):
-        value = epoch_to_datetime(float(value))
+        try:
+            value = epoch_to_datetime(float(value))
+        except (OverflowError, ValueError, OSError):
+            return DROPPED
     elif name == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
         value = f"{value:.4f}"
     elif name == "duration" and isinstance(value, int) and not isinstance(value, bool):
@@ -161,16 +176,47 @@ def _extension(value: Any, cedar_type: ExtensionType) -> Any:
 
 def _valid_extension_literal(name: str, value: str) -> bool:
     if name == "ipaddr":
+        # Cedar's ip() takes neither zone ids nor IPv4-embedded IPv6 forms.
+        if "%" in value or (":" in value and "." in value):
+            return False
         try:
             ipaddress.ip_network(value, strict=False)
         except ValueError:
             return False
         return True
     if name == "decimal":
-        return bool(_DECIMAL.match(value))
+        if not _DECIMAL.match(value):
+            return False
+        whole, _, fraction = value.lstrip("-").partition(".")
+        scaled = int(whole) * 10_000 + int(fraction.ljust(4, "0"))  # exact: no float rounding
+        return _fits_i64(-scaled if value.startswith("-") else scaled)
     if name == "duration":
-        return value not in ("", "-") and bool(_DURATION.match(value))
-    return bool(_DATETIME.match(value))
+        match = _DURATION.match(value)
+        if match is None or value in ("", "-") or not any(match.groups()):
+            return False
+        total = sum(
+            int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=True) if g
+        )
+        return _fits_i64(total)
+    return _valid_datetime(value)
+
+
+def _valid_datetime(value: str) -> bool:
+    match = _DATETIME.match(value)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second, off_h, off_m = match.groups()
+    try:
+        dt.date(int(year), int(month), int(day))
+        if hour is not None:
+            dt.time(int(hour), int(minute), int(second))
+    except ValueError:
+        return False
+    return off_h is None or (int(off_h) <= 23 and int(off_m) <= 59)
+
+
+def _fits_i64(number: int) -> bool:
+    return _I64[0] <= number <= _I64[1]
 
 
 def epoch_to_datetime(seconds: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -17,12 +18,16 @@ TokenUse = Literal["access", "id", "any"]
 _COGNITO_ISSUER = re.compile(
     r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/([\w-]+_[0-9A-Za-z]+)$"
 )
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def is_loopback_url(url: str) -> bool:
     host = urlsplit(url).hostname or ""
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # not "127.evil.example"
+    except ValueError:
+        return False
 
 
 def require_https(url: str, what: str) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import cedarpy
+from cachetools import LRUCache
 
 from authorizer.analysis import Uid, action_scope_matches, ancestors_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
@@ -72,6 +73,7 @@ class Engine:
             member_of = {(a.type, a.id): a.member_of for a in schema.actions}
             self._groups = {uid: ancestors_of(uid, member_of) for uid in member_of}
         self._subsets: dict[frozenset[Uid], cedarpy.PolicySet] = {}
+        self._handles: LRUCache[str, cedarpy.Entities] = LRUCache(maxsize=4096)
 
     @classmethod
     def load(
@@ -90,9 +92,18 @@ class Engine:
         return (uid.get("type"), uid.get("id")) in self.known_uids
 
     def entities_with(self, extra: Sequence[Mapping[str, Any]]) -> cedarpy.Entities:
-        """The resource store plus per-request entities (principal, groups) not already in it."""
+        """The resource store plus per-request entities (principal, groups) not already in it.
+        Handles are kept per distinct delta: a user's next token (a refresh) with the same
+        attributes reuses the handle, whose first evaluation costs cedarpy more than later ones."""
         fresh = [e for e in extra if not self.knows(e["uid"])]
-        return self.entities.with_added_json_str(json.dumps(fresh)) if fresh else self.entities
+        if not fresh:
+            return self.entities
+        delta = json.dumps(fresh, sort_keys=True)
+        handle = self._handles.get(delta)
+        if handle is None:
+            handle = self.entities.with_added_json_str(delta)
+            self._handles[delta] = handle
+        return handle
 
     def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
         return self.decide_batch([request], entities)[0]

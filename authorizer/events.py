@@ -111,6 +111,8 @@ def bearer_token(request: Request) -> str:
     if len(request.authorization) > 1:
         raise InvalidRequest("multiple_tokens", "more than one Authorization header")
     value = request.authorization[0].strip()
+    if not value or value.lower() == "bearer":
+        raise InvalidRequest("missing_token", "the Authorization header carries no token")
     if len(value) > MAX_TOKEN_LENGTH + len("Bearer "):
         raise InvalidRequest(
             "oversized_token", f"credential longer than {MAX_TOKEN_LENGTH} characters"
@@ -122,7 +124,7 @@ def bearer_token(request: Request) -> str:
     match = _BEARER.match(value)
     if match:
         token = match.group(1)
-    elif value and not any(c.isspace() for c in value):
+    elif not any(c.isspace() for c in value):
         token = value  # a bare token, as Cognito user pool authorizers accept
     else:
         raise InvalidRequest("wrong_scheme", "the Authorization scheme is not Bearer")
@@ -164,7 +166,7 @@ def _parse_request(event: Mapping[str, Any], kind: EventKind) -> Request:
         parsed_arn=arn,
         method=_method(method),
         path=path,
-        route=_string(event, "resource") or _string(context, "resourcePath"),
+        route=_template(_string(event, "resource") or _string(context, "resourcePath")),
         path_parameters=_strings(_mapping(event, "pathParameters")),
         query=_multi(
             _mapping(event, "multiValueQueryStringParameters"),
@@ -268,6 +270,11 @@ def _multi(
     return {name: tuple(values) for name, values in out.items()}
 
 
+def _template(value: str | None) -> str | None:
+    """A route template starts with `/`; `$default` (HTTP API 1.0) names none."""
+    return value if value and value.startswith("/") else None
+
+
 def _method(value: str) -> str:
     method = value.upper()
     if method not in _METHODS:
@@ -279,9 +286,15 @@ def _ip(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None  # the published samples carry "..." and "IP": no address, not an error
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id:  # fe80::1%eth0: Cedar's ip() refuses zone ids
+            return None
+        if address.ipv4_mapped:  # ::ffff:10.1.2.3 is the IPv4 client 10.1.2.3
+            return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _epoch_ms(value: object) -> int | None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cedarpy
 from cachetools import TLRUCache
 
-from authorizer.analysis import reads_only_token
+from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
 from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_schema
 from authorizer.entities import EntityMapping
@@ -42,6 +43,15 @@ from authorizer.tokens import TokenVerifier, VerifiedToken
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A verified token with its Cedar principal and per-request entities, built once per token."""
+
+    token: VerifiedToken
+    principal: Mapping[str, str]
+    entities: cedarpy.Entities
 
 
 @dataclass(frozen=True)
@@ -79,11 +89,13 @@ class Authorizer:
         # Level 1: routes whose decision depends on the token alone are answered together.
         self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
         self._token_route_set = frozenset(self.token_routes)
+        # What each route's policies read of the context: the decision cache keys on that only.
+        self._route_reads = {r: self.context_reads(r) for r in self.routes.routes}
         self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=clock)
         self.verifier = TokenVerifier(settings, self.keys, clock=clock)
         self.telemetry = telemetry or Telemetry()
         # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
-        self._tokens: TLRUCache[str, VerifiedToken] = TLRUCache(CACHE_SIZE, _until_exp, timer=clock)
+        self._tokens: TLRUCache[str, Caller] = TLRUCache(CACHE_SIZE, _until_exp, timer=clock)
         self._decisions: TLRUCache[tuple[str, ...], tuple[Decision, float]] = TLRUCache(
             CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
         )
@@ -100,6 +112,16 @@ class Authorizer:
             return False
         applicable = self.engine.applicable((route.action_type, route.action_id))
         return reads_only_token(source.json for source in applicable)
+
+    def context_reads(self, route: Route) -> frozenset[str] | None:
+        """The context attributes any policy of the route reads (None: the context whole)."""
+        found: set[str] = set()
+        for source in self.engine.applicable((route.action_type, route.action_id)):
+            reads = context_reads(source.json)
+            if reads is None:
+                return None
+            found |= reads
+        return frozenset(found)
 
     @classmethod
     def from_env(
@@ -123,8 +145,8 @@ class Authorizer:
         request: Request | None = None
         try:
             request = parse_event(event)
-            token = self.verify(bearer_token(request))
-            outcome = self.decide(request, token)
+            caller = self.verify(bearer_token(request))
+            outcome = self.decide(request, caller)
         except Unauthorized as error:
             self._log_failure("Unauthorized", started, request, error.reason, error.detail)
             unauthorized()
@@ -147,73 +169,90 @@ class Authorizer:
             errors=decision.errors,
             event_kind=request.kind.value,
         )
-        return self.respond(request, token, outcome)
+        return self.respond(request, caller, outcome)
 
-    def verify(self, token: str) -> VerifiedToken:
+    def verify(self, token: str) -> Caller:
+        """A verified caller, from the token cache until the token's `exp`."""
         cached = self._tokens.get(token)
         if cached is not None:
             return cached
         verified = self.verifier.verify(token)
-        self._tokens[token] = verified
-        return verified
+        extra = self.mapping.principal_entities(verified.claims)
+        caller = Caller(verified, extra[0]["uid"], self.engine.entities_with(extra))
+        self._tokens[token] = caller
+        return caller
 
-    def decide(self, request: Request, token: VerifiedToken) -> Outcome:
-        principal = self.mapping.principal_uid(token.claims)
+    def decide(self, request: Request, caller: Caller) -> Outcome:
+        principal = caller.principal
         match = self.routes.match(
             request.method, request.path, request.route, request.path_parameters
         )
         if match is None:
-            return Outcome(
-                Decision(False, "Deny", (), ("no route for this method and path",)),
-                principal,
-                None,
-                None,
-            )
+            denied = Decision(False, "Deny", (), ("no route for this method and path",))
+            return Outcome(denied, principal, None, None)
         if match.route in self._token_route_set:
-            return self._decide_token_level(request, token, match)
+            return self._decide_token_level(request, caller, match)
         action = match.route.action_uid
         resource = self.mapping.resource_uid(match)
-        context = self._context(token, request, match)
-        key = (self.engine.version, principal["id"], _digest(token.claims), action["id"],
-               resource["type"], resource["id"], _digest(context))  # fmt: skip
+        # Key on what the policies can read: the token (its digest), the route, the resource and
+        # the context attributes they name. A route whose policies read only the token needs no
+        # context at all to find its cached decision.
+        reads = self._route_reads[match.route]
+        context: dict[str, Any] | None = None
+        part: object = None
+        if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
+            context = self._context(caller, request, match)
+            part = context if reads is None else {k: context.get(k) for k in sorted(reads)}
+        key = (self.engine.version, caller.token.digest, action["id"], resource["type"],
+               resource["id"], _digest(part))  # fmt: skip
         cached = self._decisions.get(key)
         if cached is not None:
             return Outcome(cached[0], principal, action, resource, cache="decision")
-        decision = self.is_authorized(principal, action, resource, context, token.claims)
+        if context is None:
+            context = self._context(caller, request, match)
+        cedar_request = {"principal": principal, "action": action, "resource": resource,
+                         "context": context}  # fmt: skip
+        decision = self._evaluate([cedar_request], caller.entities)[0]
         if self.settings.decision_cache_ttl > 0:
-            self._decisions[key] = (decision, self._expiry(token))
+            self._decisions[key] = (decision, self._expiry(caller.token))
         return Outcome(decision, principal, action, resource)
 
-    def _decide_token_level(
-        self, request: Request, token: VerifiedToken, match: RouteMatch
-    ) -> Outcome:
-        """Every token-level route in one cedarpy batch; the answers are cached per token."""
-        key = (self.engine.version, _digest(token.claims))
+    def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
+        """Every token-level route in one pass; the answers are cached per token."""
+        key = (self.engine.version, caller.token.digest)
         cached = self._batches.get(key)
         if cached is not None:
             decisions, cache = cached[0], "token"
         else:
-            principal = self.mapping.principal_uid(token.claims)
             requests = [
-                {"principal": principal, "action": route.action_uid,
+                {"principal": caller.principal, "action": route.action_uid,
                  "resource": self.mapping.application,
-                 "context": self._context(token, request, RouteMatch(route, {}))}
+                 "context": self._context(caller, request, RouteMatch(route, {}))}
                 for route in self.token_routes
             ]  # fmt: skip
-            entities = self.engine.entities_with(self.mapping.principal_entities(token.claims))
-            decisions, cache = tuple(self.engine.decide_batch(requests, entities)), "none"
+            decisions, cache = tuple(self._evaluate(requests, caller.entities)), "none"
             if self.settings.decision_cache_ttl > 0:
-                self._batches[key] = (decisions, self._expiry(token))
+                self._batches[key] = (decisions, self._expiry(caller.token))
         by_route = dict(zip(self.token_routes, decisions, strict=True))
         return Outcome(
-            by_route[match.route], self.mapping.principal_uid(token.claims),
-            match.route.action_uid, self.mapping.application, cache, by_route,
+            by_route[match.route], caller.principal, match.route.action_uid,
+            self.mapping.application, cache, by_route,
         )  # fmt: skip
 
-    def _context(self, token: VerifiedToken, request: Request, match: RouteMatch) -> dict[str, Any]:
+    def _context(self, caller: Caller, request: Request, match: RouteMatch) -> dict[str, Any]:
         model = self.engine.model
         action = model.action(match.route.action_type, match.route.action_id) if model else None
-        return self.mapping.context(token.claims, request, match, self.clock(), action)
+        return self.mapping.context(caller.token.claims, request, match, self.clock(), action)
+
+    def _evaluate(
+        self, requests: list[dict[str, Any]], entities: cedarpy.Entities
+    ) -> list[Decision]:
+        decisions = self.engine.decide_batch(requests, entities)
+        for decision in decisions:
+            if decision.decision == "NoDecision":
+                logger.error("request does not fit the schema (a bug to fix): %s",
+                             "; ".join(decision.errors))  # fmt: skip
+        return decisions
 
     def _expiry(self, token: VerifiedToken) -> float:
         """Cached decisions live for the TTL, never past the token's `exp`."""
@@ -233,16 +272,11 @@ class Authorizer:
         extra = self.mapping.principal_entities(claims) if claims is not None else []
         request = {"principal": dict(principal), "action": dict(action), "resource": dict(resource),
                    "context": dict(context)}  # fmt: skip
-        decision = self.engine.decide(request, self.engine.entities_with(extra))
-        if decision.decision == "NoDecision":
-            logger.error(
-                "request does not fit the schema (a bug to fix): %s", "; ".join(decision.errors)
-            )
-        return decision
+        return self._evaluate([request], self.engine.entities_with(extra))[0]
 
-    def respond(self, request: Request, token: VerifiedToken, outcome: Outcome) -> dict[str, Any]:
+    def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
-        claims = token.claims
+        claims = caller.token.claims
         values: dict[str, object] = {
             "principal": outcome.principal["id"],
             "sub": claims.get("sub"),
@@ -328,11 +362,11 @@ def policy_action_ids(policies: LoadedPolicies, action_type: str) -> set[str]:
     return ids
 
 
-def _until_exp(_key: str, token: VerifiedToken, _now: float) -> float:
-    return float(token.claims["exp"])
+def _until_exp(_key: str, caller: Caller, _now: float) -> float:
+    return float(caller.token.claims["exp"])
 
 
-def _digest(value: Mapping[str, Any]) -> str:
+def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 

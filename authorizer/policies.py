@@ -75,7 +75,7 @@ def _mask(text: str) -> str:
     """The text with strings and comments blanked, so `;` inside them is not a boundary."""
     out, in_string, escaped, in_comment = [], False, False, False
     for index, char in enumerate(text):
-        if char == "\n":
+        if char in "\r\n":  # Cedar ends a `//` comment at a lone CR too
             in_comment = False
             out.append(char)
         elif in_comment:
@@ -98,7 +98,8 @@ def _mask(text: str) -> str:
     return "".join(out)
 
 
-def parse_file(path: Path, text: str) -> list[PolicySource]:
+def parse_file(path: Path, text: str, name: str | None = None) -> list[PolicySource]:
+    """``name`` (the path relative to the policy directory) names policies without an @id."""
     try:
         document = json.loads(cedarpy.policies_to_json_str(text))
     except ValueError as error:
@@ -113,7 +114,7 @@ def parse_file(path: Path, text: str) -> list[PolicySource]:
     for index, (cedar_id, body, is_template) in enumerate(entries):
         line = lines[index] if index < len(lines) else 0
         annotated = body.get("annotations", {}).get("id")
-        policy_id = annotated if annotated else f"{path.name}:{line}"
+        policy_id = annotated if annotated else f"{name or path.name}:{line}"
         sources.append(PolicySource(policy_id, path, line, cedar_id, is_template, body))
     return sources
 
@@ -139,8 +140,9 @@ def load_policies(directory: Path) -> LoadedPolicies:
         except (OSError, UnicodeDecodeError) as error:
             raise PolicyError(f"{path}: cannot be read: {error}") from None
         texts[path] = text
-        digest.update(f"{path.name}\0{text}\0".encode())
-        for source in parse_file(path, text):
+        name = path.relative_to(directory).as_posix()
+        digest.update(f"{name}\0{text}\0".encode())
+        for source in parse_file(path, text, name):
             if source.id in sources:
                 other = sources[source.id]
                 raise PolicyError(

@@ -8,6 +8,7 @@ A 401 is not a response: API Gateway wants ``raise Exception("Unauthorized")``.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
@@ -87,6 +88,8 @@ def flat_context(values: Mapping[str, object]) -> dict[str, ContextValue]:
     """Keep what API Gateway accepts: drop None, join lists, refuse nested objects."""
     out: dict[str, ContextValue] = {}
     for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            continue  # NaN and infinities are not JSON: API Gateway would answer 500
         if isinstance(value, str | int | float | bool):
             out[key] = value
         elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):

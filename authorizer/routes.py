@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from authorizer.errors import ConfigError
+
 _ROUTE_ID = re.compile(r"^(get|post|put|patch|delete|head|options|any) (/\S*)$", re.IGNORECASE)
 _PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
 
@@ -66,10 +68,19 @@ class RouteTable:
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = tuple(routes)
         # Literal segments first, so /employees/me wins over /employees/{id}.
-        self._ordered = sorted(
-            self.routes, key=lambda r: [(1 if _PARAM.match(s) else 0) for s in r.segments]
-        )
-        self._by_shape = {(r.method, _shape(r.template)): r for r in self.routes}
+        # Most specific first: per segment a literal, then {param}, then {greedy+}; an exact
+        # method before ANY. Template and path matching then pick the same route.
+        self._ordered = sorted(self.routes, key=_specificity)
+        self._by_shape: dict[tuple[str, tuple[str, ...]], Route] = {}
+        for route in self.routes:
+            key = (route.method, _shape(route.template))
+            if key in self._by_shape:
+                other = self._by_shape[key]
+                raise ConfigError(
+                    f"actions {other.action_id!r} and {route.action_id!r} are the same route "
+                    f"({route.method} {route.template}): a request could not tell them apart"
+                )
+            self._by_shape[key] = route
 
     def match(
         self,
@@ -102,7 +113,19 @@ def _segments(path: str) -> tuple[str, ...]:
 
 
 def _shape(template: str) -> tuple[str, ...]:
-    return tuple("{}" if _PARAM.match(s) else s for s in _segments(template))
+    return tuple(_kind(s) for s in _segments(template))
+
+
+def _kind(segment: str) -> str:
+    match = _PARAM.match(segment)
+    if match is None:
+        return segment
+    return "{+}" if match.group(2) else "{}"
+
+
+def _specificity(route: Route) -> tuple[list[int], bool]:
+    ranks = [{"{}": 1, "{+}": 2}.get(_kind(s), 0) for s in route.segments]
+    return ranks, route.method == "ANY"
 
 
 def _rename(template: str, route: Route, values: Mapping[str, str]) -> dict[str, str] | None:
