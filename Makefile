@@ -26,6 +26,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check authorizer pre_token_hook tests bench
 	$(BIN)/mypy
+	$(BIN)/cedar-authz format --check policies
+	$(BIN)/cedar-authz validate
+	$(BIN)/cfn-lint template.yaml
 
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from authorizer.commands import invoke
+from authorizer.commands import diff, explain, format, invoke, serve, test, token, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,14 +14,20 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cedar-authz", description="Cedar policy decision point for API Gateway"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (invoke,):
+    for command in (invoke, serve, token, validate, format, test, explain, diff):
         command.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `cedar-authz ... | head`: the reader left; nothing to report
+        sys.stderr.close()
+        return 1
     return code
 
 

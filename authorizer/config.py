@@ -60,6 +60,8 @@ class Settings:
     decision_cache_ttl: float = 60.0
     leeway: float = 5.0
     http_simple_responses: bool = True
+    validate_requests: bool = False
+    template_links: Path | None = None  # CEDAR_TEMPLATE_LINKS: the Cedar CLI's links file
     algorithms: tuple[str, ...] = ("RS256", "ES256")
 
     @property
@@ -111,6 +113,10 @@ class Settings:
             decision_cache_ttl=_number(env, "DECISION_CACHE_TTL", 60.0),
             leeway=_number(env, "AUTH_LEEWAY", 5.0),
             http_simple_responses=_flag(env, "HTTP_API_SIMPLE_RESPONSES", True),
+            validate_requests=_flag(env, "CEDAR_VALIDATE_REQUESTS", False),
+            template_links=Path(env["CEDAR_TEMPLATE_LINKS"])
+            if env.get("CEDAR_TEMPLATE_LINKS")
+            else None,
         )
 
 

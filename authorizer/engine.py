@@ -20,6 +20,7 @@ from cachetools import LRUCache
 
 from authorizer.analysis import Uid, action_scope_matches, ancestors_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
+from authorizer.links import link_validation_errors, with_template_links
 from authorizer.policies import LoadedPolicies, PolicySource, load_policies
 from authorizer.schema import SchemaModel, load_schema
 
@@ -49,8 +50,13 @@ class Engine:
         entities_json: str = "[]",
         entities_label: str = "entities",
         indexed: bool = True,
+        validate_requests: bool = False,
     ) -> None:
         self.policies = policies
+        # Checking each request against the schema costs about a third of an evaluation; our
+        # mapping shapes every request from the schema already, so it is a debugging aid
+        # (CEDAR_VALIDATE_REQUESTS=true), and the test suite proves the two modes decide alike.
+        self.validate_requests = validate_requests
         self.model = schema
         self.schema = _cedar_schema(schema) if schema else None
         if self.schema is not None:
@@ -77,7 +83,11 @@ class Engine:
 
     @classmethod
     def load(
-        cls, policy_dir: Path, schema_path: Path | None = None, entities_path: Path | None = None
+        cls,
+        policy_dir: Path,
+        schema_path: Path | None = None,
+        entities_path: Path | None = None,
+        links_path: Path | None = None,
     ) -> Engine:
         schema = load_schema(schema_path) if schema_path else None
         entities = "[]"
@@ -86,7 +96,8 @@ class Engine:
                 entities = entities_path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise ConfigError(f"{entities_path}: cannot be read: {error}") from None
-        return cls(load_policies(policy_dir), schema, entities, str(entities_path))
+        policies = with_template_links(load_policies(policy_dir), links_path)
+        return cls(policies, schema, entities, str(entities_path))
 
     def knows(self, uid: EntityUid) -> bool:
         return (uid.get("type"), uid.get("id")) in self.known_uids
@@ -151,7 +162,7 @@ class Engine:
                     [dict(requests[i]) for i in indexes],
                     self.policies_for(frozenset({action})),
                     entities,
-                    self.schema,
+                    self.schema if self.validate_requests else None,
                 )
                 for index, result in zip(indexes, results, strict=True):
                     decisions[index] = _decision(result)
@@ -183,6 +194,8 @@ def validate(policies: LoadedPolicies, schema: cedarpy.Schema) -> None:
             problems.append(f"{where}: policy {policy_id!r}: {error.error}")
         if not result.validation_passed and not result.errors:
             problems.append(f"{path}: validation failed")
+    for source, message in link_validation_errors(policies, schema):
+        problems.append(f"{source.file}:{source.line}: linked policy {source.id!r}: {message}")
     if problems:
         raise PolicyError(
             "policies do not validate against the schema:\n  " + "\n  ".join(problems)

@@ -91,6 +91,17 @@ class EntityMapping:
             return {"type": typed[0], "id": match.path_parameters[parameters[-1]]}
         return self.application
 
+    def token_record(self, claims: Mapping[str, Any], action: ActionDef | None) -> Any:
+        """``context.token``: the claims shaped to the action's declared token type (or DROPPED
+        when it declares none). Depends only on the token and the action: callers cache it."""
+        token = dict(claims)
+        if isinstance(token.get("scope"), str):  # OAuth's space-separated scope becomes a set
+            token["scope"] = token["scope"].split()
+        if action is None:
+            return to_cedar(token, None)
+        declared = action.context.attributes.get("token")
+        return to_cedar(token, declared.type) if declared else DROPPED
+
     def context(
         self,
         claims: Mapping[str, Any],
@@ -98,24 +109,28 @@ class EntityMapping:
         match: RouteMatch,
         now: float,
         action: ActionDef | None,
+        token: Any = None,
     ) -> dict[str, Any]:
         """``token`` and ``request``, plus any other attribute the action's context declares,
-        taken from a path or query parameter of the same name. Shaped to the declared type."""
-        token = dict(claims)
-        if isinstance(token.get("scope"), str):  # OAuth's space-separated scope becomes a set
-            token["scope"] = token["scope"].split()
-        raw: dict[str, Any] = {"token": token, "request": request_record(request, match, now)}
+        taken from a path or query parameter of the same name. Shaped to the declared type.
+        ``token`` is ``token_record(claims, action)`` when the caller has it already."""
+        if token is None:
+            token = self.token_record(claims, action)
+        raw: dict[str, Any] = {"request": request_record(request, match, now)}
         if action is None:
-            return {"token": to_cedar(token, None), "request": raw["request"]}
+            return {"token": token, "request": raw["request"]}
         declared: RecordType = action.context
         for name in declared.attributes:
-            if name in raw:
+            if name in raw or name == "token":
                 continue
             value = match.path_parameters.get(name) or _first(request.query.get(name))
             if value is not None:
                 raw[name] = value
         shaped = record(raw, declared)
-        return shaped if shaped is not DROPPED else {}
+        shaped = shaped if isinstance(shaped, dict) else {}
+        if token is not DROPPED:
+            shaped["token"] = token
+        return shaped
 
 
 def request_record(request: Request, match: RouteMatch, now: float) -> dict[str, Any]:

@@ -8,6 +8,7 @@ malformed one means a misconfiguration or a forged invocation, and neither may r
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
@@ -283,8 +284,11 @@ def _method(value: str) -> str:
 
 
 def _ip(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
+    return _parse_ip(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # clients repeat; ipaddress parsing is slow
+def _parse_ip(value: str) -> str | None:
     try:
         address = ipaddress.ip_address(value)
     except ValueError:

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ class Caller:
     token: VerifiedToken
     principal: Mapping[str, str]
     entities: cedarpy.Entities
+    # context.token per action: it depends on the token alone, so it is shaped once.
+    token_records: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,10 @@ class Authorizer:
         if not settings.use_schema:
             schema = None
             logger.warning("CEDAR_SCHEMA=none: policies are not validated and claims not coerced")
-        engine = Engine.load(settings.policy_dir, schema, settings.entities_path)
+        engine = Engine.load(
+            settings.policy_dir, schema, settings.entities_path, settings.template_links
+        )
+        engine.validate_requests = settings.validate_requests
         return cls(settings, engine, fetch=fetch, clock=clock)
 
     # --- the Lambda path -------------------------------------------------------------------
@@ -241,8 +246,22 @@ class Authorizer:
 
     def _context(self, caller: Caller, request: Request, match: RouteMatch) -> dict[str, Any]:
         model = self.engine.model
-        action = model.action(match.route.action_type, match.route.action_id) if model else None
-        return self.mapping.context(caller.token.claims, request, match, self.clock(), action)
+        route = match.route
+        action = model.action(route.action_type, route.action_id) if model else None
+        key = (route.action_type, route.action_id)
+        token = caller.token_records.get(key)
+        if token is None:
+            token = self.mapping.token_record(caller.token.claims, action)
+            caller.token_records[key] = token
+        claims = caller.token.claims
+        context = self.mapping.context(claims, request, match, self.clock(), action, token)
+        reads = self._route_reads[route]
+        if reads is not None and not self.engine.validate_requests:
+            # Cedar converts every context attribute it is given; the route's policies read only
+            # these, so the others cannot change the decision (and without request validation
+            # nothing requires them).
+            context = {name: value for name, value in context.items() if name in reads}
+        return context
 
     def _evaluate(
         self, requests: list[dict[str, Any]], entities: cedarpy.Entities
@@ -367,6 +386,8 @@ def _until_exp(_key: str, caller: Caller, _now: float) -> float:
 
 
 def _digest(value: object) -> str:
+    if value is None:
+        return ""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 

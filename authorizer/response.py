@@ -14,6 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
 ContextValue = str | int | float | bool
+Outcome = Literal["allow", "deny", "implicit-deny"]
+
+
+class MalformedAnswer(ValueError):
+    """An authorizer answer API Gateway would reject (it answers 500)."""
+
+
 Effect = Literal["Allow", "Deny"]
 
 
@@ -55,24 +62,47 @@ def iam_policy_statements(
 
 
 def policy_allows(response: Mapping[str, Any], arn: str) -> bool:
-    """API Gateway's reading of an authorizer's IAM policy for one method ARN: allowed when an
-    Allow statement covers it and no Deny statement does (an explicit deny wins)."""
-    effects = set()
-    for statement in response["policyDocument"]["Statement"]:
-        resources = statement["Resource"]
-        resources = [resources] if isinstance(resources, str) else resources
-        actions = statement["Action"]
-        actions = [actions] if isinstance(actions, str) else actions
-        if any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions) and any(
-            resource_matches(r, arn) for r in resources
+    """API Gateway's reading of an authorizer's IAM policy for one method ARN."""
+    return policy_outcome(response.get("policyDocument"), arn) == "allow"
+
+
+def policy_outcome(document: object, arn: str) -> Outcome:
+    """An explicit Deny covering ``arn`` wins; otherwise an Allow covering it; otherwise no
+    statement covers the ARN (API Gateway answers 403 without "explicit deny")."""
+    if not isinstance(document, Mapping):
+        raise MalformedAnswer("no policyDocument")
+    statements = document.get("Statement")
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise MalformedAnswer("policyDocument has no Statement")
+    allowed = False
+    for statement in statements:
+        if not isinstance(statement, Mapping) or statement.get("Effect") not in ("Allow", "Deny"):
+            raise MalformedAnswer("a statement has no Effect Allow or Deny")
+        actions = _patterns(statement.get("Action"), "Action")
+        if not any(resource_matches(a.lower(), "execute-api:invoke") for a in actions):
+            continue
+        if not any(
+            resource_matches(r, arn) for r in _patterns(statement.get("Resource"), "Resource")
         ):
-            effects.add(statement["Effect"])
-    return effects == {"Allow"}
+            continue
+        if statement["Effect"] == "Deny":
+            return "deny"
+        allowed = True
+    return "allow" if allowed else "implicit-deny"
+
+
+def _patterns(value: object, name: str) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise MalformedAnswer(f"{name} is not a string or a list of strings")
+    return list(items)
 
 
 def resource_matches(pattern: str, arn: str) -> bool:
     """IAM resource matching: `*` is any run of characters (`/` included), `?` one character."""
-    return re.fullmatch(_wildcard_regex(pattern), arn) is not None
+    return re.fullmatch(_wildcard_regex(pattern), arn, re.DOTALL) is not None
 
 
 @functools.lru_cache(maxsize=4096)

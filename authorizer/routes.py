@@ -8,6 +8,7 @@ ask for them directly.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,11 +27,12 @@ class Route:
     action_id: str
     resource_types: tuple[str, ...] = ()
 
-    @property
+    # Derived once per route (routes are built at cold start and matched on every request).
+    @functools.cached_property
     def segments(self) -> tuple[str, ...]:
         return _segments(self.template)
 
-    @property
+    @functools.cached_property
     def parameters(self) -> tuple[str, ...]:
         return tuple(m.group(1) for s in self.segments if (m := _PARAM.match(s)))
 
@@ -38,12 +40,12 @@ class Route:
     def action_uid(self) -> dict[str, str]:
         return {"type": self.action_type, "id": self.action_id}
 
-    @property
+    @functools.cached_property
     def sample_path(self) -> str:
         """A concrete path of this route (each parameter an `x`), to test patterns against."""
         return "/".join("x" if _PARAM.match(s) else s for s in self.segments)
 
-    @property
+    @functools.cached_property
     def arn_path(self) -> str:
         """The route as an execute-api ARN path: parameters become `*`."""
         return "/".join("*" if _PARAM.match(s) else s for s in self.segments)

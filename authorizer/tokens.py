@@ -182,15 +182,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _depth(value: Any) -> int:
-    """Nesting depth, iteratively (no recursion on hostile input)."""
-    deepest, stack = 0, [(value, 1)]
+    """Nesting depth, iteratively (no recursion on hostile input); scalars cost nothing."""
+    deepest, stack = 1, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                deepest = max(deepest, depth + 1)
+                stack.append((child, depth + 1))
     return deepest
 
 

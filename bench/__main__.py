@@ -1,8 +1,9 @@
-"""`make bench`: every figure below is measured in this run, on this machine, on the same tokens
-and policies; targets are checked as ratios between rows of the same run (machines are noisy)."""
+"""`make bench`: every figure is measured in this run, on this machine, on the same tokens and
+policies; targets are checked as ratios between rows of the same run (machines are noisy)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -10,11 +11,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench import authorizer_bench as ours
+from bench import bench_pre_token_hook
 from bench.cold_start import cold_start, environment
 from bench.timing import Row, table
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "2000"))
 COUNTS = [10, 100, 1_000, 10_000]
+FRESH = "handler: fresh token, new user (no cache)"
+BASELINE = "baseline: PyJWT decode + cedarpy handles"
+HIT = "handler: repeated request"
+CEDARLING = "cedarling signed, new token each call"
 
 
 def serve_jwks(document: dict[str, object]) -> tuple[str, ThreadingHTTPServer]:
@@ -35,83 +41,59 @@ def serve_jwks(document: dict[str, object]) -> tuple[str, ThreadingHTTPServer]:
     return f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", server
 
 
-def ratio(rows: dict[str, Row], a: str, b: str) -> float:
-    return rows[a].median_us / rows[b].median_us
+def cedarling_rows(issuer: ours.LocalIssuer) -> list[Row]:
+    try:
+        peer = importlib.import_module("bench.cedarling_peer")
+        tokens = ours.alice_tokens(issuer, ITERATIONS + 100)
+        results = peer.measure(tokens, issuer.issuer, issuer.jwks(), ITERATIONS)
+    except ImportError as error:
+        print(f"(Cedarling skipped: {error}; `make bench` installs cedarling-python)\n")
+        return []
+    return [Row(label, median, p99) for label, (median, p99) in results.items()]
 
 
 def check(label: str, value: float, target: str, ok: bool) -> str:
-    return f"  {label:<58} {value:7.2f}x  target {target:<8} {'ok' if ok else 'MISSED'}"
+    return f"  {label:<58} {value:7.2f}x  target {target:<6} {'ok' if ok else 'MISSED'}"
 
 
 def main() -> int:
     issuer = ours.new_issuer()
-    print(
-        f"cedar-authz benchmark: {ITERATIONS} iterations per row, medians and p99 in microseconds\n"
-    )
+    print(f"cedar-authz benchmark: {ITERATIONS} calls per row; medians and p99 in microseconds\n")
     rows = ours.handler_rows(issuer, ITERATIONS) + ours.baseline_rows(issuer, ITERATIONS)
-    try:
-        from bench import cedarling_peer
-
-        tokens = ours.alice_tokens(issuer, ITERATIONS + 100)
-        for label, (median, p99) in cedarling_peer.measure(
-            tokens, issuer.issuer, issuer.jwks(), ITERATIONS
-        ).items():
-            rows.append(Row(label, median, p99))
-    except ImportError as error:
-        print(f"(Cedarling rows skipped: {error}; `make bench` installs cedarling-python)\n")
+    rows += cedarling_rows(issuer)
     print(table(rows))
-    by = {r.label: r for r in rows}
 
-    print("\npolicy-count scaling (one policy relevant to the action; the handler, token cached)")
+    print("\npolicy-count scaling: one policy relevant to the action, the handler, token cached")
     scaling = ours.scaling_rows(issuer, COUNTS, max(200, ITERATIONS // 4))
     print(table(scaling))
-    by.update({r.label: r for r in scaling})
+    by = {r.label: r.median_us for r in rows + scaling}
 
-    print("\ncold start (fresh interpreters; time after interpreter start-up)")
+    print("\ncold start: fresh interpreters, time after interpreter start-up, median of 7")
     url, server = serve_jwks(issuer.jwks())
     event = ours.event(ours.alice_tokens(issuer, 1)[0], *ours.RECORD)
     env = environment({**os.environ, **ours.sample_environment(issuer, url)}, event)
     bare, first = cold_start(env)
     server.shutdown()
-    print(f"  import cedarpy + PyJWT:                       {bare / 1000:8.1f} ms")
-    print(f"  import + initialise + first decision (ours):  {first / 1000:8.1f} ms")
+    print(f"  import cedarpy + PyJWT                          {bare / 1000:8.1f} ms")
+    print(f"  import + initialise + first decision (ours)     {first / 1000:8.1f} ms")
 
-    try:
-        from bench import bench_pre_token_hook
+    print("\npre-token-generation hook")
+    hook = [Row(label, median, p99) for label, median, p99 in bench_pre_token_hook.run()]
+    print(table(hook))
 
-        print("\npre-token-generation hook")
-        print(table([Row(label, median, p99) for label, median, p99 in bench_pre_token_hook.run()]))
-    except ImportError as error:
-        print(f"(pre-token hook rows skipped: {error})")
-
-    fresh = "handler: fresh token (no cache)"
+    largest, smallest = f"{COUNTS[-1]:>6} policies, indexed", f"{COUNTS[0]:>6} policies, indexed"
+    ratios = {
+        "fresh token / (PyJWT decode + cedarpy handles)": (by[FRESH] / by[BASELINE], "<= 1.3"),
+        "decision-cache hit / fresh token": (by[HIT] / by[FRESH], "<= 0.1"),
+        "10,000 policies / 10 policies (indexed)": (by[largest] / by[smallest], "<= 2"),
+        "cold start / bare imports": (first / bare, "<= 1.3"),
+    }
+    if CEDARLING in by:
+        ratios["Cedarling signed / fresh token"] = (by[CEDARLING] / by[FRESH], ">= 3")
     print("\ntargets (ratios of medians from this run)")
-    lines = [
-        check(
-            "fresh-token decision / (PyJWT decode + cedarpy handles)",
-            ratio(by, fresh, "baseline: PyJWT decode + cedarpy handles"),
-            "<= 1.3",
-            ratio(by, fresh, "baseline: PyJWT decode + cedarpy handles") <= 1.3,
-        ),  # fmt: skip
-        check(
-            "decision-cache hit / fresh-token decision",
-            ratio(by, "handler: repeated request", fresh),
-            "<= 0.1",
-            ratio(by, "handler: repeated request", fresh) <= 0.1,
-        ),  # fmt: skip
-        check(
-            "10,000 policies / 10 policies (indexed)",
-            ratio(by, " 10000 policies, indexed", "    10 policies, indexed"),
-            "<= 2",
-            ratio(by, " 10000 policies, indexed", "    10 policies, indexed") <= 2,
-        ),  # fmt: skip
-        check("cold start / bare imports", first / bare, "<= 1.3", first / bare <= 1.3),
-    ]
-    cedarling = "cedarling signed, new token each call"
-    if cedarling in by:
-        lines.append(check("Cedarling signed / fresh-token decision", ratio(by, cedarling, fresh), ">= 3",
-                           ratio(by, cedarling, fresh) >= 3))  # fmt: skip
-    print("\n".join(lines))
+    for label, (value, target) in ratios.items():
+        bound = float(target.split()[1])
+        print(check(label, value, target, value <= bound if target[0] == "<" else value >= bound))
     return 0
 
 

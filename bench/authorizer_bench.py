@@ -88,25 +88,25 @@ def handler_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
             run(returning),
             iterations,
             note="entities handle reused",
-        ),  # fmt: skip
+        ),
         measure(
             "handler: known token, new resource",
             run(new_resources),
             iterations,
             note="token cache hit",
-        ),  # fmt: skip
+        ),
         measure(
             "handler: repeated request",
             lambda _i: authorizer.handle(repeated),
             iterations,
             note="decision cache hit",
-        ),  # fmt: skip
+        ),
         measure(
             "handler: fresh token, token-level route",
             run(listing),
             iterations,
             note="every token-level route at once",
-        ),  # fmt: skip
+        ),
     ]
 
 
@@ -129,10 +129,14 @@ def baseline_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
     context = mapping.context(caller.token.claims, request, match, NOW_MS / 1000, action)
     claims = [jwt.decode(t, options={"verify_signature": False}) for t in tokens]
     cedar_requests = [
-        {"principal": mapping.principal_uid(c), "action": match.route.action_uid,
-         "resource": mapping.resource_uid(match), "context": context}
+        {
+            "principal": mapping.principal_uid(c),
+            "action": match.route.action_uid,
+            "resource": mapping.resource_uid(match),
+            "context": context,
+        }
         for c in claims
-    ]  # fmt: skip
+    ]
     deltas = [
         json.dumps([e for e in mapping.principal_entities(c) if not engine.knows(e["uid"])])
         for c in claims
@@ -146,20 +150,34 @@ def baseline_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
 
     def floor(i: int) -> None:
         signing_input, _, signature = tokens[i].rpartition(".")
-        public.verify(base64.urlsafe_b64decode(signature + "=="), signing_input.encode(),
-                      padding.PKCS1v15(), hashes.SHA256())  # fmt: skip
+        public.verify(
+            base64.urlsafe_b64decode(signature + "=="),
+            signing_input.encode(),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
         entities = engine.entities.with_added_json_str(deltas[i])
         cedarpy.is_authorized(cedar_requests[i], engine.policy_set, entities, engine.schema)
 
     def pyjwt_handles(i: int) -> None:
-        jwt.decode(tokens[i], public, algorithms=["RS256"], issuer=issuer.issuer,
-                   options={"verify_aud": False})  # fmt: skip
+        jwt.decode(
+            tokens[i],
+            public,
+            algorithms=["RS256"],
+            issuer=issuer.issuer,
+            options={"verify_aud": False},
+        )
         entities = engine.entities.with_added_json_str(deltas[i])
         cedarpy.is_authorized(cedar_requests[i], engine.policy_set, entities, engine.schema)
 
     def naive(i: int) -> None:
-        jwt.decode(tokens[i], public, algorithms=["RS256"], issuer=issuer.issuer,
-                   options={"verify_aud": False})  # fmt: skip
+        jwt.decode(
+            tokens[i],
+            public,
+            algorithms=["RS256"],
+            issuer=issuer.issuer,
+            options={"verify_aud": False},
+        )
         cedarpy.is_authorized(cedar_requests[i], policies_text, entity_strings[i], schema_text)
 
     return [
@@ -205,13 +223,19 @@ def scaling_rows(issuer: LocalIssuer, counts: list[int], iterations: int) -> lis
                 for n in range(count - 1)
             ]
             (policies / "all.cedar").write_text("\n".join(lines))
-            env = {"CEDAR_POLICY_DIR": str(policies), "CEDAR_SCHEMA": str(schema),
-                   "CEDAR_ENTITIES": "", "DECISION_CACHE_TTL": "0"}  # fmt: skip
+            env = {
+                "CEDAR_POLICY_DIR": str(policies),
+                "CEDAR_SCHEMA": str(schema),
+                "CEDAR_ENTITIES": "",
+                "DECISION_CACHE_TTL": "0",
+            }
             request = event(token, "GET", "/things", "/things")
             for indexed in (True, False):
                 authorizer = make_authorizer(issuer, **env)
                 authorizer.engine.indexed = indexed
                 assert allowed(authorizer, request)
                 label = f"{count:>6} policies, {'indexed' if indexed else 'all evaluated'}"
-                rows.append(measure(label, lambda _i, a=authorizer: a.handle(request), iterations))
+                rows.append(
+                    measure(label, lambda _i, a=authorizer, r=request: a.handle(r), iterations)
+                )
     return rows

@@ -32,7 +32,7 @@ print((time.perf_counter() - started) * 1e6)
 
 
 def _run(code: str, env: dict[str, str]) -> float:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,

@@ -181,12 +181,15 @@ def test_an_exception_in_any_layer_never_allows(
 
 
 def test_a_request_that_does_not_fit_the_schema_is_denied(
-    monkeypatch: pytest.MonkeyPatch, authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
 ) -> None:
-    """cedarpy answers NoDecision (no exception) for a context missing required attributes."""
+    """With request validation on, cedarpy answers NoDecision (no exception) for a context
+    missing required attributes: a Deny."""
+    authz = Authorizer.from_env({**env, "CEDAR_VALIDATE_REQUESTS": "true"}, clock=clock)
     monkeypatch.setattr(authz.mapping.__class__, "context", lambda *_a, **_k: {"token": {}})
     event = rest(user_token(issuer, "alice", clock.now), "GET", "/employees", "/employees")
     assert outcome(authz, event) == "Deny"
+    assert decide(authz, event).decision == "NoDecision"
 
 
 def test_sample_env_is_valid(issuer: LocalIssuer, jwks_server: JwksServer) -> None:

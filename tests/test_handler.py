@@ -4,7 +4,9 @@ decision log line, and the in-process caches."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +15,8 @@ from authorizer import handler
 from authorizer.local import apigw
 from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
-from tests.conftest import FakeClock, JwksServer
-from tests.helpers import outcome, rest, user_token
+from tests.conftest import ROOT, FakeClock, JwksServer
+from tests.helpers import decide, outcome, rest, user_token
 
 
 @pytest.fixture
@@ -192,3 +194,30 @@ def test_a_quote_in_sub_is_data_not_syntax(
     )
     assert response["principalId"] == 'alice" || principal == Corp::User::"x'
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_template_linked_policies_from_a_links_file(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock, tmp_path: Path
+) -> None:
+    """CEDAR_TEMPLATE_LINKS: the Cedar CLI's links file; a linked policy decides like any other."""
+    policies = tmp_path / "policies"
+    shutil.copytree(ROOT / "policies", policies)
+    (policies / "grants.cedar").write_text(
+        '@id("status-grant")\n'
+        "permit (principal == ?principal, "
+        'action == Corp::Action::"put /employees/{employeeId}/status", resource == ?resource);\n'
+    )
+    links = tmp_path / "links.json"
+    links.write_text(json.dumps([{
+        "template_id": "status-grant", "link_id": "alice-may-set-emp-001",
+        "args": {"?principal": 'Corp::User::"alice"', "?resource": 'Corp::Employee::"emp-001"'},
+    }]))  # fmt: skip
+    authz = Authorizer.from_env(
+        {**env, "CEDAR_POLICY_DIR": str(policies), "CEDAR_TEMPLATE_LINKS": str(links)}, clock=clock
+    )
+    token = user_token(issuer, "alice", clock.now)
+    status = "/employees/{employeeId}/status"
+    allowed = rest(token, "PUT", "/employees/emp-001/status", status)
+    assert outcome(authz, allowed) == "Allow"
+    assert decide(authz, allowed).determining == ("alice-may-set-emp-001",)
+    assert outcome(authz, rest(token, "PUT", "/employees/emp-002/status", status)) == "Deny"

@@ -316,6 +316,21 @@ def test_scenario(
     assert outcome(authz, rest(token, method, path, template, **kwargs)) == expected
 
 
+def test_every_scenario_decides_alike_with_request_validation(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """With CEDAR_VALIDATE_REQUESTS every request is checked against the schema in full (no
+    context pruning): the same answers, and no request is refused as ill-shaped."""
+    strict = Authorizer.from_env({**env, "CEDAR_VALIDATE_REQUESTS": "true"}, clock=clock)
+    assert strict.engine.validate_requests
+    for _, user, method, path, template, kwargs, expected in CASES:
+        event = rest(user_token(issuer, user, clock.now), method, path, template,
+                     **{"now_ms": int(clock.now * 1000), **kwargs})  # fmt: skip
+        decision = decide(strict, event)
+        assert decision.decision != "NoDecision", decision.errors
+        assert outcome(strict, event) == expected, (user, method, path)
+
+
 def test_scope_is_required_even_with_permission(
     authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
