@@ -54,7 +54,8 @@ class Settings:
     policy_dir: Path = Path("policies")
     schema_path: Path | None = None  # None: the one schema in ./schemas, if any
     use_schema: bool = True  # CEDAR_SCHEMA=none: no schema (no validation, no coercion)
-    entities_path: Path | None = None
+    entities_path: Path | None = None  # None: the one *.json in ./entities, if any
+    use_entities: bool = True  # CEDAR_ENTITIES=none: no entity store
     namespace: str | None = None
     entity_id_prefix: str = ""
     decision_cache_ttl: float = 60.0
@@ -107,7 +108,8 @@ class Settings:
             policy_dir=Path(env.get("CEDAR_POLICY_DIR") or "policies"),
             schema_path=Path(schema) if schema and schema.lower() != "none" else None,
             use_schema=(schema or "").lower() != "none",
-            entities_path=Path(entities) if entities else None,
+            entities_path=Path(entities) if entities and entities.lower() != "none" else None,
+            use_entities=(entities or "").lower() != "none",
             namespace=env.get("CEDAR_NAMESPACE"),
             entity_id_prefix=prefix,
             decision_cache_ttl=_number(env, "DECISION_CACHE_TTL", 60.0),

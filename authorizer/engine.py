@@ -202,6 +202,16 @@ def validate(policies: LoadedPolicies, schema: cedarpy.Schema) -> None:
         )
 
 
+def find_entities(directory: Path = Path("entities")) -> Path | None:
+    """The one ``*.json`` entity store in ``entities/`` (the default of CEDAR_ENTITIES)."""
+    if not directory.is_dir():
+        return None
+    found = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
+    if len(found) > 1:
+        raise ConfigError(f"{directory} holds {len(found)} JSON files; set CEDAR_ENTITIES to one")
+    return found[0] if found else None
+
+
 def find_schema(directory: Path = Path("schemas")) -> Path | None:
     """The one schema in ``schemas/`` (the default of CEDAR_SCHEMA)."""
     if not directory.is_dir():

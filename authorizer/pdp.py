@@ -21,7 +21,7 @@ from cachetools import TLRUCache
 
 from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
 from authorizer.config import Settings
-from authorizer.engine import Decision, Engine, find_schema
+from authorizer.engine import Decision, Engine, find_entities, find_schema
 from authorizer.entities import EntityMapping
 from authorizer.errors import DependencyError, Unauthorized
 from authorizer.events import EventKind, Request, bearer_token, parse_event
@@ -137,8 +137,12 @@ class Authorizer:
         if not settings.use_schema:
             schema = None
             logger.warning("CEDAR_SCHEMA=none: policies are not validated and claims not coerced")
+        entities = settings.entities_path or find_entities(Path("entities"))
         engine = Engine.load(
-            settings.policy_dir, schema, settings.entities_path, settings.template_links
+            settings.policy_dir,
+            schema,
+            entities if settings.use_entities else None,
+            settings.template_links,
         )
         engine.validate_requests = settings.validate_requests
         return cls(settings, engine, fetch=fetch, clock=clock)

@@ -226,7 +226,7 @@ def scaling_rows(issuer: LocalIssuer, counts: list[int], iterations: int) -> lis
             env = {
                 "CEDAR_POLICY_DIR": str(policies),
                 "CEDAR_SCHEMA": str(schema),
-                "CEDAR_ENTITIES": "",
+                "CEDAR_ENTITIES": "none",
                 "DECISION_CACHE_TTL": "0",
             }
             request = event(token, "GET", "/things", "/things")

@@ -91,7 +91,7 @@ def test_a_deny_pattern_covering_an_allowed_route_falls_back_to_one_arn(
     )
     authz = Authorizer.from_env(
         {**env, "CEDAR_POLICY_DIR": str(directory), "CEDAR_SCHEMA": "none", "CEDAR_NAMESPACE": "Api",
-         "CEDAR_ENTITIES": ""}, clock=clock,
+         "CEDAR_ENTITIES": "none"}, clock=clock,
     )  # fmt: skip
     token = user_token(issuer, "alice", clock.now)
     response = authz.handle(rest(token, "GET", "/things/mine", "/things/mine"))

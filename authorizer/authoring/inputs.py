@@ -1,6 +1,7 @@
 """What the authoring commands read, resolved as the authorizer resolves it: a flag, else the
 environment variable (``CEDAR_POLICY_DIR``, ``CEDAR_SCHEMA``, ``CEDAR_ENTITIES``,
-``CEDAR_TEMPLATE_LINKS``), else the default (``policies/`` and the one schema in ``schemas/``)."""
+``CEDAR_TEMPLATE_LINKS``), else the default (``policies/``, the one schema in ``schemas/``, the
+one entity store in ``entities/``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import cedarpy
 
-from authorizer.engine import find_schema
+from authorizer.engine import find_entities, find_schema
 from authorizer.errors import ConfigError, SchemaError
 from authorizer.links import LINKS_ENV, with_template_links
 from authorizer.policies import LoadedPolicies, load_policies
@@ -57,7 +58,7 @@ def add_input_arguments(
     if entities:
         parser.add_argument(
             "--entities", type=Path, metavar="FILE",
-            help="JSON entity store for resource data (default: $CEDAR_ENTITIES)",
+            help="entity store JSON, or `none` (default: $CEDAR_ENTITIES, else entities/*.json)",
         )  # fmt: skip
     parser.add_argument(
         "--links", type=Path, metavar="FILE",
@@ -79,8 +80,10 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     else:
         schema_path = find_schema(Path("schemas"))
     flag_entities: Path | None = getattr(args, "entities", None)
-    env_entities = env.get("CEDAR_ENTITIES")
-    entities = flag_entities or (Path(env_entities) if env_entities else None)
+    env_entities = (env.get("CEDAR_ENTITIES") or "").strip()
+    entities = flag_entities or (Path(env_entities) if env_entities else find_entities())
+    if str(flag_entities or env_entities).lower() == "none":
+        entities = None
     flag_links: Path | None = getattr(args, "links", None)
     env_links = env.get(LINKS_ENV, "").strip()
     links = flag_links or (Path(env_links) if env_links else None)
