@@ -20,7 +20,6 @@ from cachetools import LRUCache
 
 from authorizer.analysis import Uid, action_scope_matches, ancestors_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
-from authorizer.links import link_validation_errors, with_template_links
 from authorizer.policies import LoadedPolicies, PolicySource, load_policies
 from authorizer.schema import SchemaModel, load_schema
 
@@ -96,7 +95,11 @@ class Engine:
                 entities = entities_path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise ConfigError(f"{entities_path}: cannot be read: {error}") from None
-        policies = with_template_links(load_policies(policy_dir), links_path)
+        policies = load_policies(policy_dir)
+        if links_path is not None:
+            from authorizer.links import with_template_links  # noqa: PLC0415  # only when used
+
+            policies = with_template_links(policies, links_path)
         return cls(policies, schema, entities, str(entities_path))
 
     def knows(self, uid: EntityUid) -> bool:
@@ -194,8 +197,11 @@ def validate(policies: LoadedPolicies, schema: cedarpy.Schema) -> None:
             problems.append(f"{where}: policy {policy_id!r}: {error.error}")
         if not result.validation_passed and not result.errors:
             problems.append(f"{path}: validation failed")
-    for source, message in link_validation_errors(policies, schema):
-        problems.append(f"{source.file}:{source.line}: linked policy {source.id!r}: {message}")
+    if policies.document.get("templateLinks"):
+        from authorizer.links import link_validation_errors  # noqa: PLC0415  # only when used
+
+        for source, message in link_validation_errors(policies, schema):
+            problems.append(f"{source.file}:{source.line}: linked policy {source.id!r}: {message}")
     if problems:
         raise PolicyError(
             "policies do not validate against the schema:\n  " + "\n  ".join(problems)
@@ -225,6 +231,8 @@ def find_schema(directory: Path = Path("schemas")) -> Path | None:
 
 
 def _cedar_schema(model: SchemaModel) -> cedarpy.Schema:
+    if model.cedar is not None:
+        return model.cedar
     try:
         return cedarpy.Schema.from_json_str(json.dumps(model.json))
     except ValueError as error:

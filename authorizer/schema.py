@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import pathlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
@@ -115,6 +115,8 @@ class SchemaModel:
     actions: tuple[ActionDef, ...]
     json: Mapping[str, Any] = field(compare=False, repr=False)  # the JSON form, for cedarpy
     text: str | None = field(default=None, compare=False, repr=False)  # the .cedarschema text
+    # Cedar's own parse of the same schema, kept so nothing parses it again.
+    cedar: cedarpy.Schema | None = field(default=None, compare=False, repr=False)
     _by_uid: Mapping[tuple[str, str], ActionDef] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -311,7 +313,9 @@ def _build(
     read from: Cedar is given that, so that the positions in its messages are the file's."""
     where = source or "schema"
     try:
-        cedarpy.Schema.from_json_str(file_text if file_text is not None else json.dumps(doc))
+        handle = cedarpy.Schema.from_json_str(
+            file_text if file_text is not None else json.dumps(doc)
+        )
     except Exception as error:  # ValueError from cedarpy, TypeError/RecursionError from json
         if text is not None:  # the document is ours, converted from text Cedar accepted
             raise SchemaError(
@@ -321,7 +325,7 @@ def _build(
         line = _json_line(file_text, str(error)) if file_text else None
         raise SchemaError(f"{where}{f', line {line}' if line else ''}: {error}") from None
     try:
-        return _Resolver(doc).model(text)
+        return replace(_Resolver(doc).model(text), cedar=handle)
     except SchemaError as error:
         raise SchemaError(f"{where}: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
