@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from authorizer.local.issuer import LocalIssuer, SigningKey
+from authorizer.local.sample import sample_environment
 from authorizer.pdp import Authorizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,17 +108,8 @@ def clock() -> FakeClock:
 
 
 def sample_env(issuer: LocalIssuer, jwks_url: str, **overrides: str) -> dict[str, str]:
-    env = {
-        "AUTH_ISSUER": issuer.issuer,
-        "AUTH_JWKS_URL": jwks_url,
-        "AUTH_CLIENT_IDS": issuer.client_id,
-        "CEDAR_POLICY_DIR": str(ROOT / "policies"),
-        "CEDAR_SCHEMA": str(ROOT / "schemas" / "corp.cedarschema"),
-        "CEDAR_ENTITIES": str(ROOT / "entities" / "corp.json"),
-        "ENTITY_ID_PREFIX": "",
-    }
-    env.update(overrides)
-    return env
+    """The sample application's configuration (the one `serve` and `invoke` use)."""
+    return {**sample_environment(issuer, jwks_url), **overrides}
 
 
 @pytest.fixture
