@@ -9,6 +9,7 @@ which turns into a Deny. Without a schema, JSON values map to their natural Ceda
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import json
 import math
@@ -174,6 +175,7 @@ def _extension(value: Any, cedar_type: ExtensionType) -> Any:
     return {"__extn": {"fn": _FUNCTIONS[name], "arg": value}}
 
 
+@functools.lru_cache(maxsize=4096)  # source addresses repeat; parsing them is slow
 def _valid_extension_literal(name: str, value: str) -> bool:
     if name == "ipaddr":
         # Cedar's ip() takes neither zone ids nor IPv4-embedded IPv6 forms.

@@ -110,25 +110,30 @@ class EntityMapping:
         now: float,
         action: ActionDef | None,
         token: Any = None,
+        only: frozenset[str] | None = None,
     ) -> dict[str, Any]:
         """``token`` and ``request``, plus any other attribute the action's context declares,
         taken from a path or query parameter of the same name. Shaped to the declared type.
-        ``token`` is ``token_record(claims, action)`` when the caller has it already."""
-        if token is None:
+        ``token`` is ``token_record(claims, action)`` when the caller has it already; ``only``
+        names the attributes wanted (the ones the policies read), None for all."""
+        wanted = (lambda name: True) if only is None else only.__contains__
+        if token is None and wanted("token"):
             token = self.token_record(claims, action)
-        raw: dict[str, Any] = {"request": request_record(request, match, now)}
+        raw: dict[str, Any] = {}
+        if wanted("request"):
+            raw["request"] = request_record(request, match, now)
         if action is None:
-            return {"token": token, "request": raw["request"]}
+            return {**raw, **({"token": token} if wanted("token") else {})}
         declared: RecordType = action.context
         for name in declared.attributes:
-            if name in raw or name == "token":
+            if name in raw or name == "token" or not wanted(name):
                 continue
             value = match.path_parameters.get(name) or _first(request.query.get(name))
             if value is not None:
                 raw[name] = value
         shaped = record(raw, declared)
         shaped = shaped if isinstance(shaped, dict) else {}
-        if token is not DROPPED:
+        if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped
 

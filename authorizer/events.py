@@ -77,6 +77,11 @@ class Request:
 def parse_arn(value: object) -> Arn:
     if not isinstance(value, str) or not value.startswith("arn:") or len(value) > 1600:
         raise InvalidRequest("malformed_event", "methodArn/routeArn is missing or not an ARN")
+    return _parse_arn(value)
+
+
+@functools.lru_cache(maxsize=4096)  # an API has few method ARNs; an Arn is immutable
+def _parse_arn(value: str) -> Arn:
     parts = value.split(":", 5)
     if len(parts) != 6 or parts[2] != "execute-api":
         raise InvalidRequest("malformed_event", "not an execute-api ARN")

@@ -257,15 +257,12 @@ class Authorizer:
         if token is None:
             token = self.mapping.token_record(caller.token.claims, action)
             caller.token_records[key] = token
+        # Cedar converts every context attribute it is given; the route's policies read only
+        # `reads`, so the others cannot change the decision and are not even built (with request
+        # validation on, the schema wants them all).
+        reads = None if self.engine.validate_requests else self._route_reads[route]
         claims = caller.token.claims
-        context = self.mapping.context(claims, request, match, self.clock(), action, token)
-        reads = self._route_reads[route]
-        if reads is not None and not self.engine.validate_requests:
-            # Cedar converts every context attribute it is given; the route's policies read only
-            # these, so the others cannot change the decision (and without request validation
-            # nothing requires them).
-            context = {name: value for name, value in context.items() if name in reads}
-        return context
+        return self.mapping.context(claims, request, match, self.clock(), action, token, reads)
 
     def _evaluate(
         self, requests: list[dict[str, Any]], entities: cedarpy.Entities
@@ -396,4 +393,8 @@ def _digest(value: object) -> str:
 
 
 def _uid_text(uid: Mapping[str, str] | None) -> str | None:
-    return f"{uid['type']}::{json.dumps(uid['id'])}" if uid else None
+    """Cedar's rendering of a uid, for the log line (escaped only when it has to be)."""
+    if not uid:
+        return None
+    plain = uid["id"].isprintable() and '"' not in uid["id"] and "\\" not in uid["id"]
+    return f"{uid['type']}::" + (f'"{uid["id"]}"' if plain else json.dumps(uid["id"]))

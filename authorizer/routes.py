@@ -17,6 +17,7 @@ from authorizer.errors import ConfigError
 
 _ROUTE_ID = re.compile(r"^(get|post|put|patch|delete|head|options|any) (/\S*)$", re.IGNORECASE)
 _PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
+MATCH_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class RouteTable:
                     f"({route.method} {route.template}): a request could not tell them apart"
                 )
             self._by_shape[key] = route
+        self._matches: dict[tuple[str, str, str | None], RouteMatch | None] = {}
 
     def match(
         self,
@@ -92,7 +94,24 @@ class RouteTable:
         path_parameters: Mapping[str, str] | None = None,
     ) -> RouteMatch | None:
         """The event's own route template wins when it names a declared route; otherwise the
-        concrete path is matched (TOKEN events, `$default` and `{proxy+}` routes)."""
+        concrete path is matched (TOKEN events, `$default` and `{proxy+}` routes). Answers are
+        kept per (method, path, template): API Gateway derives the parameters from those."""
+        key = (method, path, template)
+        if key in self._matches:
+            return self._matches[key]
+        found = self._match(method, path, template, path_parameters)
+        if len(self._matches) >= MATCH_CACHE_SIZE:
+            self._matches.clear()  # bounded; a cold refill costs a few microseconds a path
+        self._matches[key] = found
+        return found
+
+    def _match(
+        self,
+        method: str,
+        path: str,
+        template: str | None,
+        path_parameters: Mapping[str, str] | None,
+    ) -> RouteMatch | None:
         if template and "+}" not in template:
             for verb in (method, "ANY"):
                 route = self._by_shape.get((verb, _shape(template)))
