@@ -10,7 +10,7 @@ import pytest
 
 from authorizer.local.issuer import LocalIssuer, SigningKey
 from authorizer.pdp import Authorizer
-from tests.conftest import ROOT, FakeClock, JwksServer
+from tests.conftest import FakeClock, JwksServer
 from tests.helpers import decide, outcome, rest
 
 POLICIES = """
@@ -112,4 +112,3 @@ def test_routes_come_from_the_policies_without_a_schema(
 ) -> None:
     authz = make(tmp_path, oidc, clock)
     assert [(r.method, r.template) for r in authz.routes.routes] == [("GET", "/things")]
-    assert ROOT.exists()
