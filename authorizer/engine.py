@@ -1,6 +1,10 @@
 """The Cedar engine: policies, schema and resource entities parsed once at cold start; each
 decision is one cedarpy call on pre-parsed handles with dict-form entity UIDs.
 
+Entities come from an entity store (``authorizer.store``): a JSON file is one handle parsed at
+cold start (``self.entities``); a live store (DynamoDB) is read per request, for the resources
+and the principal's groups only, through a TTL cache (``entity_set``).
+
 Fail closed: a policy set that does not parse or validate refuses to load (never an allow-all or
 deny-all fallback); a decision is Allow only when Cedar says Allow with no evaluation errors; any
 exception inside cedarpy is a Deny carrying the error.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +27,7 @@ from authorizer.analysis import Uid, action_scope_matches, ancestors_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
 from authorizer.policies import LoadedPolicies, PolicySource, load_policies
 from authorizer.schema import SchemaModel, load_schema
+from authorizer.store import EntitySet, EntityStore, JsonFileStore, LiveEntities, UidLike
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,7 @@ class Engine:
         entities_label: str = "entities",
         indexed: bool = True,
         validate_requests: bool = False,
+        store: EntityStore | None = None,
     ) -> None:
         self.policies = policies
         # Checking each request against the schema costs about a third of an evaluation; our
@@ -61,14 +68,20 @@ class Engine:
         if self.schema is not None:
             validate(policies, self.schema)
         self.policy_set = policies.policy_set()
-        try:
-            entities = json.loads(entities_json)
-            self.entities = cedarpy.Entities.from_json_str(entities_json, self.schema)
-        except (ValueError, TypeError) as error:
-            raise ConfigError(f"{entities_label}: invalid Cedar entities: {error}") from None
-        if not isinstance(entities, list):
-            raise ConfigError(f"{entities_label}: a JSON list of entities is expected")
-        self.known_uids = frozenset(_uid_key(e.get("uid")) for e in entities if isinstance(e, dict))
+        # The entity store: given (a live store, read per request), or the JSON entities.
+        if store is None:
+            store = JsonFileStore(entities_json, self.schema, entities_label)
+        store.use_schema(self.schema)
+        self.store: EntityStore = store
+        preloaded = store.preloaded
+        self.live: LiveEntities | None = None
+        if preloaded is None:
+            self.live = LiveEntities(store, self.schema, policies.document)
+            preloaded = cedarpy.Entities.from_json_str("[]", self.schema)
+        self.entities: cedarpy.Entities = preloaded
+        self.known_uids: frozenset[tuple[object, object]] = (
+            store.known_uids if isinstance(store, JsonFileStore) else frozenset()
+        )
         self.version = policies.version
         # Policy indexing: each action (or set of actions in a batch) gets the policy set of the
         # policies whose action scope can match it, built on first use and kept.
@@ -87,10 +100,11 @@ class Engine:
         schema_path: Path | None = None,
         entities_path: Path | None = None,
         links_path: Path | None = None,
+        store: EntityStore | None = None,
     ) -> Engine:
         schema = load_schema(schema_path) if schema_path else None
         entities = "[]"
-        if entities_path is not None:
+        if entities_path is not None and store is None:
             try:
                 entities = entities_path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
@@ -100,15 +114,35 @@ class Engine:
             from authorizer.links import with_template_links  # noqa: PLC0415  # only when used
 
             policies = with_template_links(policies, links_path)
-        return cls(policies, schema, entities, str(entities_path))
+        return cls(policies, schema, entities, str(entities_path), store=store)
 
     def knows(self, uid: EntityUid) -> bool:
         return (uid.get("type"), uid.get("id")) in self.known_uids
 
-    def entities_with(self, extra: Sequence[Mapping[str, Any]]) -> cedarpy.Entities:
+    @property
+    def live_store(self) -> bool:
+        """True when entities are read per request (then a caller has no handle of its own)."""
+        return self.live is not None
+
+    def entity_set(
+        self, extra: Sequence[Mapping[str, Any]], resources: Sequence[UidLike] = ()
+    ) -> EntitySet:
+        """The entities for a request about ``resources`` by the principal in ``extra`` (the
+        principal entity, then its groups, as ``EntityMapping.principal_entities`` makes them),
+        with the time until which a decision made with them may be reused."""
+        if self.live is None:
+            return EntitySet(self.entities_with(extra), math.inf)
+        return self.live.entity_set(extra, resources)
+
+    def entities_with(
+        self, extra: Sequence[Mapping[str, Any]], resources: Sequence[UidLike] = ()
+    ) -> cedarpy.Entities:
         """The resource store plus per-request entities (principal, groups) not already in it.
         Handles are kept per distinct delta: a user's next token (a refresh) with the same
-        attributes reuses the handle, whose first evaluation costs cedarpy more than later ones."""
+        attributes reuses the handle, whose first evaluation costs cedarpy more than later ones.
+        A JSON file holds every resource already; a live store reads ``resources``."""
+        if self.live is not None:
+            return self.live.entity_set(extra, resources).handle
         fresh = [e for e in extra if not self.knows(e["uid"])]
         if not fresh:
             return self.entities
@@ -237,9 +271,3 @@ def _cedar_schema(model: SchemaModel) -> cedarpy.Schema:
         return cedarpy.Schema.from_json_str(json.dumps(model.json))
     except ValueError as error:
         raise SchemaError(f"schema rejected by Cedar: {error}") from None
-
-
-def _uid_key(uid: object) -> tuple[object, object]:
-    if isinstance(uid, dict):
-        return uid.get("type"), uid.get("id")
-    return None, None

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import cedarpy
 from cachetools import TLRUCache
 
+from authorizer import backend
 from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
 from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_entities, find_schema
@@ -37,6 +40,7 @@ from authorizer.response import (
     unauthorized,
 )
 from authorizer.routes import Route, RouteMatch, RouteTable, route_of
+from authorizer.store import EntitySet, EntityStore, StoreSettings
 from authorizer.telemetry import Telemetry
 from authorizer.tokens import TokenVerifier, VerifiedToken
 
@@ -51,9 +55,13 @@ class Caller:
 
     token: VerifiedToken
     principal: Mapping[str, str]
-    entities: cedarpy.Entities
+    # The store's entities with the principal and its groups; None with a live entity store
+    # (DynamoDB), whose entities are read per request for the resource (Engine.entity_set).
+    entities: cedarpy.Entities | None
     # context.token per action: it depends on the token alone, so it is shaped once.
     token_records: dict[tuple[str, str], Any] = field(default_factory=dict)
+    # The principal and its groups from the token (EntityMapping.principal_entities).
+    extra: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,11 +146,26 @@ class Authorizer:
             schema = None
             logger.warning("CEDAR_SCHEMA=none: policies are not validated and claims not coerced")
         entities = settings.entities_path or find_entities(Path("entities"))
+        # ENTITY_STORE_TABLE: entities from DynamoDB (boto3 imported only then), else the file.
+        stored = StoreSettings.from_env(os.environ if environ is None else environ)
+        store: EntityStore | None = None
+        if stored.table:
+            from authorizer.dynamo_store import dynamodb_store  # noqa: PLC0415
+
+            if settings.entities_path is not None:
+                logger.warning("ENTITY_STORE_TABLE is set: CEDAR_ENTITIES is not used")
+            store = dynamodb_store(stored, environ, clock=clock)
+        elif stored.user_groups_from_store:
+            logger.warning(
+                "USER_GROUPS_FROM_STORE needs ENTITY_STORE_TABLE: a JSON file's Users "
+                "are used as the file has them, other users' groups from the token"
+            )
         engine = Engine.load(
             settings.policy_dir,
             schema,
             entities if settings.use_entities else None,
             settings.template_links,
+            store=store,
         )
         engine.validate_requests = settings.validate_requests
         return cls(settings, engine, fetch=fetch, clock=clock)
@@ -187,7 +210,8 @@ class Authorizer:
             return cached
         verified = self.verifier.verify(token)
         extra = self.mapping.principal_entities(verified.claims)
-        caller = Caller(verified, extra[0]["uid"], self.engine.entities_with(extra))
+        entities = None if self.engine.live_store else self.engine.entities_with(extra)
+        caller = Caller(verified, extra[0]["uid"], entities, extra=tuple(extra))
         self._tokens[token] = caller
         return caller
 
@@ -212,8 +236,10 @@ class Authorizer:
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
             context = self._context(caller, request, match)
             part = context if reads is None else {k: context.get(k) for k in sorted(reads)}
-        key = (self.engine.version, caller.token.digest, action["id"], resource["type"],
-               resource["id"], _digest(part))  # fmt: skip
+        # The store's generation changes when entities are invalidated explicitly.
+        version = f"{self.engine.version}/{self.engine.store.generation}"
+        key = (version, caller.token.digest, action["id"], resource["type"], resource["id"],
+               _digest(part))  # fmt: skip
         cached = self._decisions.get(key)
         if cached is not None:
             return Outcome(cached[0], principal, action, resource, cache="decision")
@@ -221,14 +247,23 @@ class Authorizer:
             context = self._context(caller, request, match)
         cedar_request = {"principal": principal, "action": action, "resource": resource,
                          "context": context}  # fmt: skip
-        decision = self._evaluate([cedar_request], caller.entities)[0]
+        entities = self._entities(caller, resource)
+        decision = self._evaluate([cedar_request], entities.handle)[0]
         if self.settings.decision_cache_ttl > 0:
-            self._decisions[key] = (decision, self._expiry(caller.token))
+            until = min(self._expiry(caller.token), entities.expires_at)
+            self._decisions[key] = (decision, until)
         return Outcome(decision, principal, action, resource)
+
+    def _entities(self, caller: Caller, resource: Mapping[str, str]) -> EntitySet:
+        """The caller's handle (a JSON file store), or the live store's entities for this
+        resource, with the time until which a decision made with them may be reused."""
+        if caller.entities is not None:
+            return EntitySet(caller.entities, math.inf)
+        return self.engine.entity_set(caller.extra, (resource,))
 
     def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
         """Every token-level route in one pass; the answers are cached per token."""
-        key = (self.engine.version, caller.token.digest)
+        key = (f"{self.engine.version}/{self.engine.store.generation}", caller.token.digest)
         cached = self._batches.get(key)
         if cached is not None:
             decisions, cache = cached[0], "token"
@@ -239,9 +274,11 @@ class Authorizer:
                  "context": self._context(caller, request, RouteMatch(route, {}))}
                 for route in self.token_routes
             ]  # fmt: skip
-            decisions, cache = tuple(self._evaluate(requests, caller.entities)), "none"
+            entities = self._entities(caller, self.mapping.application)
+            decisions, cache = tuple(self._evaluate(requests, entities.handle)), "none"
             if self.settings.decision_cache_ttl > 0:
-                self._batches[key] = (decisions, self._expiry(caller.token))
+                until = min(self._expiry(caller.token), entities.expires_at)
+                self._batches[key] = (decisions, until)
         by_route = dict(zip(self.token_routes, decisions, strict=True))
         return Outcome(
             by_route[match.route], caller.principal, match.route.action_uid,
@@ -282,17 +319,18 @@ class Authorizer:
 
     def is_authorized(
         self,
-        principal: Mapping[str, str],
-        action: Mapping[str, str],
-        resource: Mapping[str, str],
-        context: Mapping[str, Any],
+        principal: backend.PrincipalLike,
+        action: backend.ActionLike,
+        resource: backend.ResourceLike,
+        context: Mapping[str, Any] | None = None,
         claims: Mapping[str, Any] | None = None,
     ) -> Decision:
-        """One Cedar decision. With ``claims``, the principal and its groups come from them."""
-        extra = self.mapping.principal_entities(claims) if claims is not None else []
-        request = {"principal": dict(principal), "action": dict(action), "resource": dict(resource),
-                   "context": dict(context)}  # fmt: skip
-        return self._evaluate([request], self.engine.entities_with(extra))[0]
+        """One Cedar decision (``authorizer.backend``). ``principal``: a token, a UID (dict or
+        ``Ns::Type::"id"``) or an entity dict; with ``claims``, its attributes and groups come
+        from them. ``resource``: a UID, or the entity the backend loaded (its attributes then
+        decide, not the store's). A live store reads the resource, and the principal without
+        claims, per request."""
+        return backend.is_authorized(self, principal, action, resource, context, claims)
 
     def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
@@ -351,6 +389,71 @@ class Authorizer:
             errors=(detail[:300],) if detail else (),
             event_kind=request.kind.value if request else None,
         )
+
+    # --- backends: thin entry points; the logic is in authorizer/backend.py ---------------------
+
+    def authorize_token(
+        self,
+        token: str,
+        action: backend.ActionLike,
+        resource: backend.ResourceLike | None,
+        context: Mapping[str, Any] | None = None,
+        resource_entity: Mapping[str, Any] | None = None,
+    ) -> Decision:
+        """Verify ``token`` as the gateway does (``Unauthorized`` if it fails), then decide."""
+        return backend.authorize_token(self, token, action, resource, context, resource_entity)
+
+    def decide_actions(
+        self,
+        principal: backend.PrincipalLike,
+        resource: backend.ResourceLike,
+        actions: Iterable[backend.ActionLike],
+        context: Mapping[str, Any] | None = None,
+    ) -> dict[str, Decision]:
+        """Each action's decision on ``resource``, in one cedarpy call."""
+        return backend.decide_actions(self, principal, resource, actions, context)
+
+    def allowed_actions(
+        self,
+        principal: backend.PrincipalLike,
+        resource: backend.ResourceLike,
+        actions: Iterable[backend.ActionLike],
+        context: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """The actions the principal may take on ``resource`` (show or hide a button)."""
+        return backend.allowed_actions(self, principal, resource, actions, context)
+
+    def decide_resources(
+        self,
+        principal: backend.PrincipalLike,
+        action: backend.ActionLike,
+        resources: Iterable[backend.ResourceLike],
+        context: Mapping[str, Any] | None = None,
+    ) -> list[Decision]:
+        """The action's decision on each resource, in one cedarpy call."""
+        return backend.decide_resources(self, principal, action, resources, context)
+
+    def allowed_resources(
+        self,
+        principal: backend.PrincipalLike,
+        action: backend.ActionLike,
+        resources: Iterable[backend.ResourceLike],
+        context: Mapping[str, Any] | None = None,
+    ) -> list[backend.ResourceLike]:
+        """The resources (as given) the action is allowed on (filter a list)."""
+        return backend.allowed_resources(self, principal, action, resources, context)
+
+    def redact(
+        self,
+        documents: backend.Document | Sequence[backend.Document],
+        principal: backend.PrincipalLike,
+        resources: backend.ResourceOf,
+        field_actions: backend.FieldActions = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The documents without the fields whose view action is denied (``view_<path>``, or
+        ``field_actions``: a map ``{path: action}`` or a list of paths), in one cedarpy call."""
+        return backend.redact(self, documents, principal, resources, field_actions, context)
 
 
 def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:

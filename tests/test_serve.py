@@ -173,8 +173,11 @@ async def test_allowed_request_reaches_the_backend_with_the_authorizer_context(
     client = await make_client()
     status, body = await call(client, "GET", "/employees/emp-001", await token_of(client, "alice"))
     assert status == 200
+    # The backend redacts: alice may view her own group's employmentInfo, not the salary.
     assert body["employee"] == {"id": "emp-001", "tenant": "acme", "division": "engineering",
-                                "group": "engineering"}  # fmt: skip
+                                "group": "engineering", "employmentInfo": {
+                                    "division": "engineering", "group": "engineering",
+                                    "hrGroup": "hr-engineering"}}  # fmt: skip
     authorizer = body["authorizer"]
     assert authorizer["principalId"] == "alice" and authorizer["tenant"] == "acme"
     assert authorizer["determiningPolicies"] == "employees-read"

@@ -233,6 +233,7 @@ class Gateway:
                 env = sample_environment(self.issuer, self.jwks_url)
                 loop = asyncio.get_running_loop()
                 self._authorizer = await loop.run_in_executor(self._executor, self._load, env)
+                self.backend.authorizer = self._authorizer  # it checks again at the data layer
             return self._authorizer
 
     def _load(self, env: dict[str, str]) -> Authorizer:
@@ -293,8 +294,16 @@ class Gateway:
             query=dict(request.query.items()),
             body=await _json_body(request),
             authorizer=result.authorizer,
+            authorization=authorization,
+            path=request.path,
+            source_ip=source_ip,
+            time=self.clock(),
         )
-        status, body = self.backend.handle(backend_request)
+        # In the authorizer's thread: the backend asks the same Authorizer (its caches).
+        loop = asyncio.get_running_loop()
+        status, body = await loop.run_in_executor(
+            self._executor, self.backend.handle, backend_request
+        )
         return web.json_response(body, status=status)
 
     async def discovery(self, request: web.Request) -> web.Response:

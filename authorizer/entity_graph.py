@@ -1,0 +1,265 @@
+"""Pure graph logic over Cedar entities: no I/O, no clock, no cedarpy.
+
+- ``StoredEntity``: one entity in canonical Cedar JSON with its parents and the entities its
+  attributes reference, the unit the entity stores cache and hand to the engine.
+- ``closure``: the entities one request needs, fetched in rounds (one batch per round) from
+  roots: every ancestor (transitive group membership), and entities referenced by attributes
+  up to a budget of hops. Visited entities are never fetched twice, so cycles cannot loop;
+  the parent depth is bounded (``HierarchyTooDeep``: fail closed, never a partial hierarchy).
+- ``find_cycle``: Cedar refuses a hierarchy with a cycle; this names it.
+- ``dereference_depths``: how deep the policies follow entity attributes from ``resource`` and
+  ``principal`` (``resource.group.hrGroup`` is 2), read once from the policies' JSON form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from authorizer.errors import CedarAuthzError
+
+UidKey = tuple[str, str]  # (type, id)
+
+MAX_DEPTH = 8  # parent edges followed from a root; deeper hierarchies fail closed
+_DATA_OPS = (".", "has", "getTag", "hasTag")  # operators that read an entity's data
+
+
+class EntityGraphError(CedarAuthzError):
+    """The stored hierarchy cannot be used as it is (a cycle, or deeper than the bound)."""
+
+
+class HierarchyTooDeep(EntityGraphError):
+    pass
+
+
+class HierarchyCycle(EntityGraphError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredEntity:
+    uid: UidKey
+    parents: tuple[UidKey, ...]
+    references: tuple[UidKey, ...]  # entities named by the attributes (and tags), sorted
+    json: str  # canonical Cedar JSON: equal content, equal string
+
+    @property
+    def document(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.json)
+        return value
+
+
+# One round of reads: the answer for each uid (None: absent) and when the answers expire.
+Lookup = Callable[[Collection[UidKey]], tuple[Mapping[UidKey, StoredEntity | None], float]]
+
+
+def uid_key(value: object) -> UidKey:
+    """``{"type", "id"}`` or ``{"__entity": {...}}`` -> (type, id); ValueError otherwise."""
+    if isinstance(value, Mapping):
+        inner = value.get("__entity", value)
+        if isinstance(inner, Mapping):
+            kind, ident = inner.get("type"), inner.get("id")
+            if isinstance(kind, str) and kind and isinstance(ident, str):
+                return kind, ident
+    raise ValueError(f"not an entity uid: {str(value)[:80]}")
+
+
+def uid_dict(key: UidKey) -> dict[str, str]:
+    return {"type": key[0], "id": key[1]}
+
+
+def uid_text(key: UidKey) -> str:
+    """Cedar's text form, ``Corp::UserGroup::"hr"`` (the id JSON-quoted)."""
+    return f"{key[0]}::{json.dumps(key[1], ensure_ascii=False)}"
+
+
+def parse_uid_text(text: str) -> UidKey:
+    """The inverse of ``uid_text``. A type name never holds a quote, so the first ``::"``
+    ends it; the rest must be exactly one JSON string."""
+    cut = text.find('::"')
+    if cut <= 0:
+        raise ValueError(f'not an entity uid such as Type::"id": {text[:80]!r}')
+    try:
+        ident = json.loads(text[cut + 2 :])
+    except ValueError:
+        raise ValueError(f"bad entity id in {text[:80]!r}") from None
+    if not isinstance(ident, str):
+        raise ValueError(f"bad entity id in {text[:80]!r}")
+    return text[:cut], ident
+
+
+def references(value: object) -> list[UidKey]:
+    """Entity uids inside Cedar JSON attribute values: ``{"__entity": ...}``, and the bare
+    ``{"type", "id"}`` form a schema allows (a record that looks like one only costs a fetch)."""
+    found: list[UidKey] = []
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            if "__entity" in node or set(node) == {"type", "id"}:
+                try:
+                    found.append(uid_key(node))
+                    continue
+                except ValueError:
+                    pass
+            if "__extn" not in node:
+                stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return list(dict.fromkeys(found))
+
+
+def stored_entity(entity: object) -> StoredEntity:
+    """A Cedar JSON entity -> ``StoredEntity``; ValueError when its shape is wrong (the schema
+    check of the values is cedarpy's, done by the caller)."""
+    if not isinstance(entity, Mapping):
+        raise ValueError("an entity must be a JSON object")
+    uid = uid_key(entity.get("uid"))
+    attrs = entity.get("attrs", {})
+    parents_raw = entity.get("parents", [])
+    if not isinstance(attrs, Mapping) or not isinstance(parents_raw, list):
+        raise ValueError(f"{uid_text(uid)}: attrs must be an object and parents a list")
+    parents = tuple(dict.fromkeys(uid_key(p) for p in parents_raw))
+    document: dict[str, Any] = {
+        "uid": uid_dict(uid),
+        "attrs": dict(attrs),
+        "parents": [uid_dict(p) for p in parents],
+    }
+    refs = references(dict(attrs))
+    tags = entity.get("tags")
+    if tags is not None:
+        if not isinstance(tags, Mapping):
+            raise ValueError(f"{uid_text(uid)}: tags must be an object")
+        document["tags"] = dict(tags)
+        refs = list(dict.fromkeys([*refs, *references(dict(tags))]))
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return StoredEntity(uid, parents, tuple(sorted(set(refs))), text)
+
+
+@dataclass(frozen=True)
+class Closure:
+    entities: dict[UidKey, StoredEntity]  # in discovery order
+    expires_at: float  # the earliest expiry of any cached answer used
+    rounds: int
+
+
+def closure(lookup: Lookup, roots: Mapping[UidKey, int], max_depth: int = MAX_DEPTH) -> Closure:
+    """Every entity reachable from ``roots`` by parent edges (all of them, up to ``max_depth``
+    edges from where the walk took up the entity) and by attribute references (while the
+    root's budget, its value in ``roots``, lasts). One ``lookup`` call per round."""
+    found: dict[UidKey, StoredEntity] = {}
+    budgets: dict[UidKey, int] = {}  # the largest reference budget each uid was expanded with
+    frontier: dict[UidKey, tuple[int, int]] = {uid: (b, 0) for uid, b in roots.items()}
+    expires = float("inf")
+    rounds = 0
+    while frontier:
+        rounds += 1
+        wanted = [uid for uid in frontier if uid not in budgets]
+        answers, until = lookup(wanted) if wanted else ({}, expires)
+        expires = min(expires, until)
+        following: dict[UidKey, tuple[int, int]] = {}
+        for uid, (budget, level) in frontier.items():
+            entity = found.get(uid) if uid in budgets else answers.get(uid)
+            expanded = budgets.get(uid, -1)
+            budgets[uid] = max(budget, expanded)
+            if entity is None:
+                continue
+            found[uid] = entity
+            if expanded < 0:  # parents once per entity: their budget is always 0
+                for parent in entity.parents:
+                    if parent in budgets:
+                        continue
+                    if level + 1 > max_depth:
+                        raise HierarchyTooDeep(
+                            f"entity hierarchy deeper than {max_depth} above {uid_text(uid)}"
+                        )
+                    _visit(following, budgets, parent, 0, level + 1)
+            if budget > 0 and budget > expanded:
+                for reference in entity.references:
+                    _visit(following, budgets, reference, budget - 1, 0)
+        frontier = following
+    return Closure(found, expires, rounds)
+
+
+def _visit(
+    following: dict[UidKey, tuple[int, int]],
+    budgets: Mapping[UidKey, int],
+    uid: UidKey,
+    budget: int,
+    level: int,
+) -> None:
+    """Queue ``uid`` for the next round unless it was expanded with this budget already."""
+    if budgets.get(uid, -1) >= budget:
+        return
+    known = following.get(uid)
+    if known is None or known[0] < budget:
+        following[uid] = (budget, min(level, known[1]) if known else level)
+
+
+def find_cycle(parents: Mapping[UidKey, Iterable[UidKey]]) -> list[UidKey] | None:
+    """A cycle in the parent relation (as a path whose last element repeats the first), or
+    None. Iterative depth-first search, three colours."""
+    state: dict[UidKey, int] = {}  # 1: on the current path, 2: done
+    for start in parents:
+        if state.get(start):
+            continue
+        path: list[UidKey] = [start]
+        iterators = [iter(parents.get(start, ()))]
+        state[start] = 1
+        while iterators:
+            step = next(iterators[-1], None)
+            if step is None:
+                state[path.pop()] = 2
+                iterators.pop()
+                continue
+            seen = state.get(step)
+            if seen == 1:
+                return [*path[path.index(step) :], step]
+            if seen is None:
+                state[step] = 1
+                path.append(step)
+                iterators.append(iter(parents.get(step, ())))
+    return None
+
+
+def cycle_message(cycle: list[UidKey]) -> str:
+    return "cycle in the entity hierarchy: " + " -> ".join(uid_text(u) for u in cycle)
+
+
+def dereference_depths(document: object) -> dict[str, int]:
+    """For each variable (``resource``, ``principal``, ``context``), the longest chain of
+    entity-data reads the policies make from it: ``resource.tenant`` is 1 (the resource's
+    data), ``resource.group has hrGroup`` and ``resource.group.hrGroup`` are 2 (the group's
+    data too). ``principal in resource.group.hrGroup`` needs no data of ``hrGroup``."""
+    depths: dict[str, int] = {}
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, Mapping):
+            continue
+        chain = _chain(node)
+        if chain is not None:
+            root, length = chain
+            depths[root] = max(depths.get(root, 0), length)
+        stack.extend(node.values())
+    return depths
+
+
+def _chain(node: Mapping[str, Any]) -> tuple[str, int] | None:
+    length = 0
+    current: object = node
+    while isinstance(current, Mapping):
+        variable = current.get("Var")
+        if isinstance(variable, str):
+            return (variable, length) if length else None
+        inner = next((current[op] for op in _DATA_OPS if op in current), None)
+        if not isinstance(inner, Mapping):
+            return None
+        length += 1
+        current = inner.get("left")
+    return None
