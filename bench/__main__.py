@@ -11,7 +11,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench import authorizer_bench as ours
-from bench import bench_pre_token_hook
+from bench import bench_backend, bench_pre_token_hook, bench_store
 from bench.cold_start import cold_start, environment
 from bench.timing import Row, table
 
@@ -81,6 +81,14 @@ def main() -> int:
     hook = [Row(label, median, p99) for label, median, p99 in bench_pre_token_hook.run()]
     print(table(hook))
 
+    print("\nentity stores: paula reads emp-001's salary, decision cache off")
+    print(table(list(bench_store.run())))
+
+    print("\nbackends: batch forms against the same number of single decisions")
+    backend = [Row(label, median, p99) for label, median, p99 in bench_backend.run(ITERATIONS // 4)]
+    print(table(backend))
+    by.update({r.label: r.median_us for r in backend})
+
     largest, smallest = f"{COUNTS[-1]:>6} policies, indexed", f"{COUNTS[0]:>6} policies, indexed"
     ratios = {
         "fresh token / (PyJWT decode + cedarpy handles)": (by[FRESH] / by[BASELINE], "<= 1.3"),
@@ -90,6 +98,10 @@ def main() -> int:
     }
     if CEDARLING in by:
         ratios["Cedarling signed / fresh token"] = (by[CEDARLING] / by[FRESH], ">= 3")
+    print("\nbackend batch forms as ratios to the single calls (no target set)")
+    for batch, single in [(bench_backend.ACTIONS_BATCH, bench_backend.ACTIONS_SINGLE),
+                          (bench_backend.REDACT_BATCH, bench_backend.REDACT_SINGLE)]:  # fmt: skip
+        print(f"  {batch} / singles: {by[batch] / by[single]:.2f}x")
     print("\ntargets (ratios of medians from this run)")
     for label, (value, target) in ratios.items():
         bound = float(target.split()[1])
