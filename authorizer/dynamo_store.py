@@ -45,6 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from authorizer.aws_errors import failure_reason
 from authorizer.entity_graph import (
     StoredEntity,
     UidKey,
@@ -68,10 +69,6 @@ RETRIES = 3  # extra BatchGetItem/BatchWriteItem calls for unprocessed keys
 CONNECT_TIMEOUT_S = 0.5
 READ_TIMEOUT_S = 1.0
 TOTAL_MAX_ATTEMPTS = 2
-
-_THROTTLING = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
 
 
 class MalformedItem(ValueError):
@@ -259,24 +256,9 @@ class DynamoEntityReader:
 
 def classify_error(error: Exception) -> EntityStoreUnavailable:
     """A botocore failure -> a stable reason code."""
-    from botocore import exceptions as bce  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
-
     if isinstance(error, EntityStoreUnavailable):
         return error
-    if isinstance(error, bce.ClientError):
-        code = str(error.response.get("Error", {}).get("Code", "")) or "Unknown"
-        if code in _THROTTLING:
-            return EntityStoreUnavailable("throttled", code)
-        if code == "ResourceNotFoundException":
-            return EntityStoreUnavailable("table_not_found", code)
-        return EntityStoreUnavailable("service_error", code)
-    if isinstance(error, (bce.ConnectTimeoutError, bce.ReadTimeoutError)):
-        return EntityStoreUnavailable("timeout", type(error).__name__)
-    if isinstance(error, (bce.EndpointConnectionError, bce.ConnectionError, bce.HTTPClientError)):
-        return EntityStoreUnavailable("unreachable", type(error).__name__)
-    if isinstance(error, bce.NoCredentialsError):
-        return EntityStoreUnavailable("no_credentials", type(error).__name__)
-    return EntityStoreUnavailable("error", type(error).__name__)
+    return EntityStoreUnavailable(*failure_reason(error))
 
 
 @functools.cache

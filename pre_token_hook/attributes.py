@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any, Protocol, cast
 
+from authorizer.aws_errors import failure_reason
 from pre_token_hook.errors import AttributesUnavailable, ConfigError
 
 # Cognito gives the trigger 5 s in all, cold start included (boto3 import + client build measured
@@ -27,24 +28,6 @@ CONNECT_TIMEOUT_S = 0.5
 READ_TIMEOUT_S = 0.75
 TOTAL_MAX_ATTEMPTS = 2
 WORST_CASE_S = TOTAL_MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + 1.0
-
-_THROTTLING_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "Throttling",
-        "RequestLimitExceeded",
-    }
-)
-_ACCESS_CODES = frozenset(
-    {
-        "AccessDeniedException",
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-        "MissingAuthenticationTokenException",
-    }
-)
 
 
 class AttributeSource(Protocol):
@@ -139,28 +122,9 @@ class DynamoDBAttributeSource:
 
 def classify_error(exc: Exception) -> AttributesUnavailable:
     """A botocore failure -> a stable reason code (no attribute values in the message)."""
-    from botocore import exceptions as bce  # type: ignore[import-untyped, unused-ignore]  # noqa: PLC0415
-
-    if isinstance(exc, bce.ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", "")) or "Unknown"
-        if code in _THROTTLING_CODES:
-            return AttributesUnavailable("throttled", code)
-        if code == "ResourceNotFoundException":
-            return AttributesUnavailable("table_not_found", code)
-        if code in _ACCESS_CODES:
-            return AttributesUnavailable("access_denied", code)
-        return AttributesUnavailable("service_error", code)
-    if isinstance(exc, (bce.ConnectTimeoutError, bce.ReadTimeoutError)):
-        return AttributesUnavailable("timeout", type(exc).__name__)
-    if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectionError, bce.HTTPClientError)):
-        return AttributesUnavailable("unreachable", type(exc).__name__)
-    if isinstance(exc, bce.NoCredentialsError):
-        return AttributesUnavailable("no_credentials", type(exc).__name__)
-    return AttributesUnavailable("error", type(exc).__name__)
+    return AttributesUnavailable(*failure_reason(exc))
 
 
-# DynamoDB's wire format -> Python, as boto3's TypeDeserializer does (N -> Decimal, SS/NS -> set,
-# B -> bytes) without importing boto3.dynamodb; unknown descriptors raise TypeError.
 def from_dynamodb_item(item: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(item, Mapping):
         raise TypeError("item is not a map")
