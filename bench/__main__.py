@@ -82,7 +82,7 @@ def main() -> int:
     print(table(hook))
 
     print("\nentity stores: paula reads emp-001's salary, decision cache off")
-    print(table(list(bench_store.run())))
+    print(table([Row(label, median, p99) for label, median, p99 in bench_store.run()]))
 
     print("\nbackends: batch forms against the same number of single decisions")
     backend = [Row(label, median, p99) for label, median, p99 in bench_backend.run(ITERATIONS // 4)]
