@@ -202,14 +202,15 @@ class Engine:
                     self.schema if self.validate_requests else None,
                 )
                 for index, result in zip(indexes, results, strict=True):
-                    decisions[index] = _decision(result)
+                    decisions[index] = decision_of(result)
         except Exception as error:  # whatever breaks inside, it is a Deny
             logger.exception("cedarpy failed; denying")
             return [Decision.failed(f"engine error: {error}") for _ in requests]
         return decisions
 
 
-def _decision(result: cedarpy.AuthzResult) -> Decision:
+def decision_of(result: cedarpy.AuthzResult) -> Decision:
+    """Allow only when Cedar says Allow with no evaluation errors."""
     answer = result.decision.value
     errors = tuple(str(e) for e in result.diagnostics.errors)
     reasons = tuple(str(r) for r in result.diagnostics.reasons)

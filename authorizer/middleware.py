@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from authorizer import backend
+from authorizer import backend, redaction
 from authorizer.backend import ActionLike, Subject
 from authorizer.coerce import datetime_value, ip_value
 from authorizer.engine import Decision
@@ -354,7 +354,7 @@ def redact_for(
     target = resources if resources is not None else request.get(RESOURCE)
     if guard is None or who is None or target is None:
         raise PermissionError("redact_for needs cedar_middleware, a caller and a resource")
-    return backend.redact(guard.authorizer, documents, who, target, field_actions)
+    return redaction.redact(guard.authorizer, documents, who, target, field_actions)
 
 
 def answer(status: int) -> web.Response:

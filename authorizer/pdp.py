@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cedarpy
 from cachetools import TLRUCache
 
-from authorizer import backend
 from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
 from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_entities, find_schema
@@ -43,6 +42,9 @@ from authorizer.routes import Route, RouteMatch, RouteTable, route_of
 from authorizer.store import EntitySet, EntityStore, StoreSettings
 from authorizer.telemetry import Telemetry
 from authorizer.tokens import TokenVerifier, VerifiedToken
+
+if TYPE_CHECKING:  # the backend API loads on first use: the Lambda path never needs it
+    from authorizer import backend
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -330,6 +332,8 @@ class Authorizer:
         from them. ``resource``: a UID, or the entity the backend loaded (its attributes then
         decide, not the store's). A live store reads the resource, and the principal without
         claims, per request."""
+        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+
         return backend.is_authorized(self, principal, action, resource, context, claims)
 
     def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
@@ -401,6 +405,8 @@ class Authorizer:
         resource_entity: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Verify ``token`` as the gateway does (``Unauthorized`` if it fails), then decide."""
+        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+
         return backend.authorize_token(self, token, action, resource, context, resource_entity)
 
     def decide_actions(
@@ -411,6 +417,8 @@ class Authorizer:
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Decision]:
         """Each action's decision on ``resource``, in one cedarpy call."""
+        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+
         return backend.decide_actions(self, principal, resource, actions, context)
 
     def allowed_actions(
@@ -421,6 +429,8 @@ class Authorizer:
         context: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """The actions the principal may take on ``resource`` (show or hide a button)."""
+        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+
         return backend.allowed_actions(self, principal, resource, actions, context)
 
     def decide_resources(
@@ -431,6 +441,8 @@ class Authorizer:
         context: Mapping[str, Any] | None = None,
     ) -> list[Decision]:
         """The action's decision on each resource, in one cedarpy call."""
+        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+
         return backend.decide_resources(self, principal, action, resources, context)
 
     def allowed_resources(
@@ -441,6 +453,8 @@ class Authorizer:
         context: Mapping[str, Any] | None = None,
     ) -> list[backend.ResourceLike]:
         """The resources (as given) the action is allowed on (filter a list)."""
+        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+
         return backend.allowed_resources(self, principal, action, resources, context)
 
     def redact(
@@ -453,7 +467,9 @@ class Authorizer:
     ) -> Any:
         """The documents without the fields whose view action is denied (``view_<path>``, or
         ``field_actions``: a map ``{path: action}`` or a list of paths), in one cedarpy call."""
-        return backend.redact(self, documents, principal, resources, field_actions, context)
+        from authorizer import redaction  # noqa: PLC0415  # off the Lambda's cold path
+
+        return redaction.redact(self, documents, principal, resources, field_actions, context)
 
 
 def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:
