@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from pre_token_hook.claims import TOKEN_KINDS, ClaimRule, TokenKind, claim_name_problem
@@ -42,6 +42,12 @@ class Settings:
     groups_mode: GroupsMode = "extend"
     fail_open: bool = False
     budget_bytes: int = DEFAULT_BUDGET_BYTES
+    # ACCESS_TOKEN_SCOPES: OAuth scopes added to access tokens, by app client id ("*": every
+    # client). A scope says what the application may do, so it is granted per client, not per user.
+    access_scopes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def scopes_for(self, client_id: str | None) -> tuple[str, ...]:
+        return self.access_scopes.get("*", ()) + self.access_scopes.get(client_id or "", ())
 
     def __post_init__(self) -> None:
         if self.budget_bytes < 1:
@@ -168,4 +174,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         groups_mode=cast(GroupsMode, mode),
         fail_open=parse_bool("ATTRIBUTES_FAIL_OPEN", env.get("ATTRIBUTES_FAIL_OPEN"), False),
         budget_bytes=parse_budget(env.get("TOKEN_CLAIMS_BUDGET_BYTES")),
+        access_scopes=parse_scopes(env.get("ACCESS_TOKEN_SCOPES", "")),
     )
+
+
+def parse_scopes(text: str) -> dict[str, tuple[str, ...]]:
+    """``{"<app client id>" or "*": ["scope", ...]}``; empty text: none."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ConfigError(f"ACCESS_TOKEN_SCOPES is not JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ConfigError('ACCESS_TOKEN_SCOPES must be an object {"<client id>|*": [scopes]}')
+    scopes: dict[str, tuple[str, ...]] = {}
+    for client, names in value.items():
+        if not isinstance(names, list) or not all(
+            isinstance(n, str) and n and not any(c.isspace() for c in n) for n in names
+        ):
+            raise ConfigError(f"ACCESS_TOKEN_SCOPES[{client!r}] must be a list of scope names")
+        scopes[client] = tuple(names)
+    return scopes

@@ -113,6 +113,7 @@ class TriggerEvent:
     sub: str | None
     group_config: GroupConfig
     prefilled: PrefilledOverride
+    client_id: str | None = None  # callerContext.clientId: the app client signing in
 
     @property
     def is_machine(self) -> bool:
@@ -146,7 +147,13 @@ def parse_event(event: Any) -> TriggerEvent:
         sub=sub if isinstance(sub, str) and sub else None,
         group_config=GroupConfig.parse(request.get("groupConfiguration")),
         prefilled=_parse_prefilled(version, _dict(event.get("response"))),
+        client_id=_client_id(event),
     )
+
+
+def _client_id(event: Mapping[str, Any]) -> str | None:
+    client = _dict(event.get("callerContext")).get("clientId")
+    return client if isinstance(client, str) and client else None
 
 
 def _parse_prefilled(version: str, response: Mapping[str, Any]) -> PrefilledOverride:
@@ -219,7 +226,8 @@ def compose(
             elif name not in kept:
                 override.suppress.append(name)
         if token == "access":
-            override.scopes_to_add = list(event.prefilled.scopes_to_add)
+            granted = settings.scopes_for(event.client_id)
+            override.scopes_to_add = dedupe([*event.prefilled.scopes_to_add, *granted])
             override.scopes_to_suppress = list(event.prefilled.scopes_to_suppress)
         tokens[token] = override
     return Outcome(tokens, _groups(event, settings, item_groups), drops)

@@ -231,7 +231,7 @@ def test_hook_adds_the_table_attributes_to_both_tokens(stack: MotoStack) -> None
         ]
         assert sorted(claims[kind]["cognito:groups"]) == sorted(split_profile("mallory")[0])
         assert claims[kind]["sub"] == stack.subs["mallory"]
-    assert claims["access"]["scope"] == ADMIN_SCOPE  # the hook adds no scope
+    assert claims["access"]["scope"] == f"{ADMIN_SCOPE} employee:read"  # ACCESS_TOKEN_SCOPES
 
 
 def test_transfer_under_the_daily_limit_from_dynamodb(stack: MotoStack, authz: Authorizer) -> None:
@@ -273,16 +273,19 @@ def test_tenant_isolation(stack: MotoStack, authz: Authorizer) -> None:
     assert outcome(authz, rest(pat, *GLOBEX_TRANSFER, query={"amount": "10"})) == "Deny"
 
 
-def test_reading_employees_needs_a_scope_admin_sign_in_never_has(
+def test_the_hook_grants_the_scope_the_employee_policies_need(
     stack: MotoStack, authz: Authorizer
 ) -> None:
     # The employees-read policy wants the OAuth scope employee:read; an admin/password sign-in
-    # (moto's and Cognito's alike) grants only aws.cognito.signin.user.admin, and the hook adds
-    # no scope. With the scope (an OAuth sign-in through a resource server) alice would be let in.
+    # (moto's and Cognito's alike) grants only aws.cognito.signin.user.admin. The template's hook
+    # adds the scope to access tokens (ACCESS_TOKEN_SCOPES), as Cognito applies scopesToAdd.
+    assert stack.definitions.hook_environment["ACCESS_TOKEN_SCOPES"]
     claims = stack.enriched_claims("alice")["access"]
-    assert outcome(authz, rest(sign(claims), *READ)) == "Deny"
-    scoped = {**claims, "scope": f"{ADMIN_SCOPE} employee:read"}
-    assert outcome(authz, rest(sign(scoped), *READ)) == "Allow"
+    assert claims["scope"].split() == [ADMIN_SCOPE, "employee:read"]
+    assert outcome(authz, rest(sign(claims), *READ)) == "Allow"
+    without = stack.enriched_claims("alice", {"ACCESS_TOKEN_SCOPES": ""})["access"]
+    assert without["scope"] == ADMIN_SCOPE
+    assert outcome(authz, rest(sign(without), *READ)) == "Deny"
 
 
 def test_running_stack_starts_and_stops_its_own_server() -> None:

@@ -138,6 +138,8 @@ class Definitions:
     tables: tuple[TableDefinition, ...]
     attributes_table: str  # logical id of the table the pre-token hook reads
     skipped: tuple[str, ...]  # "<LogicalId>.<Property>: why", what moto does not get
+    # The hook function's plain (string) environment variables, as the template sets them.
+    hook_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ def read_template(
         tables=tables,
         attributes_table=_attributes_table(resources, {t.logical_id for t in tables}),
         skipped=tuple(skipped),
+        hook_environment=_hook_environment(resources),
     )
 
 
@@ -270,6 +273,16 @@ def _table(
         except _Unresolvable as why:
             skipped.append(f"{where}: {why}")
     return TableDefinition(logical_id, create, pitr, ttl)
+
+
+def _hook_environment(resources: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """The string variables of the function that reads the user-attributes table (the hook);
+    intrinsic values (!Ref) are left out: the stack supplies those itself."""
+    for resource in resources.values():
+        variables = (_props(resource).get("Environment") or {}).get("Variables") or {}
+        if "USER_ATTRIBUTES_TABLE" in variables:
+            return {k: v for k, v in variables.items() if isinstance(v, str)}
+    return {}
 
 
 def _attributes_table(resources: Mapping[str, Mapping[str, Any]], tables: set[str]) -> str:
@@ -468,7 +481,11 @@ class MotoStack:
 
     def hook_runtime(self, environ: Mapping[str, str] | None = None) -> Runtime:
         """The hook as the template configures it, reading the table on the moto server."""
-        env = {"USER_ATTRIBUTES_TABLE": self.table_name, **(environ or {})}
+        env = {
+            **self.definitions.hook_environment,
+            "USER_ATTRIBUTES_TABLE": self.table_name,
+            **(environ or {}),
+        }
         settings = load_settings(env)
         table = settings.table or self.table_name
         return Runtime(settings, DynamoDBAttributeSource(table, self.dynamodb))
