@@ -30,16 +30,9 @@ def iam_policy(
     resources: Sequence[str],
     context: Mapping[str, ContextValue],
 ) -> dict[str, Any]:
-    return {
-        "principalId": principal_id,
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": list(resources)}
-            ],
-        },
-        "context": dict(context),
-    }
+    """One statement: ``effect`` on ``resources``."""
+    allow, deny = (resources, ()) if effect == "Allow" else ((), resources)
+    return iam_policy_statements(principal_id, allow, deny, context)
 
 
 def iam_policy_statements(

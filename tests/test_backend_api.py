@@ -22,7 +22,7 @@ from authorizer.middleware import request_record
 from authorizer.store import CachingStore
 from tests.conftest import ROOT, FakeClock
 from tests.helpers import user_token
-from tests.test_sample_app import CASES
+from tests.test_sample_app import CASES, each_scenario
 
 ENTITIES: list[dict[str, Any]] = json.loads((ROOT / "entities" / "corp.json").read_text())
 BY_ID = {e["uid"]["id"]: e for e in ENTITIES}
@@ -76,11 +76,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 # --- every scenario, at the data layer -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("user", "method", "path", "template", "kwargs", "expected"),
-    [c[1:] for c in CASES],
-    ids=[c[0] for c in CASES],
-)
+@each_scenario
 def test_scenario_through_the_backend_api(
     authz: Authorizer,
     issuer: LocalIssuer,

@@ -39,7 +39,7 @@ from authorizer.store import CachingStore, EntityStoreUnavailable, StoreSettings
 from tests.conftest import ROOT, FakeClock
 from tests.entity_tables import CORP, REGION, create_table
 from tests.helpers import outcome, rest, user_token
-from tests.test_sample_app import CASES
+from tests.test_sample_app import each_scenario
 
 TABLE = "cedar-entities"
 EMP = ("Corp::Employee", "emp-001")
@@ -226,11 +226,7 @@ def dynamo_authz(table: Any, env: dict[str, str], clock: FakeClock) -> Authorize
     )
 
 
-@pytest.mark.parametrize(
-    ("user", "method", "path", "template", "kwargs", "expected"),
-    [c[1:] for c in CASES],
-    ids=[c[0] for c in CASES],
-)
+@each_scenario
 def test_every_sample_scenario_decides_alike_from_dynamodb(
     dynamo_authz: Authorizer,
     issuer: LocalIssuer,

@@ -295,11 +295,15 @@ CASES: list[tuple[str, str, str, str, str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
+# Every test that replays the scenario table takes these arguments.
+each_scenario = pytest.mark.parametrize(
     ("user", "method", "path", "template", "kwargs", "expected"),
     [c[1:] for c in CASES],
     ids=[c[0] for c in CASES],
 )
+
+
+@each_scenario
 def test_scenario(
     authz: Authorizer,
     issuer: LocalIssuer,
