@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean build-AuthorizerFunction package-authorizer
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,24 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
+
+# `sam build` runs this target for the authorizer (template.yaml: BuildMethod makefile), in a copy
+# of the repository, with ARTIFACTS_DIR set. Build with `sam build --use-container` so that pip
+# and python are the Lambda runtime's own.
+build-AuthorizerFunction:
+	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)" -r requirements.txt
+	$(MAKE) package-authorizer
+
+# The function's own files, its compiled policy store (`cedar-authz compile`: the cold start then
+# skips parsing and validating the policies) and byte code for every module. Lambda's file system
+# is read-only, so without .pyc files every cold start compiles the sources again; hash-checked
+# .pyc files stay valid whatever modification times the zip gives the sources.
+package-authorizer:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set"; exit 1; }
+	cp -R authorizer policies schemas entities "$(ARTIFACTS_DIR)/"
+	rm -f "$(ARTIFACTS_DIR)/policies/.compiled.json"
+	cd "$(ARTIFACTS_DIR)" && $(PYTHON) -m authorizer.cli compile
+	$(PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

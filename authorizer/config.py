@@ -6,9 +6,8 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigError
@@ -43,8 +42,7 @@ def cognito_pool_id(issuer: str) -> str | None:
     return match.group(1) if match else None
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     issuer: str
     jwks_url: str
     client_ids: frozenset[str] = frozenset()

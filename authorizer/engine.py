@@ -16,17 +16,17 @@ import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cedarpy
 from cachetools import LRUCache
 
 from authorizer.analysis import Uid, action_scope_matches, ancestors_of
+from authorizer.compiled import compiled_key, read_compiled
 from authorizer.errors import ConfigError, PolicyError, SchemaError
-from authorizer.policies import LoadedPolicies, PolicySource, load_policies
-from authorizer.schema import SchemaModel, load_schema
+from authorizer.policies import LoadedPolicies, PolicySource, load_policies, read_policy_files
+from authorizer.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
 from authorizer.store import EntitySet, EntityStore, JsonFileStore, LiveEntities, UidLike
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,7 @@ EntityUid = Mapping[str, str]  # {"type": ..., "id": ...}
 SCHEMA_SUFFIXES = (".cedarschema", ".cedarschema.json")
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     allowed: bool
     decision: str  # Cedar's answer: Allow, Deny or NoDecision
     determining: tuple[str, ...]  # policy @ids
@@ -57,6 +56,7 @@ class Engine:
         indexed: bool = True,
         validate_requests: bool = False,
         store: EntityStore | None = None,
+        validated: bool = False,  # the policies were validated against this schema already
     ) -> None:
         self.policies = policies
         # Checking each request against the schema costs about a third of an evaluation; our
@@ -65,7 +65,7 @@ class Engine:
         self.validate_requests = validate_requests
         self.model = schema
         self.schema = _cedar_schema(schema) if schema else None
-        if self.schema is not None:
+        if self.schema is not None and not validated:
             validate(policies, self.schema)
         self.policy_set = policies.policy_set()
         # The entity store: given (a live store, read per request), or the JSON entities.
@@ -101,20 +101,45 @@ class Engine:
         entities_path: Path | None = None,
         links_path: Path | None = None,
         store: EntityStore | None = None,
+        use_compiled: bool = True,
     ) -> Engine:
-        schema = load_schema(schema_path) if schema_path else None
+        """The engine of these files; from the compiled store (``authorizer.compiled``) when it
+        was made from exactly these policy and schema files, which skips parsing and
+        validating them again."""
+        texts = read_policy_files(policy_dir)
+        schema_text = read_schema_file(schema_path) if schema_path else None
+        compiled = None
+        if use_compiled and links_path is None:  # template links are read at every start
+            schema_input = (
+                None if schema_path is None or schema_text is None else (schema_path, schema_text)
+            )
+            key = compiled_key(policy_dir, texts, schema_input)
+            compiled = read_compiled(policy_dir, key, texts)
+        schema = None
+        if schema_path is not None and schema_text is not None:
+            if compiled is not None and compiled.schema_json is not None:
+                schema = model_from_json(compiled.schema_json, schema_text, source=str(schema_path))
+            else:
+                schema = schema_from_text(schema_path, schema_text)
         entities = "[]"
         if entities_path is not None and store is None:
             try:
                 entities = entities_path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise ConfigError(f"{entities_path}: cannot be read: {error}") from None
-        policies = load_policies(policy_dir)
+        policies = compiled.policies if compiled else load_policies(policy_dir, texts)
         if links_path is not None:
             from authorizer.links import with_template_links  # noqa: PLC0415  # only when used
 
             policies = with_template_links(policies, links_path)
-        return cls(policies, schema, entities, str(entities_path), store=store)
+        return cls(
+            policies,
+            schema,
+            entities,
+            str(entities_path),
+            store=store,
+            validated=compiled is not None,
+        )
 
     def knows(self, uid: EntityUid) -> bool:
         return (uid.get("type"), uid.get("id")) in self.known_uids

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from authorizer.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
 from authorizer.events import Request
@@ -28,8 +27,7 @@ REGISTERED_CLAIMS = frozenset(
 MAX_GROUPS = 200
 
 
-@dataclass(frozen=True)
-class EntityMapping:
+class EntityMapping(NamedTuple):
     """What cold start decides once: type names, id prefix, where groups come from."""
 
     namespace: str

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from authorizer.errors import CedarAuthzError
 
@@ -38,8 +37,7 @@ class HierarchyCycle(EntityGraphError):
     pass
 
 
-@dataclass(frozen=True)
-class StoredEntity:
+class StoredEntity(NamedTuple):
     uid: UidKey
     parents: tuple[UidKey, ...]
     references: tuple[UidKey, ...]  # entities named by the attributes (and tags), sorted
@@ -138,8 +136,7 @@ def stored_entity(entity: object) -> StoredEntity:
     return StoredEntity(uid, parents, tuple(sorted(set(refs))), text)
 
 
-@dataclass(frozen=True)
-class Closure:
+class Closure(NamedTuple):
     entities: dict[UidKey, StoredEntity]  # in discovery order
     expires_at: float  # the earliest expiry of any cached answer used
     rounds: int

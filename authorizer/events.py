@@ -12,8 +12,8 @@ import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from authorizer.errors import InvalidRequest
@@ -31,8 +31,10 @@ class EventKind(enum.Enum):
     HTTP_V2 = "HTTP API 2.0"
 
 
-@dataclass(frozen=True)
-class Arn:
+NOTHING: Mapping[str, Any] = MappingProxyType({})  # a shared, read-only empty mapping
+
+
+class Arn(NamedTuple):
     """``arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{VERB}/{path...}``."""
 
     partition: str
@@ -53,17 +55,16 @@ class Arn:
         return f"{self.api_prefix}/{method}/{path.lstrip('/')}"
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     kind: EventKind
     arn: str
     parsed_arn: Arn
     method: str
     path: str
     route: str | None  # the route template when the event names one
-    path_parameters: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # lower-cased names
+    path_parameters: Mapping[str, str] = NOTHING
+    query: Mapping[str, tuple[str, ...]] = NOTHING
+    headers: Mapping[str, tuple[str, ...]] = NOTHING  # lower-cased names
     source_ip: str | None = None
     stage: str = ""
     time_epoch_ms: int | None = None

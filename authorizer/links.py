@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +178,7 @@ def link_templates(
     except ValueError as error:
         raise PolicyError(f"{source}: Cedar refuses the template links: {error}") from None
     digest = hashlib.sha256(f"{policies.version}\0{json.dumps(entries)}".encode()).hexdigest()
-    return replace(policies, sources=sources, document=document, version=digest[:16])
+    return policies._replace(sources=sources, document=document, version=digest[:16])
 
 
 def with_template_links(policies: LoadedPolicies, path: Path | None) -> LoadedPolicies:

@@ -14,9 +14,8 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import cedarpy
 from cachetools import TLRUCache
@@ -51,8 +50,7 @@ Clock = Callable[[], float]
 CACHE_SIZE = 10_000
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):
     """A verified token with its Cedar principal and per-request entities, built once per token."""
 
     token: VerifiedToken
@@ -61,13 +59,12 @@ class Caller:
     # (DynamoDB), whose entities are read per request for the resource (Engine.entity_set).
     entities: cedarpy.Entities | None
     # context.token per action: it depends on the token alone, so it is shaped once.
-    token_records: dict[tuple[str, str], Any] = field(default_factory=dict)
+    token_records: dict[tuple[str, str], Any]
     # The principal and its groups from the token (EntityMapping.principal_entities).
-    extra: tuple[Mapping[str, Any], ...] = ()
+    extra: tuple[Mapping[str, Any], ...]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A decision with what it was about, for the response and the log line."""
 
     decision: Decision
@@ -101,8 +98,9 @@ class Authorizer:
         # Level 1: routes whose decision depends on the token alone are answered together.
         self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
         self._token_route_set = frozenset(self.token_routes)
-        # What each route's policies read of the context: the decision cache keys on that only.
-        self._route_reads = {r: self.context_reads(r) for r in self.routes.routes}
+        # What each route's policies read of the context (the decision cache keys on that only),
+        # worked out on a route's first request: cold start has better things to do.
+        self._route_reads: dict[Route, frozenset[str] | None] = {}
         self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=clock)
         self.verifier = TokenVerifier(settings, self.keys, clock=clock)
         self.telemetry = telemetry or Telemetry()
@@ -134,6 +132,14 @@ class Authorizer:
                 return None
             found |= reads
         return frozenset(found)
+
+    def route_reads(self, route: Route) -> frozenset[str] | None:
+        """``context_reads``, kept per route."""
+        try:
+            return self._route_reads[route]
+        except KeyError:
+            reads = self._route_reads[route] = self.context_reads(route)
+            return reads
 
     @classmethod
     def from_env(
@@ -213,7 +219,7 @@ class Authorizer:
         verified = self.verifier.verify(token)
         extra = self.mapping.principal_entities(verified.claims)
         entities = None if self.engine.live_store else self.engine.entities_with(extra)
-        caller = Caller(verified, extra[0]["uid"], entities, extra=tuple(extra))
+        caller = Caller(verified, extra[0]["uid"], entities, {}, tuple(extra))
         self._tokens[token] = caller
         return caller
 
@@ -232,7 +238,7 @@ class Authorizer:
         # Key on what the policies can read: the token (its digest), the route, the resource and
         # the context attributes they name. A route whose policies read only the token needs no
         # context at all to find its cached decision.
-        reads = self._route_reads[match.route]
+        reads = self.route_reads(match.route)
         context: dict[str, Any] | None = None
         part: object = None
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
@@ -299,7 +305,7 @@ class Authorizer:
         # Cedar converts every context attribute it is given; the route's policies read only
         # `reads`, so the others cannot change the decision and are not even built (with request
         # validation on, the schema wants them all).
-        reads = None if self.engine.validate_requests else self._route_reads[route]
+        reads = None if self.engine.validate_requests else self.route_reads(route)
         claims = caller.token.claims
         return self.mapping.context(claims, request, match, self.clock(), action, token, reads)
 

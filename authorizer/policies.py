@@ -12,9 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cedarpy
 
@@ -23,8 +22,7 @@ from authorizer.errors import PolicyError
 MAX_POLICY_FILE_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class PolicySource:
+class PolicySource(NamedTuple):
     """Where a policy came from, for messages and `explain`."""
 
     id: str
@@ -35,8 +33,7 @@ class PolicySource:
     json: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class LoadedPolicies:
+class LoadedPolicies(NamedTuple):
     sources: Mapping[str, PolicySource]  # by id
     files: Mapping[Path, str]  # file -> text
     document: Mapping[str, Any]  # Cedar JSON policy set
@@ -128,28 +125,49 @@ def policy_files(directory: Path) -> list[Path]:
     return files
 
 
-def load_policies(directory: Path) -> LoadedPolicies:
-    sources: dict[str, PolicySource] = {}
+def read_policy_files(directory: Path) -> dict[Path, str]:
+    """Every ``*.cedar`` file under ``directory`` with its text, in a stable order."""
     texts: dict[Path, str] = {}
-    digest = hashlib.sha256()
     for path in policy_files(directory):
         if path.stat().st_size > MAX_POLICY_FILE_BYTES:
             raise PolicyError(f"{path}: larger than {MAX_POLICY_FILE_BYTES} bytes")
         try:
-            text = path.read_text(encoding="utf-8")
+            texts[path] = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise PolicyError(f"{path}: cannot be read: {error}") from None
-        texts[path] = text
-        name = path.relative_to(directory).as_posix()
-        digest.update(f"{name}\0{text}\0".encode())
-        for source in parse_file(path, text, name):
-            if source.id in sources:
-                other = sources[source.id]
-                raise PolicyError(
-                    f"{path}:{source.line}: duplicate policy @id({source.id!r}), "
-                    f"first at {other.file}:{other.line}"
-                )
-            sources[source.id] = source
+    return texts
+
+
+def policies_version(directory: Path, texts: Mapping[Path, str]) -> str:
+    """Digest of every file's name (relative to ``directory``) and text."""
+    digest = hashlib.sha256()
+    for path, text in texts.items():
+        digest.update(f"{path.relative_to(directory).as_posix()}\0{text}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_policies(directory: Path, texts: Mapping[Path, str] | None = None) -> LoadedPolicies:
+    """Parse every policy file (``texts``: as ``read_policy_files`` read them)."""
+    texts = read_policy_files(directory) if texts is None else texts
+    sources: list[PolicySource] = []
+    for path, text in texts.items():
+        sources += parse_file(path, text, path.relative_to(directory).as_posix())
+    return assemble(directory, sources, texts)
+
+
+def assemble(
+    directory: Path, found: list[PolicySource], texts: Mapping[Path, str]
+) -> LoadedPolicies:
+    """The policy set of the parsed ``found``: @ids unique, at least one static policy."""
+    sources: dict[str, PolicySource] = {}
+    for source in found:
+        if source.id in sources:
+            other = sources[source.id]
+            raise PolicyError(
+                f"{source.file}:{source.line}: duplicate policy @id({source.id!r}), "
+                f"first at {other.file}:{other.line}"
+            )
+        sources[source.id] = source
     if not any(not s.is_template for s in sources.values()):
         raise PolicyError(f"{directory}: no policies (only templates or empty files)")
     document = {
@@ -157,4 +175,4 @@ def load_policies(directory: Path) -> LoadedPolicies:
         "templates": {i: s.json for i, s in sources.items() if s.is_template},
         "templateLinks": [],
     }
-    return LoadedPolicies(sources, texts, document, digest.hexdigest()[:16])
+    return LoadedPolicies(sources, texts, document, policies_version(directory, texts))

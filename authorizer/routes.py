@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from authorizer.errors import ConfigError
 
@@ -20,40 +20,39 @@ _PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
 MATCH_CACHE_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     method: str  # upper case; ANY matches every method
     template: str
     action_type: str
     action_id: str
     resource_types: tuple[str, ...] = ()
 
-    # Derived once per route (routes are built at cold start and matched on every request).
-    @functools.cached_property
+    # Derived values are cached per template: routes are built at cold start and matched on
+    # every request.
+    @property
     def segments(self) -> tuple[str, ...]:
-        return _segments(self.template)
+        return _template_segments(self.template)
 
-    @functools.cached_property
+    @property
     def parameters(self) -> tuple[str, ...]:
-        return tuple(m.group(1) for s in self.segments if (m := _PARAM.match(s)))
+        return _parameters(self.template)
 
     @property
     def action_uid(self) -> dict[str, str]:
         return {"type": self.action_type, "id": self.action_id}
 
-    @functools.cached_property
+    @property
     def sample_path(self) -> str:
         """A concrete path of this route (each parameter an `x`), to test patterns against."""
-        return "/".join("x" if _PARAM.match(s) else s for s in self.segments)
+        return _with_parameters_as(self.template, "x")
 
-    @functools.cached_property
+    @property
     def arn_path(self) -> str:
         """The route as an execute-api ARN path: parameters become `*`."""
-        return "/".join("*" if _PARAM.match(s) else s for s in self.segments)
+        return _with_parameters_as(self.template, "*")
 
 
-@dataclass(frozen=True)
-class RouteMatch:
+class RouteMatch(NamedTuple):
     route: Route
     path_parameters: Mapping[str, str]  # named as in the schema's template
 
@@ -127,6 +126,21 @@ class RouteTable:
                 if found is not None:
                     return RouteMatch(route, found)
         return None
+
+
+@functools.cache
+def _template_segments(template: str) -> tuple[str, ...]:
+    return _segments(template)
+
+
+@functools.cache
+def _parameters(template: str) -> tuple[str, ...]:
+    return tuple(m.group(1) for s in _template_segments(template) if (m := _PARAM.match(s)))
+
+
+@functools.cache
+def _with_parameters_as(template: str, stand_in: str) -> str:
+    return "/".join(stand_in if _PARAM.match(s) else s for s in _template_segments(template))
 
 
 def _segments(path: str) -> tuple[str, ...]:

@@ -21,14 +21,12 @@ from __future__ import annotations
 import json
 import pathlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, TypeAlias
 
 import cedarpy
 
 from authorizer.errors import SchemaError
-from authorizer.schema_text import cedarschema_to_json, culprits
 
 __all__ = [
     "ActionDef",
@@ -44,51 +42,69 @@ __all__ = [
     "cedarschema_to_json",
     "load_schema",
     "model_from_json",
+    "read_schema_file",
+    "schema_from_text",
 ]
 
 
-@dataclass(frozen=True)
-class Primitive:
+# The schema's types are NamedTuples, not dataclasses: a frozen dataclass costs about 1 ms
+# of import each (its methods are compiled from source), and these sit on the cold start path.
+def _same_type_equal(self: tuple[Any, ...], other: object) -> bool:
+    return type(self) is type(other) and tuple.__eq__(self, other)
+
+
+def _same_type_unequal(self: tuple[Any, ...], other: object) -> bool:
+    return not _same_type_equal(self, other)
+
+
+def _typed_hash(self: tuple[Any, ...]) -> int:
+    return hash((type(self), tuple.__hash__(self)))
+
+
+class Primitive(NamedTuple):
     name: Literal["String", "Long", "Boolean"]
 
 
-@dataclass(frozen=True)
-class SetType:
+class SetType(NamedTuple):
     element: CedarType
 
 
-@dataclass(frozen=True)
-class Attribute:
+class Attribute(NamedTuple):
     type: CedarType
     required: bool = True
 
 
-@dataclass(frozen=True)
-class RecordType:
+class RecordType(NamedTuple):
     attributes: Mapping[str, Attribute]
     additional_attributes: bool = False
 
     def __hash__(self) -> int:  # a Mapping is unhashable; keep every CedarType usable as a key
-        return hash((frozenset(self.attributes.items()), self.additional_attributes))
+        return hash((RecordType, frozenset(self.attributes.items()), self.additional_attributes))
 
 
-@dataclass(frozen=True)
-class EntityRef:
+class EntityRef(NamedTuple):
     name: str  # fully qualified, e.g. "Corp::User"
 
 
-@dataclass(frozen=True)
-class ExtensionType:
+class ExtensionType(NamedTuple):
     name: Literal["ipaddr", "decimal", "datetime", "duration"]
 
 
 CedarType: TypeAlias = Primitive | SetType | RecordType | EntityRef | ExtensionType
 
+# A NamedTuple equals any tuple with the same items; schema types must not (Primitive("X") is not
+# EntityRef("X")): they key caches. Set after the class bodies, where NamedTuple allows no
+# assignments.
+for _type in (Primitive, SetType, Attribute, RecordType, EntityRef, ExtensionType):
+    setattr(_type, "__eq__", _same_type_equal)  # noqa: B010
+    setattr(_type, "__ne__", _same_type_unequal)  # noqa: B010
+    if _type is not RecordType:  # its own __hash__: a Mapping is unhashable
+        setattr(_type, "__hash__", _typed_hash)  # noqa: B010
+
 EMPTY_RECORD = RecordType(MappingProxyType({}))
 
 
-@dataclass(frozen=True)
-class EntityTypeDef:
+class EntityTypeDef(NamedTuple):
     name: str  # fully qualified
     attributes: RecordType
     member_of: tuple[str, ...]  # fully qualified parent entity types
@@ -97,8 +113,7 @@ class EntityTypeDef:
     tags: CedarType | None = None
 
 
-@dataclass(frozen=True)
-class ActionDef:
+class ActionDef(NamedTuple):
     type: str  # e.g. "Corp::Action"; "Action" in the empty namespace
     id: str  # e.g. "get /employees/{employeeId}"
     principal_types: tuple[str, ...]  # empty when the action has no appliesTo
@@ -108,19 +123,38 @@ class ActionDef:
     member_of: tuple[tuple[str, str], ...]  # (action type, id) of each group
 
 
-@dataclass(frozen=True)
 class SchemaModel:
-    namespaces: tuple[str, ...]  # "" is the empty namespace
-    entity_types: Mapping[str, EntityTypeDef]
-    actions: tuple[ActionDef, ...]
-    json: Mapping[str, Any] = field(compare=False, repr=False)  # the JSON form, for cedarpy
-    text: str | None = field(default=None, compare=False, repr=False)  # the .cedarschema text
-    # Cedar's own parse of the same schema, kept so nothing parses it again.
-    cedar: cedarpy.Schema | None = field(default=None, compare=False, repr=False)
-    _by_uid: Mapping[tuple[str, str], ActionDef] = field(init=False, compare=False, repr=False)
+    """The schema as this package reads it; equal when the types and actions are."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_uid", {(a.type, a.id): a for a in self.actions})
+    __slots__ = ("_by_uid", "actions", "cedar", "entity_types", "json", "namespaces", "text")
+
+    def __init__(
+        self,
+        namespaces: tuple[str, ...],  # "" is the empty namespace
+        entity_types: Mapping[str, EntityTypeDef],
+        actions: tuple[ActionDef, ...],
+        json: Mapping[str, Any],  # the JSON form, for cedarpy
+        text: str | None = None,  # the .cedarschema text
+        cedar: cedarpy.Schema | None = None,  # Cedar's parse, kept so nothing parses it again
+    ) -> None:
+        self.namespaces = namespaces
+        self.entity_types = entity_types
+        self.actions = actions
+        self.json = json
+        self.text = text
+        self.cedar = cedar
+        self._by_uid = {(a.type, a.id): a for a in actions}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SchemaModel):
+            return NotImplemented
+        mine = (self.namespaces, self.entity_types, self.actions)
+        return mine == (other.namespaces, other.entity_types, other.actions)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking Mappings inside
+
+    def __repr__(self) -> str:
+        return f"SchemaModel(namespaces={self.namespaces!r}, actions={len(self.actions)})"
 
     @property
     def default_namespace(self) -> str:
@@ -289,7 +323,7 @@ class _Resolver:
             member_of=tuple(self.action_group(g, ns) for g in definition.get("memberOf") or ()),
         )
 
-    def model(self, text: str | None) -> SchemaModel:
+    def model(self, text: str | None, cedar: cedarpy.Schema) -> SchemaModel:
         entity_types: dict[str, EntityTypeDef] = {}
         actions: list[ActionDef] = []
         for ns in sorted(self.doc):
@@ -303,6 +337,7 @@ class _Resolver:
             actions=tuple(sorted(actions, key=lambda a: (a.type, a.id))),
             json=self.doc,
             text=text,
+            cedar=cedar,
         )
 
 
@@ -325,7 +360,7 @@ def _build(
         line = _json_line(file_text, str(error)) if file_text else None
         raise SchemaError(f"{where}{f', line {line}' if line else ''}: {error}") from None
     try:
-        return replace(_Resolver(doc).model(text), cedar=handle)
+        return _Resolver(doc).model(text, handle)
     except SchemaError as error:
         raise SchemaError(f"{where}: {error}") from None
     except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
@@ -337,12 +372,22 @@ def _json_line(json_text: str, message: str) -> int | None:
     """The line of a JSON file that Cedar's complaint is about, when Cedar does not say."""
     if " at line " in message:  # serde's own position, already in the file's terms
         return None
+    from authorizer.schema_text import culprits  # noqa: PLC0415  # an error path
+
     for name in culprits(message):
         for wanted in (name, name.rsplit("::", 1)[-1].strip('"')):
             offset = json_text.find(json.dumps(wanted))
             if offset >= 0:
                 return json_text.count("\n", 0, offset) + 1
     return None
+
+
+def cedarschema_to_json(text: str, *, source: str | None = None) -> dict[str, Any]:
+    """``authorizer.schema_text.cedarschema_to_json``, imported only when a text schema is read
+    (a cold start from the compiled policy store reads none)."""
+    from authorizer.schema_text import cedarschema_to_json as convert  # noqa: PLC0415
+
+    return convert(text, source=source)
 
 
 def model_from_json(
@@ -359,12 +404,20 @@ def load_schema(path: pathlib.Path) -> SchemaModel:
     """Read a schema file: ``*.json`` (including ``.cedarschema.json``) in Cedar's JSON format,
     anything else in Cedar's schema syntax. Every failure is a ``SchemaError`` naming the file."""
     path = pathlib.Path(path)
+    return schema_from_text(path, read_schema_file(path))
+
+
+def read_schema_file(path: pathlib.Path) -> str:
     try:
-        raw = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SchemaError(f"{path}: no such schema file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SchemaError(f"{path}: cannot read schema: {error}") from None
+
+
+def schema_from_text(path: pathlib.Path, raw: str) -> SchemaModel:
+    """The model of schema file ``path`` whose text is ``raw`` (see ``load_schema``)."""
     if not path.name.endswith(".json"):
         return _build(cedarschema_to_json(raw, source=str(path)), raw, str(path), None)
     try:

@@ -14,8 +14,7 @@ from __future__ import annotations
 import copy
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cedarpy
 
@@ -51,8 +50,7 @@ class _SyntaxError(Exception):
         self.message, self.line, self.col = message, line, col
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str  # "ident" | "str" | "number" | "punct" | "eof"
     value: str  # the identifier, the unescaped string, or the punctuation
     line: int

@@ -37,8 +37,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import cedarpy
 from cachetools import LRUCache
@@ -75,8 +74,7 @@ class EntityStoreUnavailable(DependencyError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class StoreSettings:
+class StoreSettings(NamedTuple):
     table: str | None = None  # ENTITY_STORE_TABLE: DynamoDB; unset: the JSON file
     cache_ttl: float = 60.0  # ENTITY_CACHE_TTL seconds
     cache_size: int = 10_000  # ENTITY_CACHE_SIZE entities
@@ -245,8 +243,7 @@ class JsonFileStore:
         pass
 
 
-@dataclass(frozen=True)
-class EntitySet:
+class EntitySet(NamedTuple):
     handle: cedarpy.Entities
     expires_at: float  # decisions made with it are not reused past this (inf: a file)
 

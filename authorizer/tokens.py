@@ -16,8 +16,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from jwt.exceptions import PyJWTError
 
@@ -37,8 +36,7 @@ MAX_CLAIM_DEPTH = 8
 _FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
 
 
-@dataclass(frozen=True)
-class VerifiedToken:
+class VerifiedToken(NamedTuple):
     claims: Claims
     kind: TokenKind
     kid: str

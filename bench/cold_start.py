@@ -1,5 +1,6 @@
 """Cold start: a fresh interpreter importing, initialising and answering its first request,
-against one that only imports cedarpy and PyJWT. Timed inside the process (interpreter start-up
+against one that only imports cedarpy and PyJWT, packaged as `make package-authorizer` packages it
+(compiled policy store, byte code). Timed inside the process (interpreter start-up
 excluded, it is the same for both), median of several fresh processes."""
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from authorizer.compiled import COMPILED_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,12 +59,22 @@ def compile_sources() -> None:
         )
 
 
-def cold_start(env: dict[str, str], runs: int = 7) -> tuple[float, float]:
-    """(median us of bare imports, median us of import + init + first decision)."""
+def cold_start(env: dict[str, str], runs: int = 7) -> tuple[float, float, float]:
+    """Median us of: the bare imports; import + init + first decision as the SAM build packages
+    the function (compiled policy store, .pyc files); the same reading the policy files."""
     compile_sources()
+    store = Path(env["CEDAR_POLICY_DIR"]) / COMPILED_NAME
     bare = [_run(BARE, env) for _ in range(runs)]
-    first = [_run(FIRST_DECISION, env) for _ in range(runs)]
-    return statistics.median(bare), statistics.median(first)
+    slow = [_run(FIRST_DECISION, env) for _ in range(runs)]
+    subprocess.run(
+        [sys.executable, "-m", "authorizer.cli", "compile"], env=env, cwd=ROOT, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    try:
+        first = [_run(FIRST_DECISION, env) for _ in range(runs)]
+    finally:
+        store.unlink(missing_ok=True)  # a later policy edit would find it stale anyway
+    return statistics.median(bare), statistics.median(first), statistics.median(slow)
 
 
 def environment(base: dict[str, str], event: dict[str, object]) -> dict[str, str]:

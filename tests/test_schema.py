@@ -793,3 +793,13 @@ def test_generated_schemas_agree_with_cedar(
     by_json = cedarpy.validate_policies(policy, json.dumps(doc))
     assert by_text.validation_passed is by_json.validation_passed
     assert len(by_text.errors) == len(by_json.errors)
+
+
+def test_schema_types_of_different_kinds_are_never_equal() -> None:
+    # They are NamedTuples (cheap to create at import); plain tuple equality would make
+    # Primitive("X") equal EntityRef("X") and collide in the caches they key.
+    kinds = [Primitive("String"), EntityRef("String"), ExtensionType("String")]  # type: ignore[arg-type]
+    assert len(set(kinds)) == 3
+    assert all(a != b and (a == b) is False for a in kinds for b in kinds if a is not b)
+    assert Primitive("Long") == Primitive("Long")
+    assert Primitive("Long") != ("Long",)

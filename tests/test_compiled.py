@@ -1,0 +1,243 @@
+"""The compiled policy store (authorizer/compiled.py, `cedar-authz compile`): used only when made
+from exactly the files at hand, equal in every respect to reading them, ignored when stale or
+damaged, and never a way around validation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from authorizer import compiled, engine
+from authorizer.commands import compile as compile_command
+from authorizer.compiled import COMPILED_NAME
+from authorizer.engine import Engine
+from authorizer.errors import PolicyError
+from authorizer.local.issuer import LocalIssuer
+from authorizer.local.sample import sample_environment, sample_token
+from authorizer.pdp import Authorizer
+from tests.conftest import ROOT, JwksServer
+from tests.helpers import rest
+from tests.test_cli_authoring import cli
+
+RECORD = ("GET", "/employees/emp-001", "/employees/{employeeId}")
+FORBID_ALL = '@id("no-one")\nforbid (principal, action, resource);\n'
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    """A copy of the sample application's policies and schema, compiled."""
+    for folder in ("policies", "schemas"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns(".*"))
+    assert cli("compile", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def load(app: Path, use_compiled: bool = True) -> Engine:
+    return Engine.load(
+        app / "policies", app / "schemas" / "corp.cedarschema", use_compiled=use_compiled
+    )
+
+
+def refuse(*_args: object) -> None:
+    raise AssertionError("parsed or validated although the compiled store is current")
+
+
+def test_a_current_store_skips_parsing_and_validation(
+    app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "validate", refuse)
+    monkeypatch.setattr(engine, "load_policies", refuse)
+    monkeypatch.setattr(engine, "schema_from_text", refuse)
+    load(app)  # would raise through `refuse` if the store were not used
+
+
+def test_a_current_store_loads_what_the_files_say(app: Path) -> None:
+    fast, slow = load(app), load(app, use_compiled=False)
+    assert fast.policies.document == slow.policies.document
+    assert fast.policies.sources == slow.policies.sources
+    assert fast.policies.version == slow.policies.version
+    assert fast.model == slow.model
+    assert fast.model is not None and fast.model.text == slow.model.text  # type: ignore[union-attr]
+    assert fast.policies.files == slow.policies.files
+
+
+def test_a_policy_edit_makes_it_stale_and_the_edit_counts(
+    app: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (app / "policies" / "zz.cedar").write_text(FORBID_ALL)
+    validated: list[bool] = []
+    monkeypatch.setattr(engine, "validate", lambda *a: validated.append(True))
+    with caplog.at_level(logging.WARNING):
+        loaded = load(app)
+    assert validated == [True]
+    assert "no-one" in loaded.policies.sources
+    assert "is stale" in caplog.text
+
+
+def test_an_invalid_edit_is_refused_although_a_store_exists(app: Path) -> None:
+    policy = app / "policies" / "employees.cedar"
+    policy.write_text(policy.read_text() + "\npermit (principal, action, resource) when { 1 };\n")
+    with pytest.raises(PolicyError, match="do not validate"):
+        load(app)
+
+
+def test_a_schema_edit_makes_it_stale(app: Path, caplog: pytest.LogCaptureFixture) -> None:
+    schema = app / "schemas" / "corp.cedarschema"
+    schema.write_text(schema.read_text() + "\n// reviewed\n")
+    with caplog.at_level(logging.WARNING):
+        loaded = load(app)
+    assert "is stale" in caplog.text
+    assert loaded.model is not None and loaded.model.text is not None
+    assert loaded.model.text.endswith("// reviewed\n")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data + b" ",  # the content no longer matches its digest
+        lambda data: data[: len(data) // 2],  # truncated
+        lambda data: b"not json\n" + data,  # header unreadable
+        lambda data: data.replace(b'"format": 1', b'"format": 99'),  # another format
+    ],
+    ids=["extra-byte", "truncated", "bad-header", "other-format"],
+)
+def test_a_damaged_store_is_ignored(
+    app: Path, damage: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = app / "policies" / COMPILED_NAME
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    with caplog.at_level(logging.WARNING):
+        loaded = load(app)
+    assert "cannot be used" in caplog.text or "is stale" in caplog.text
+    assert loaded.policies.document == load(app, use_compiled=False).policies.document
+
+
+def test_a_store_whose_content_drops_a_policy_is_ignored(app: Path) -> None:
+    # The header's digest covers the content: a store edited by hand (here: one policy less)
+    # is not trusted, so no forbid can silently go missing.
+    path = app / "policies" / COMPILED_NAME
+    header, _, body = path.read_bytes().partition(b"\n")
+    cut = body.replace(b'["tenant-isolation"', b'["x-tenant-isolation"', 1)
+    assert cut != body
+    path.write_bytes(header + b"\n" + cut)
+    assert "tenant-isolation" in load(app).policies.sources
+
+
+def test_an_unknown_cedar_version_never_trusts_a_store(
+    app: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(compiled, "cedar_version", lambda: None)
+    validated: list[bool] = []
+    monkeypatch.setattr(engine, "validate", lambda *a: validated.append(True))
+    load(app)
+    assert validated == [True]
+
+
+def test_another_cedar_version_makes_it_stale(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compiled, "cedar_version", lambda: "cedarpy-99.0.0.dist-info")
+    validated: list[bool] = []
+    monkeypatch.setattr(engine, "validate", lambda *a: validated.append(True))
+    load(app)
+    assert validated == [True]
+
+
+def test_template_links_are_always_read(app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    links = app / "links.json"
+    links.write_text("[]")
+    monkeypatch.setattr(engine, "read_compiled", refuse)
+    Engine.load(app / "policies", app / "schemas" / "corp.cedarschema", links_path=links)
+
+
+def test_the_authorizer_starts_from_the_store(
+    app: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = load(app, use_compiled=False).policies.version
+    monkeypatch.setattr(engine, "validate", refuse)
+    settings = {
+        **env,
+        "CEDAR_POLICY_DIR": str(app / "policies"),
+        "CEDAR_SCHEMA": str(app / "schemas" / "corp.cedarschema"),
+    }
+    authz = Authorizer.from_env(settings)
+    assert authz.engine.policies.version == expected
+
+
+def test_compile_check(app: Path) -> None:
+    assert cli("compile", "--check", cwd=app).returncode == 0
+    (app / "policies" / "zz.cedar").write_text(FORBID_ALL)
+    result = cli("compile", "--check", cwd=app)
+    assert result.returncode == 1
+    assert "missing or stale" in result.stderr
+    assert cli("compile", cwd=app).returncode == 0
+    assert cli("compile", "--check", cwd=app).returncode == 0
+
+
+def test_compile_refuses_invalid_and_unparsable_policies(app: Path) -> None:
+    policy = app / "policies" / "zz.cedar"
+    policy.write_text("permit (principal, action, resource) when { 1 };\n")
+    invalid = cli("compile", cwd=app)
+    assert invalid.returncode == compile_command.Exit.VALIDATION, invalid.stderr
+    assert "do not validate" in invalid.stderr
+    policy.write_text("permit (principal, action, resource) when {\n")
+    broken = cli("compile", cwd=app)
+    assert broken.returncode == compile_command.Exit.FAILURE
+    assert "zz.cedar" in broken.stderr
+    # Neither wrote a store for these files.
+    assert cli("compile", "--check", cwd=app).returncode == 1
+
+
+PACKAGED_FIRST_DECISION = """
+import json, os, sys
+sys.path.insert(0, os.getcwd())  # the package root, as Lambda's /var/task
+from authorizer import engine, handler
+def refuse(*_args):
+    raise AssertionError("the packaged function parsed or validated its policies")
+engine.validate = engine.load_policies = engine.schema_from_text = refuse
+answer = handler.lambda_handler(json.loads(os.environ["EVENT"]), None)
+print(answer["policyDocument"]["Statement"][0]["Effect"], handler.__cached__)
+"""
+
+
+def test_the_sam_build_packages_a_current_store_and_byte_code(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer
+) -> None:
+    """`make package-authorizer` (the second half of build-AuthorizerFunction, the first being
+    pip) gives a folder whose handler answers from the compiled store."""
+    template = (ROOT / "template.yaml").read_text()
+    assert "BuildMethod: makefile" in template
+    assert "build-AuthorizerFunction:" in (ROOT / "Makefile").read_text()
+    package = tmp_path / "artifacts"
+    package.mkdir()
+    make = subprocess.run(
+        ["make", "--no-print-directory", "package-authorizer", f"ARTIFACTS_DIR={package}",
+         f"PYTHON={sys.executable}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert make.returncode == 0, make.stdout + make.stderr
+    assert (package / "policies" / COMPILED_NAME).is_file()
+    assert list((package / "authorizer" / "__pycache__").glob("handler.*.pyc"))
+    env = {  # the template's relative paths, run from the package root as Lambda does
+        **os.environ,
+        **sample_environment(issuer, jwks_server.url),
+        "CEDAR_POLICY_DIR": "policies",
+        "CEDAR_SCHEMA": "schemas/corp.cedarschema",
+        "CEDAR_ENTITIES": "entities/corp.json",
+        "EVENT": json.dumps(rest(sample_token(issuer, "alice"), *RECORD)),
+        "PYTHONPATH": "",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", PACKAGED_FIRST_DECISION],
+        cwd=package, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "stale" not in run.stdout + run.stderr
+    effect, cached = run.stdout.strip().splitlines()[-1].split()
+    assert effect == "Allow"
+    assert cached.startswith(str(package))
