@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from authorizer.compiled import COMPILED_NAME
 
@@ -33,6 +36,16 @@ answer = handler.lambda_handler(event, None)
 assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
 print((time.perf_counter() - started) * 1e6)
 """
+
+
+class ColdStart(NamedTuple):
+    """Medians in us, timed after interpreter start-up (the same for every arm)."""
+
+    bare: float  # importing cedarpy and PyJWT
+    first: float  # import + init + first decision, packaged as the SAM build packages it
+    uncompiled: float  # the same reading the policy files (no compiled policy store)
+    ratio: float  # median over the rounds of first / bare (robust to drift between rounds)
+    uncompiled_ratio: float
 
 
 def _run(code: str, env: dict[str, str]) -> float:
@@ -59,22 +72,34 @@ def compile_sources() -> None:
         )
 
 
-def cold_start(env: dict[str, str], runs: int = 7) -> tuple[float, float, float]:
-    """Median us of: the bare imports; import + init + first decision as the SAM build packages
-    the function (compiled policy store, .pyc files); the same reading the policy files."""
+def cold_start(env: dict[str, str], runs: int = 11) -> ColdStart:
+    """The arms run interleaved, one of each per round, so that a machine slowing down or
+    speeding up during the measurement moves all of them alike; the ratios are the medians of
+    each round's ratio."""
     compile_sources()
-    store = Path(env["CEDAR_POLICY_DIR"]) / COMPILED_NAME
-    bare = [_run(BARE, env) for _ in range(runs)]
-    slow = [_run(FIRST_DECISION, env) for _ in range(runs)]
-    subprocess.run(
-        [sys.executable, "-m", "authorizer.cli", "compile"], env=env, cwd=ROOT, check=True,
-        capture_output=True,
+    policies = Path(env["CEDAR_POLICY_DIR"])
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "policies"  # the same policies with no compiled store
+        shutil.copytree(policies, plain, ignore=shutil.ignore_patterns(COMPILED_NAME))
+        subprocess.run(
+            [sys.executable, "-m", "authorizer.cli", "compile"], env=env, cwd=ROOT, check=True,
+            capture_output=True,
+        )  # fmt: skip
+        uncompiled_env = {**env, "CEDAR_POLICY_DIR": str(plain)}
+        bare, first, uncompiled = [], [], []
+        try:
+            for _ in range(runs):
+                bare.append(_run(BARE, env))
+                first.append(_run(FIRST_DECISION, env))
+                uncompiled.append(_run(FIRST_DECISION, uncompiled_env))
+        finally:
+            (policies / COMPILED_NAME).unlink(missing_ok=True)  # an edit would make it stale
+    median = statistics.median
+    return ColdStart(
+        median(bare), median(first), median(uncompiled),
+        median(f / b for f, b in zip(first, bare, strict=True)),
+        median(u / b for u, b in zip(uncompiled, bare, strict=True)),
     )  # fmt: skip
-    try:
-        first = [_run(FIRST_DECISION, env) for _ in range(runs)]
-    finally:
-        store.unlink(missing_ok=True)  # a later policy edit would find it stale anyway
-    return statistics.median(bare), statistics.median(first), statistics.median(slow)
 
 
 def environment(base: dict[str, str], event: dict[str, object]) -> dict[str, str]:
