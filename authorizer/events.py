@@ -20,7 +20,8 @@ from authorizer.errors import InvalidRequest
 
 # API Gateway caps a header near 10 KB; a real JWT is a few KB. Longer is hostile or broken.
 MAX_TOKEN_LENGTH = 8192
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY", "*"})
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # what ANY stands for
+_METHODS = frozenset({*HTTP_METHODS, "ANY", "*"})
 _BEARER = re.compile(r"^Bearer +(\S+)$", re.IGNORECASE)
 
 

@@ -25,7 +25,7 @@ from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_entities, find_schema
 from authorizer.entities import EntityMapping
 from authorizer.errors import DependencyError, Unauthorized
-from authorizer.events import EventKind, Request, bearer_token, parse_event
+from authorizer.events import HTTP_METHODS, EventKind, Request, bearer_token, parse_event
 from authorizer.jwks import Fetch, JwksCache, http_fetch
 from authorizer.policies import LoadedPolicies
 from authorizer.response import (
@@ -381,8 +381,9 @@ class Authorizer:
         deny = [pattern(r) for r, d in decisions.items() if not d.allowed]
         for route, decision in decisions.items():
             if decision.allowed:
-                sample = arn.for_route(route.method, route.sample_path)
-                if any(resource_matches(p, sample) for p in deny):
+                verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
+                samples = [arn.for_route(verb, route.sample_path) for verb in verbs]
+                if any(resource_matches(p, sample) for p in deny for sample in samples):
                     return None
         if not any(resource_matches(p, request.arn) for p in allow + deny):
             return None  # the event's ARN is not one of ours (a stage or path mapping quirk)

@@ -99,10 +99,6 @@ def main() -> int:
         "decision-cache hit / fresh token": (by[HIT] / by[FRESH], "<= 0.1"),
         "10,000 policies / 10 policies (indexed)": (by[largest] / by[smallest], "<= 2"),
         "cold start / bare imports (median of each round's ratio)": (cold.ratio, "<= 1.3"),
-        "cold start / bare imports, after the Lambda runtime's imports": (
-            cold.lambda_first / cold.lambda_bare,
-            "<= 1.3",
-        ),
     }
     if CEDARLING in by:
         ratios["Cedarling signed / fresh token"] = (by[CEDARLING] / by[FRESH], ">= 3")
