@@ -268,12 +268,15 @@ def _multi(
     same header, so their values add up: two ``Authorization`` headers stay two."""
     out: dict[str, list[str]] = {}
     source: Iterable[tuple[str, Any]] = multi.items() if multi else single.items()
-    for name, value in source:
+    for name, value in source:  # on every request: plain loops, no generators
         if value is None:
             continue
         values = value if isinstance(value, list) else [value]
-        if not isinstance(name, str) or not all(isinstance(v, str) for v in values):
-            raise InvalidRequest("malformed_event", "a header or query value is not a string")
+        if not isinstance(name, str):
+            raise InvalidRequest("malformed_event", "a header or query name is not a string")
+        for item in values:
+            if not isinstance(item, str):
+                raise InvalidRequest("malformed_event", "a header or query value is not a string")
         out.setdefault(name.lower() if lower else name, []).extend(values)
     return {name: tuple(values) for name, values in out.items()}
 

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import cedarpy
 from cachetools import TLRUCache
@@ -47,6 +47,8 @@ if TYPE_CHECKING:  # the backend API loads on first use: the Lambda path never n
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
+K = TypeVar("K")
+V = TypeVar("V")
 CACHE_SIZE = 10_000
 
 
@@ -62,6 +64,9 @@ class Caller(NamedTuple):
     token_records: dict[tuple[str, str], Any]
     # The principal and its groups from the token (EntityMapping.principal_entities).
     extra: tuple[Mapping[str, Any], ...]
+    # What Cedar can see of this caller, as decision-cache key parts (``Authorizer._seen``): per
+    # action, and "" for the token-level batch.
+    seen: dict[tuple[str, str] | str, str]
 
 
 class Outcome(NamedTuple):
@@ -213,13 +218,13 @@ class Authorizer:
 
     def verify(self, token: str) -> Caller:
         """A verified caller, from the token cache until the token's `exp`."""
-        cached = self._tokens.get(token)
+        cached = _cached(self._tokens, token)
         if cached is not None:
             return cached
         verified = self.verifier.verify(token)
         extra = self.mapping.principal_entities(verified.claims)
         entities = None if self.engine.live_store else self.engine.entities_with(extra)
-        caller = Caller(verified, extra[0]["uid"], entities, {}, tuple(extra))
+        caller = Caller(verified, extra[0]["uid"], entities, {}, tuple(extra), {})
         self._tokens[token] = caller
         return caller
 
@@ -235,20 +240,23 @@ class Authorizer:
             return self._decide_token_level(request, caller, match)
         action = match.route.action_uid
         resource = self.mapping.resource_uid(match)
-        # Key on what the policies can read: the token (its digest), the route, the resource and
-        # the context attributes they name. A route whose policies read only the token needs no
-        # context at all to find its cached decision.
+        # Key on what Cedar is given: the caller's entities (and its token record when that is
+        # all the policies read of the context), the route, the resource and the context
+        # attributes the policies name. Not on the token itself: a user's next token with the
+        # same claims finds the decisions made for the last one.
         reads = self.route_reads(match.route)
         context: dict[str, Any] | None = None
         part: object = None
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
             context = self._context(caller, request, match)
             part = context if reads is None else {k: context.get(k) for k in sorted(reads)}
+            seen = self._seen(caller)
+        else:
+            seen = self._seen(caller, match.route if reads else None)
         # The store's generation changes when entities are invalidated explicitly.
         version = f"{self.engine.version}/{self.engine.store.generation}"
-        key = (version, caller.token.digest, action["id"], resource["type"], resource["id"],
-               _digest(part))  # fmt: skip
-        cached = self._decisions.get(key)
+        key = (version, seen, action["id"], resource["type"], resource["id"], _digest(part))
+        cached = _cached(self._decisions, key)
         if cached is not None:
             return Outcome(cached[0], principal, action, resource, cache="decision")
         if context is None:
@@ -270,9 +278,9 @@ class Authorizer:
         return self.engine.entity_set(caller.extra, (resource,))
 
     def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
-        """Every token-level route in one pass; the answers are cached per token."""
-        key = (f"{self.engine.version}/{self.engine.store.generation}", caller.token.digest)
-        cached = self._batches.get(key)
+        """Every token-level route in one pass; the answers are cached per caller content."""
+        key = (f"{self.engine.version}/{self.engine.store.generation}", self._seen_batch(caller))
+        cached = _cached(self._batches, key)
         if cached is not None:
             decisions, cache = cached[0], "token"
         else:
@@ -293,15 +301,44 @@ class Authorizer:
             self.mapping.application, cache, by_route,
         )  # fmt: skip
 
+    def _seen(self, caller: Caller, route: Route | None = None) -> str:
+        """Digest of what Cedar sees of the caller: its principal and group entities, and, with
+        ``route``, its token record for that route's action. Computed once per caller. (Over the
+        token's entities even where the store's own copy of a known principal is used: two
+        callers with the same digest are then still seen alike.)"""
+        key = (route.action_type, route.action_id) if route else ("", "")
+        found = caller.seen.get(key)
+        if found is None:
+            token = self._token_record(caller, route) if route else None
+            found = caller.seen[key] = _digest([caller.extra, token])
+        return found
+
+    def _seen_batch(self, caller: Caller) -> str:
+        """``_seen`` for the token-level batch: the entities and every token-level route's token
+        record (those routes' policies read nothing else)."""
+        found = caller.seen.get("")
+        if found is None:
+            tokens = [self._token_record(caller, route) for route in self.token_routes]
+            found = caller.seen[""] = _digest([caller.extra, tokens])
+        return found
+
+    def _token_record(self, caller: Caller, route: Route) -> Any:
+        """``context.token`` for the route's action, shaped once per caller and action."""
+        key = (route.action_type, route.action_id)
+        token = caller.token_records.get(key)
+        if token is None:
+            model = self.engine.model
+            action = model.action(route.action_type, route.action_id) if model else None
+            token = caller.token_records[key] = self.mapping.token_record(
+                caller.token.claims, action
+            )
+        return token
+
     def _context(self, caller: Caller, request: Request, match: RouteMatch) -> dict[str, Any]:
         model = self.engine.model
         route = match.route
         action = model.action(route.action_type, route.action_id) if model else None
-        key = (route.action_type, route.action_id)
-        token = caller.token_records.get(key)
-        if token is None:
-            token = self.mapping.token_record(caller.token.claims, action)
-            caller.token_records[key] = token
+        token = self._token_record(caller, route)
         # Cedar converts every context attribute it is given; the route's policies read only
         # `reads`, so the others cannot change the decision and are not even built (with request
         # validation on, the schema wants them all).
@@ -510,6 +547,15 @@ def policy_action_ids(policies: LoadedPolicies, action_type: str) -> set[str]:
 
 def _until_exp(_key: str, caller: Caller, _now: float) -> float:
     return float(caller.token.claims["exp"])
+
+
+def _cached(cache: TLRUCache[K, V], key: K) -> V | None:
+    """``cache.get(key)`` without its second lookup: it runs on every request, and ``get``
+    (membership test, then the item) costs cachetools several times what one lookup does."""
+    try:
+        return cache[key]
+    except KeyError:  # absent or expired
+        return None
 
 
 def _digest(value: object) -> str:

@@ -81,11 +81,15 @@ class Telemetry:
             record["TokenFailures"] = 1
             record["token_failure"] = reason or "unknown"
         directive = _decision_directive(hit, unauthorized)
-        line = json.dumps(record, separators=(",", ":"), default=str)
+        line = _ENCODER.encode(record)
         stream = self._stream or sys.stdout
         stream.write(
             f'{line[:-1]},"_aws":{{"Timestamp":{int(self._clock() * 1000)},{directive}}}}}\n'
         )
+
+
+# One encoder for every line: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
 
 @functools.lru_cache(maxsize=4)

@@ -70,6 +70,7 @@ HR_GROUPS = ["hr", "hr-engineering", "hr-engineering-payroll", "hr-finance"]
 WARMUP = 100
 
 LABEL_NEW = "cedarling signed, new token each call"
+LABEL_NEW_USER = "cedarling signed, new user each call"
 LABEL_SAME = "cedarling signed, same token (its cache)"
 LABEL_UNSIGNED = "cedarling unsigned (authorize_unsigned)"
 
@@ -498,7 +499,11 @@ def _principal(claims: Mapping[str, Any], *, permissions: bool = True) -> Entity
 
 
 def _measure_signed(
-    tokens: list[str], issuer: str, jwks: Mapping[str, Any], iterations: int
+    tokens: list[str],
+    issuer: str,
+    jwks: Mapping[str, Any],
+    iterations: int,
+    new_users: list[str] | None = None,
 ) -> dict[str, tuple[float, float]]:
     expected = [_expected(_claims(t)) for t in tokens]
     n = len(tokens)
@@ -532,6 +537,18 @@ def _measure_signed(
             LABEL_NEW,
         )
         uncached.shut_down()
+
+        if new_users:  # the same, each token of a user not seen before
+            fresh = _cedarling(store, signed=True, token_cache_ttl=0)
+            _check_signed(fresh, new_users)
+            wanted = [_expected(_claims(t)) for t in new_users]
+            rows[LABEL_NEW_USER] = _time(
+                lambda i: call(fresh, new_users[i % len(new_users)]),
+                iterations,
+                lambda i: wanted[i % len(new_users)],
+                LABEL_NEW_USER,
+            )
+            fresh.shut_down()
 
         # Default settings (token cache on, 5 s max TTL): the same token every call.
         cached = _cedarling(store, signed=True)
@@ -582,15 +599,20 @@ def _measure_unsigned(tokens: list[str], iterations: int) -> dict[str, tuple[flo
 
 
 def measure(
-    tokens: list[str], issuer: str, jwks: dict[str, Any], iterations: int
+    tokens: list[str],
+    issuer: str,
+    jwks: dict[str, Any],
+    iterations: int,
+    new_users: list[str] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Median and p99 in microseconds of Cedarling deciding GET /employees, by label:
-    signed with its token cache off and a new token each call, signed with its cache on and one
-    token, and authorize_unsigned with a principal. Raises RuntimeError on a wrong decision."""
+    signed with its token cache off and a new token each call (of one user; with ``new_users``
+    also of a new user each call), signed with its cache on and one token, and
+    authorize_unsigned with a principal. Raises RuntimeError on a wrong decision."""
     if not tokens:
         raise ValueError("measure needs at least one token")
     return {
-        **_measure_signed(tokens, issuer, jwks, iterations),
+        **_measure_signed(tokens, issuer, jwks, iterations, new_users),
         **_measure_unsigned(tokens, iterations),
     }
 

@@ -14,6 +14,7 @@ import pytest
 from authorizer import handler
 from authorizer.local import apigw
 from authorizer.local.issuer import LocalIssuer
+from authorizer.local.users import split_profile
 from authorizer.pdp import Authorizer
 from tests.conftest import ROOT, FakeClock, JwksServer
 from tests.helpers import decide, outcome, rest, user_token
@@ -221,3 +222,62 @@ def test_template_linked_policies_from_a_links_file(
     assert outcome(authz, allowed) == "Allow"
     assert decide(authz, allowed).determining == ("alice-may-set-emp-001",)
     assert outcome(authz, rest(token, "PUT", "/employees/emp-002/status", status)) == "Deny"
+
+
+def test_a_users_next_token_with_the_same_claims_finds_the_cached_decisions(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Decisions are keyed on what Cedar sees (entities, token record, context), not on the
+    token: a refreshed token (new jti, iat, exp) of the same user is answered from the cache."""
+    now_ms = int(clock.now * 1000)
+    for _ in range(2):
+        token = user_token(issuer, "alice", clock.now)
+        assert outcome(authz, rest(token, "GET", "/employees/emp-001", "/employees/{employeeId}",
+                                   now_ms=now_ms)) == "Allow"  # fmt: skip
+        assert outcome(authz, rest(token, "GET", "/employees", "/employees", now_ms=now_ms)) == (
+            "Allow"
+        )
+        clock.advance(30)  # the next token is issued later: other iat, exp and jti
+    caches = [json.loads(line)["cache"] for line in capsys.readouterr().out.splitlines()]
+    assert caches == ["none", "none", "decision", "token"]
+
+
+RECORD = ("GET", "/employees/emp-001", "/employees/{employeeId}")
+
+
+@pytest.mark.parametrize(
+    ("changed", "route"),
+    [
+        # The scope is in context.token, which the employee policies read.
+        ({"scope": "openid"}, ("GET", "/employees", "/employees")),
+        ({"scope": "openid"}, RECORD),
+        # The groups become the principal's parents.
+        ({"groups": []}, RECORD),
+        # A principal attribute (tenant isolation reads it).
+        ({"tenant": "globex"}, RECORD),
+    ],
+    ids=["scope-token-level", "scope-record", "groups", "tenant"],
+)
+def test_a_token_that_differs_in_what_cedar_sees_is_decided_again(
+    authz: Authorizer, env: dict[str, str], issuer: LocalIssuer, clock: FakeClock,
+    capsys: pytest.CaptureFixture[str], changed: dict[str, Any], route: tuple[str, str, str],
+) -> None:  # fmt: skip
+    """Each change reaches Cedar, so the second token is evaluated, never answered with the
+    first one's decision; the answer is that of an authorizer that never saw the first."""
+    now_ms = int(clock.now * 1000)
+    groups, profile = split_profile("alice")
+    claims: dict[str, Any] = {"groups": groups, "scope": "openid employee:read", "extra": profile}
+    first = issuer.token("alice", now=clock.now, **claims)
+    assert outcome(authz, rest(first, *route, now_ms=now_ms)) == "Allow"
+    for name, value in changed.items():
+        if name in claims:
+            claims[name] = value
+        else:
+            claims["extra"] = {**profile, name: value}
+    second = rest(issuer.token("alice", now=clock.now + 1, **claims), *route, now_ms=now_ms)
+    answer = outcome(authz, second)
+    caches = [json.loads(line)["cache"] for line in capsys.readouterr().out.splitlines()]
+    assert caches == ["none", "none"]
+    assert answer == outcome(Authorizer.from_env(env, clock=clock), second)
+    if "groups" not in changed:  # alice's own permissions grant what her groups would
+        assert answer == "Deny"
