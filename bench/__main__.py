@@ -3,17 +3,20 @@ policies; targets are checked as ratios between rows of the same run (machines a
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from bench import authorizer_bench as ours
 from bench import bench_backend, bench_pre_token_hook, bench_store
 from bench.cold_start import cold_start, environment
-from bench.timing import Row, measure, table
+from bench.timing import Row, measure_together, table
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "2000"))
 COUNTS = [10, 100, 1_000, 10_000]
@@ -44,23 +47,29 @@ def serve_jwks(document: dict[str, object]) -> tuple[str, ThreadingHTTPServer]:
     return f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", server
 
 
-def cedarling_rows(issuer: ours.LocalIssuer) -> list[Row]:
-    """Cedarling, and our handler on the very same tokens (GET /employees, a new token each
-    call): one user's refreshed tokens, and a new user each call."""
+def main_rows(issuer: ours.LocalIssuer) -> list[Row]:
+    """The handler, the floor and baselines, Cedarling, and our handler on Cedarling's very
+    tokens (GET /employees, a new token each call: one user's refreshed tokens, and a new user
+    each call), all measured in turns so that their ratios hold on a noisy machine."""
+    calls = {**ours.handler_calls(issuer, ITERATIONS), **ours.baseline_calls(issuer, ITERATIONS)}
     returning = ours.alice_tokens(issuer, ITERATIONS + 100)
     new_users = ours.alice_tokens(issuer, ITERATIONS + 100, distinct_users=True)
-    try:
-        peer = importlib.import_module("bench.cedarling_peer")
-        results = peer.measure(returning, issuer.issuer, issuer.jwks(), ITERATIONS, new_users)
-    except ImportError as error:
-        print(f"(Cedarling skipped: {error}; `make bench` installs cedarling-python)\n")
-        return []
-    rows = [Row(label, median, p99) for label, (median, p99) in results.items()]
     for label, tokens in [(OURS_RETURNING, returning), (OURS_NEW_USER, new_users)]:
         authorizer = ours.make_authorizer(issuer)
         events = [ours.event(t, "GET", "/employees", "/employees") for t in tokens]
-        rows.append(measure(label, lambda i, a=authorizer, e=events: a.handle(e[i]), ITERATIONS))
-    return rows
+        calls[label] = lambda i, a=authorizer, e=events: a.handle(e[i])
+    with contextlib.ExitStack() as stack:
+        try:
+            peer = importlib.import_module("bench.cedarling_peer")
+        except ImportError as error:
+            print(f"(Cedarling skipped: {error}; `make bench` installs cedarling-python)\n")
+        else:
+            jwks = issuer.jwks()
+            calls |= stack.enter_context(
+                peer.signed_calls(returning, issuer.issuer, jwks, new_users)
+            )
+            calls |= stack.enter_context(peer.unsigned_calls(returning))
+        return measure_together(calls, ITERATIONS, notes=ours.HANDLER_NOTES)
 
 
 def check(label: str, value: float, target: str, ok: bool) -> str:
@@ -70,12 +79,13 @@ def check(label: str, value: float, target: str, ok: bool) -> str:
 def main() -> int:
     issuer = ours.new_issuer()
     print(f"cedar-authz benchmark: {ITERATIONS} calls per row; medians and p99 in microseconds\n")
-    rows = ours.handler_rows(issuer, ITERATIONS) + ours.baseline_rows(issuer, ITERATIONS)
-    rows += cedarling_rows(issuer)
+    rows = main_rows(issuer)
     print(table(rows))
 
     print("\npolicy-count scaling: one policy relevant to the action, the handler, token cached")
-    scaling = ours.scaling_rows(issuer, COUNTS, max(200, ITERATIONS // 4))
+    with tempfile.TemporaryDirectory() as scratch:
+        calls = ours.scaling_calls(issuer, COUNTS, Path(scratch))
+        scaling = measure_together(calls, max(200, ITERATIONS // 4))
     print(table(scaling))
     by = {r.label: r.median_us for r in rows + scaling}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from authorizer.local.users import split_profile
 from authorizer.pdp import Authorizer
 from authorizer.response import policy_allows
 from authorizer.telemetry import Telemetry
-from bench.timing import Row, measure
 
+Call = Callable[[int], object]
 RECORD = ("GET", "/employees/emp-001", "/employees/{employeeId}")
 NOW_MS = 1_795_000_000_000
 
@@ -64,7 +63,7 @@ def allowed(authorizer: Authorizer, request: dict[str, Any]) -> bool:
     return policy_allows(authorizer.handle(request), request["methodArn"])
 
 
-def handler_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
+def handler_calls(issuer: LocalIssuer, iterations: int) -> dict[str, Call]:
     authorizer = make_authorizer(issuer)
     count = iterations + 100
     new_users = [event(t, *RECORD) for t in alice_tokens(issuer, count, distinct_users=True)]
@@ -78,39 +77,27 @@ def handler_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
     ]
     assert allowed(authorizer, repeated) and allowed(authorizer, listing[-1])
 
-    def run(events: list[dict[str, Any]]) -> Callable[[int], object]:
+    def run(events: list[dict[str, Any]]) -> Call:
         return lambda i: authorizer.handle(events[i])
 
-    return [
-        measure("handler: fresh token, new user (no cache)", run(new_users), iterations),
-        measure(
-            "handler: fresh token, returning user",
-            run(returning),
-            iterations,
-            note="entities handle reused",
-        ),
-        measure(
-            "handler: known token, new resource",
-            run(new_resources),
-            iterations,
-            note="token cache hit",
-        ),
-        measure(
-            "handler: repeated request",
-            lambda _i: authorizer.handle(repeated),
-            iterations,
-            note="decision cache hit",
-        ),
-        measure(
-            "handler: fresh token, token-level route",
-            run(listing),
-            iterations,
-            note="every token-level route at once",
-        ),
-    ]
+    return {
+        "handler: fresh token, new user (no cache)": run(new_users),
+        "handler: fresh token, returning user": run(returning),
+        "handler: known token, new resource": run(new_resources),
+        "handler: repeated request": lambda _i: authorizer.handle(repeated),
+        "handler: fresh token, token-level route": run(listing),
+    }
 
 
-def baseline_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
+HANDLER_NOTES = {
+    "handler: fresh token, returning user": "same claims: its decisions are cached",
+    "handler: known token, new resource": "token cache hit",
+    "handler: repeated request": "decision cache hit",
+    "handler: fresh token, token-level route": "every token-level route at once",
+}
+
+
+def baseline_calls(issuer: LocalIssuer, iterations: int) -> dict[str, Call]:
     """The same decision without our pipeline. Each call verifies a new user's token and adds
     that user to the pre-parsed entity store, as any authorizer must; the request itself is the
     one our mapping builds, handed to cedarpy directly."""
@@ -180,11 +167,11 @@ def baseline_rows(issuer: LocalIssuer, iterations: int) -> list[Row]:
         )
         cedarpy.is_authorized(cedar_requests[i], policies_text, entity_strings[i], schema_text)
 
-    return [
-        measure("floor: OpenSSL RS256 verify + cedarpy handles", floor, iterations),
-        measure("baseline: PyJWT decode + cedarpy handles", pyjwt_handles, iterations),
-        measure("naive: PyJWT decode + cedarpy with strings", naive, iterations),
-    ]
+    return {
+        "floor: OpenSSL RS256 verify + cedarpy handles": floor,
+        "baseline: PyJWT decode + cedarpy handles": pyjwt_handles,
+        "naive: PyJWT decode + cedarpy with strings": naive,
+    }
 
 
 SCALING_SCHEMA = """
@@ -204,38 +191,36 @@ RELEVANT = (
 )
 
 
-def scaling_rows(issuer: LocalIssuer, counts: list[int], iterations: int) -> list[Row]:
+def scaling_calls(issuer: LocalIssuer, counts: list[int], scratch: Path) -> dict[str, Call]:
     """N policies, one relevant to the requested action (the rest name three other actions);
     the handler with a cached token and no decision cache, with and without indexing. The
-    relevant policy reads the request, so the route is decided per request, not in a batch."""
-    rows = []
+    relevant policy reads the request, so the route is decided per request, not in a batch.
+    The policy files are written under ``scratch``."""
+    calls: dict[str, Call] = {}
     token = alice_tokens(issuer, 1)[0]
     others = ["get /other", "get /else", "get /more"]
-    with tempfile.TemporaryDirectory() as scratch:
-        schema = Path(scratch) / "s.cedarschema"
-        schema.write_text(SCALING_SCHEMA)
-        for count in counts:
-            policies = Path(scratch) / f"p{count}"
-            policies.mkdir()
-            lines = [RELEVANT] + [
-                f'@id("p{n}")\npermit (principal, action == Corp::Action::"{others[n % 3]}", '
-                f'resource) when {{ principal has tenant && principal.tenant == "t{n}" }};'
-                for n in range(count - 1)
-            ]
-            (policies / "all.cedar").write_text("\n".join(lines))
-            env = {
-                "CEDAR_POLICY_DIR": str(policies),
-                "CEDAR_SCHEMA": str(schema),
-                "CEDAR_ENTITIES": "none",
-                "DECISION_CACHE_TTL": "0",
-            }
-            request = event(token, "GET", "/things", "/things")
-            for indexed in (True, False):
-                authorizer = make_authorizer(issuer, **env)
-                authorizer.engine.indexed = indexed
-                assert allowed(authorizer, request)
-                label = f"{count:>6} policies, {'indexed' if indexed else 'all evaluated'}"
-                rows.append(
-                    measure(label, lambda _i, a=authorizer, r=request: a.handle(r), iterations)
-                )
-    return rows
+    schema = scratch / "s.cedarschema"
+    schema.write_text(SCALING_SCHEMA)
+    for count in counts:
+        policies = scratch / f"p{count}"
+        policies.mkdir()
+        lines = [RELEVANT] + [
+            f'@id("p{n}")\npermit (principal, action == Corp::Action::"{others[n % 3]}", '
+            f'resource) when {{ principal has tenant && principal.tenant == "t{n}" }};'
+            for n in range(count - 1)
+        ]
+        (policies / "all.cedar").write_text("\n".join(lines))
+        env = {
+            "CEDAR_POLICY_DIR": str(policies),
+            "CEDAR_SCHEMA": str(schema),
+            "CEDAR_ENTITIES": "none",
+            "DECISION_CACHE_TTL": "0",
+        }
+        request = event(token, "GET", "/things", "/things")
+        for indexed in (True, False):
+            authorizer = make_authorizer(issuer, **env)
+            authorizer.engine.indexed = indexed
+            assert allowed(authorizer, request)
+            label = f"{count:>6} policies, {'indexed' if indexed else 'all evaluated'}"
+            calls[label] = lambda _i, a=authorizer, r=request: a.handle(r)
+    return calls

@@ -18,7 +18,7 @@ same for the sample users. Decisions are checked before timing (an Allow, a Deny
 action, and a forged signature that must be dropped), and every timed call's decision is checked
 after it, so a misconfigured peer cannot look fast by denying everything.
 
-Run: ``.venv/bin/python bench/cedarling_peer.py [iterations]``. Needs ``cedarling-python==2.5.20``.
+Run: ``.venv/bin/python -m bench.cedarling_peer [iterations]``. Needs ``cedarling-python==2.5.20``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ import base64
 import json
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +46,7 @@ from cedarling_python import (
 
 from authorizer.local.issuer import LocalIssuer, SigningKey
 from authorizer.local.users import split_profile
+from bench.timing import Row, measure_together, table
 
 ROOT = Path(__file__).resolve().parent.parent
 # The trusted issuer's name: its TrustedIssuer entity's namespace, and tokens land in
@@ -457,25 +456,19 @@ def _check_signed(cedarling: Cedarling, tokens: list[str]) -> None:
             raise RuntimeError("Cedarling accepted a forged signature: validation is off")
 
 
-def _time(
-    call: Callable[[int], bool], iterations: int, expected: Callable[[int], bool], label: str
-) -> tuple[float, float]:
-    """Median and p99 (us) of ``call(i)`` after a warm-up; each decision must be ``expected(i)``."""
-    for i in range(WARMUP):
-        call(i)
-    clock = time.perf_counter_ns
-    samples: list[int] = []
-    wrong = 0
-    for i in range(WARMUP, WARMUP + iterations):
-        started = clock()
+def _checked(
+    call: Callable[[int], bool], expected: Callable[[int], bool], label: str
+) -> Callable[[int], bool]:
+    """``call``, raising RuntimeError the moment a decision is not ``expected(i)``: a peer that
+    denies everything cannot look fast."""
+
+    def checked(i: int) -> bool:
         allowed = call(i)
-        samples.append(clock() - started)
-        wrong += allowed != expected(i)
-    if wrong:
-        raise RuntimeError(f"{label}: {wrong} of {iterations} timed decisions were wrong")
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    return statistics.median(samples) / 1000, p99 / 1000
+        if allowed != expected(i):
+            raise RuntimeError(f"{label}: call {i} decided {allowed}, expected {expected(i)}")
+        return allowed
+
+    return checked
 
 
 def _our_policies() -> dict[str, str]:
@@ -498,13 +491,11 @@ def _principal(claims: Mapping[str, Any], *, permissions: bool = True) -> Entity
     return EntityData.from_dict(attrs)
 
 
-def _measure_signed(
-    tokens: list[str],
-    issuer: str,
-    jwks: Mapping[str, Any],
-    iterations: int,
-    new_users: list[str] | None = None,
-) -> dict[str, tuple[float, float]]:
+@contextmanager
+def signed_calls(
+    tokens: list[str], issuer: str, jwks: Mapping[str, Any], new_users: list[str] | None = None
+) -> Iterator[dict[str, Callable[[int], bool]]]:
+    """Checked calls by label, while the OIDC endpoint and the Cedarling instances live."""
     expected = [_expected(_claims(t)) for t in tokens]
     n = len(tokens)
     resource = EntityData.from_dict(dict(APPLICATION))
@@ -519,48 +510,45 @@ def _measure_signed(
         )
         return bool(cedarling.authorize_multi_issuer(request).is_allowed())
 
-    rows: dict[str, tuple[float, float]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="cedarling-bench-") as tmp,
         _oidc_server(issuer, jwks) as discovery_url,
     ):
         store = _write_store(Path(tmp) / "signed", SIGNED_SCHEMA, SIGNED_POLICIES, discovery_url)
-
         # Token cache off (max TTL 0): every call decodes, verifies and builds the token entity.
-        # Cycling through `tokens` also makes each call's token new unless tokens run out.
+        # Each call gets a token of its own (i indexes `tokens`).
         uncached = _cedarling(store, signed=True, token_cache_ttl=0)
         _check_signed(uncached, tokens)
-        rows[LABEL_NEW] = _time(
-            lambda i: call(uncached, tokens[i % n]),
-            iterations,
-            lambda i: expected[i % n],
-            LABEL_NEW,
-        )
-        uncached.shut_down()
-
-        if new_users:  # the same, each token of a user not seen before
-            fresh = _cedarling(store, signed=True, token_cache_ttl=0)
-            _check_signed(fresh, new_users)
-            wanted = [_expected(_claims(t)) for t in new_users]
-            rows[LABEL_NEW_USER] = _time(
-                lambda i: call(fresh, new_users[i % len(new_users)]),
-                iterations,
-                lambda i: wanted[i % len(new_users)],
-                LABEL_NEW_USER,
-            )
-            fresh.shut_down()
-
         # Default settings (token cache on, 5 s max TTL): the same token every call.
         cached = _cedarling(store, signed=True)
         _check_signed(cached, tokens)
-        rows[LABEL_SAME] = _time(
-            lambda _: call(cached, tokens[0]), iterations, lambda _: expected[0], LABEL_SAME
-        )
-        cached.shut_down()
-    return rows
+        calls = {
+            LABEL_NEW: _checked(
+                lambda i: call(uncached, tokens[i % n]), lambda i: expected[i % n], LABEL_NEW
+            ),
+            LABEL_SAME: _checked(
+                lambda _: call(cached, tokens[0]), lambda _: expected[0], LABEL_SAME
+            ),
+        }
+        instances = [uncached, cached]
+        if new_users:  # as LABEL_NEW, each token of a user not seen before
+            fresh = _cedarling(store, signed=True, token_cache_ttl=0)
+            _check_signed(fresh, new_users)
+            wanted = [_expected(_claims(t)) for t in new_users]
+            m = len(new_users)
+            calls[LABEL_NEW_USER] = _checked(
+                lambda i: call(fresh, new_users[i % m]), lambda i: wanted[i % m], LABEL_NEW_USER
+            )
+            instances.append(fresh)
+        try:
+            yield calls
+        finally:
+            for instance in instances:
+                instance.shut_down()
 
 
-def _measure_unsigned(tokens: list[str], iterations: int) -> dict[str, tuple[float, float]]:
+@contextmanager
+def unsigned_calls(tokens: list[str]) -> Iterator[dict[str, Callable[[int], bool]]]:
     """authorize_unsigned against this project's own schema and 11 policies, unchanged."""
     claims = next((_claims(t) for t in tokens if _expected(_claims(t), groups=False)), None)
     if claims is None:
@@ -593,9 +581,12 @@ def _measure_unsigned(tokens: list[str], iterations: int) -> dict[str, tuple[flo
             )
         if call(_principal(claims, permissions=False)):
             raise RuntimeError("authorize_unsigned allowed GET /employees without the permission")
-        row = _time(lambda _: call(principal), iterations, lambda _: want, LABEL_UNSIGNED)
-        cedarling.shut_down()
-    return {LABEL_UNSIGNED: row}
+        try:
+            yield {
+                LABEL_UNSIGNED: _checked(lambda _: call(principal), lambda _: want, LABEL_UNSIGNED)
+            }
+        finally:
+            cedarling.shut_down()
 
 
 def measure(
@@ -604,17 +595,15 @@ def measure(
     jwks: dict[str, Any],
     iterations: int,
     new_users: list[str] | None = None,
-) -> dict[str, tuple[float, float]]:
-    """Median and p99 in microseconds of Cedarling deciding GET /employees, by label:
-    signed with its token cache off and a new token each call (of one user; with ``new_users``
-    also of a new user each call), signed with its cache on and one token, and
-    authorize_unsigned with a principal. Raises RuntimeError on a wrong decision."""
+) -> list[Row]:
+    """Cedarling deciding GET /employees: signed with its token cache off and a new token each
+    call (of one user; with ``new_users`` also of a new user each call), signed with its cache
+    on and one token, and authorize_unsigned with a principal. Raises RuntimeError on a wrong
+    decision."""
     if not tokens:
         raise ValueError("measure needs at least one token")
-    return {
-        **_measure_signed(tokens, issuer, jwks, iterations, new_users),
-        **_measure_unsigned(tokens, iterations),
-    }
+    with signed_calls(tokens, issuer, jwks, new_users) as signed, unsigned_calls(tokens) as bare:
+        return measure_together({**signed, **bare}, iterations, warmup=WARMUP)
 
 
 def main() -> None:
@@ -630,11 +619,8 @@ def main() -> None:
         for _ in range(iterations + WARMUP)
     ]
     rows = measure(tokens, issuer.issuer, issuer.jwks(), iterations)
-    width = max(len(label) for label in rows)
     print(f"Cedarling (cedarling-python 2.5.20), GET /employees, {iterations} iterations")
-    print(f"{'measurement'.ljust(width)}  {'median us':>10}  {'p99 us':>10}")
-    for label, (median, p99) in rows.items():
-        print(f"{label.ljust(width)}  {median:10.1f}  {p99:10.1f}")
+    print(table(rows))
 
 
 if __name__ == "__main__":

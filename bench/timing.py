@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 
@@ -40,3 +40,35 @@ def table(rows: list[Row]) -> str:
         for r in rows
     ]
     return "\n".join(lines)
+
+
+def measure_together(
+    calls: Mapping[str, Callable[[int], object]],
+    iterations: int,
+    rounds: int = 20,
+    warmup: int = 50,
+    notes: Mapping[str, str] | None = None,
+) -> list[Row]:
+    """Like ``measure`` for each of ``calls``, but in turns: each round runs a slice of every
+    call's iterations, so a shared machine speeding up or slowing down during the run moves all
+    of them alike and the ratios between them hold. ``call(i)`` gets each i once (warm-up
+    first), as ``measure`` does."""
+    per_round = max(1, iterations // rounds)
+    samples: dict[str, list[int]] = {label: [] for label in calls}
+    for call in calls.values():
+        for i in range(warmup):
+            call(i)
+    for start in range(warmup, warmup + per_round * rounds, per_round):
+        for label, call in calls.items():
+            timed = samples[label]
+            for i in range(start, start + per_round):
+                started = time.perf_counter_ns()
+                call(i)
+                timed.append(time.perf_counter_ns() - started)
+    rows = []
+    for label, timed in samples.items():
+        timed.sort()
+        p99 = timed[min(len(timed) - 1, int(len(timed) * 0.99))]
+        note = (notes or {}).get(label, "")
+        rows.append(Row(label, statistics.median(timed) / 1000, p99 / 1000, note))
+    return rows
