@@ -309,8 +309,11 @@ class Authorizer:
         key = (route.action_type, route.action_id) if route else ("", "")
         found = caller.seen.get(key)
         if found is None:
-            token = self._token_record(caller, route) if route else None
-            found = caller.seen[key] = _digest([caller.extra, token])
+            if route is None:
+                found = _digest(caller.extra)
+            else:
+                found = _digest([self._seen(caller), self._token_record(caller, route)])
+            caller.seen[key] = found
         return found
 
     def _seen_batch(self, caller: Caller) -> str:
@@ -319,7 +322,7 @@ class Authorizer:
         found = caller.seen.get("")
         if found is None:
             tokens = [self._token_record(caller, route) for route in self.token_routes]
-            found = caller.seen[""] = _digest([caller.extra, tokens])
+            found = caller.seen[""] = _digest([self._seen(caller), tokens])
         return found
 
     def _token_record(self, caller: Caller, route: Route) -> Any:

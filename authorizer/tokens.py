@@ -167,7 +167,10 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         raise InvalidToken("malformed", f"{what} is not base64url JSON: {error}") from None
     if not isinstance(value, dict):
         raise InvalidToken("malformed", f"{what} is not a JSON object")
-    if _depth(value) > MAX_CLAIM_DEPTH:
+    # No deeper than its opening brackets are many (strings' brackets only add to the count):
+    # a typical token has two, and the walk is skipped.
+    brackets = raw.count(b"{") + raw.count(b"[")
+    if brackets > MAX_CLAIM_DEPTH and _depth(value) > MAX_CLAIM_DEPTH:
         raise InvalidToken("malformed", f"{what} nests deeper than {MAX_CLAIM_DEPTH}")
     return value
 
