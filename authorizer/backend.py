@@ -288,12 +288,12 @@ def _context(
     if who.claims is not None:
         raw.pop("token", None)
         if wanted("token"):
-            key = (action["type"], action["id"])
-            token = who.caller.token_records.get(key) if who.caller else None
+            shape = authz.mapping.token_shape(definition)
+            token = who.caller.token_records.get(shape) if who.caller else None
             if token is None:
                 token = authz.mapping.token_record(who.claims, definition)
                 if who.caller is not None:
-                    who.caller.token_records[key] = token
+                    who.caller.token_records[shape] = token
     if definition is None:  # no schema (or an undeclared action): plain JSON values only
         shaped: Any = {k: to_cedar(v, None) for k, v in raw.items() if k != "request"}
         if "request" in raw and "request" not in (given or {}):

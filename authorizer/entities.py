@@ -89,6 +89,14 @@ class EntityMapping(NamedTuple):
             return {"type": typed[0], "id": match.path_parameters[parameters[-1]]}
         return self.application
 
+    def token_shape(self, action: ActionDef | None) -> object:
+        """What ``token_record`` depends on besides the claims: actions declaring the same token
+        type share one record (callers cache records by it)."""
+        if action is None:
+            return None
+        declared = action.context.attributes.get("token")
+        return declared.type if declared else DROPPED
+
     def token_record(self, claims: Mapping[str, Any], action: ActionDef | None) -> Any:
         """``context.token``: the claims shaped to the action's declared token type (or DROPPED
         when it declares none). Depends only on the token and the action: callers cache it."""

@@ -60,8 +60,8 @@ class Caller(NamedTuple):
     # The store's entities with the principal and its groups; None with a live entity store
     # (DynamoDB), whose entities are read per request for the resource (Engine.entity_set).
     entities: cedarpy.Entities | None
-    # context.token per action: it depends on the token alone, so it is shaped once.
-    token_records: dict[tuple[str, str], Any]
+    # context.token by its declared type (EntityMapping.token_shape): shaped once per token.
+    token_records: dict[object, Any]
     # The principal and its groups from the token (EntityMapping.principal_entities).
     extra: tuple[Mapping[str, Any], ...]
     # What Cedar can see of this caller, as decision-cache key parts (``Authorizer._seen``): per
@@ -326,15 +326,14 @@ class Authorizer:
         return found
 
     def _token_record(self, caller: Caller, route: Route) -> Any:
-        """``context.token`` for the route's action, shaped once per caller and action."""
-        key = (route.action_type, route.action_id)
-        token = caller.token_records.get(key)
+        """``context.token`` for the route's action, shaped once per caller and token type."""
+        model = self.engine.model
+        action = model.action(route.action_type, route.action_id) if model else None
+        shape = self.mapping.token_shape(action)
+        token = caller.token_records.get(shape)
         if token is None:
-            model = self.engine.model
-            action = model.action(route.action_type, route.action_id) if model else None
-            token = caller.token_records[key] = self.mapping.token_record(
-                caller.token.claims, action
-            )
+            token = self.mapping.token_record(caller.token.claims, action)
+            caller.token_records[shape] = token
         return token
 
     def _context(self, caller: Caller, request: Request, match: RouteMatch) -> dict[str, Any]:
