@@ -91,11 +91,13 @@ class EntityMapping(NamedTuple):
 
     def token_shape(self, action: ActionDef | None) -> object:
         """What ``token_record`` depends on besides the claims: actions declaring the same token
-        type share one record (callers cache records by it)."""
+        type share one record (callers cache records by it). The type's identity: the schema
+        model lives as long as the mapping, every action naming a common type holds the same
+        object, and hashing a record type by value would cost more than the record saves."""
         if action is None:
             return None
         declared = action.context.attributes.get("token")
-        return declared.type if declared else DROPPED
+        return id(declared.type) if declared else DROPPED
 
     def token_record(self, claims: Mapping[str, Any], action: ActionDef | None) -> Any:
         """``context.token``: the claims shaped to the action's declared token type (or DROPPED
