@@ -107,20 +107,18 @@ class Engine:
         was made from exactly these policy and schema files, which skips parsing and
         validating them again."""
         texts = read_policy_files(policy_dir)
-        schema_text = read_schema_file(schema_path) if schema_path else None
+        schema_input = (schema_path, read_schema_file(schema_path)) if schema_path else None
         compiled = None
         if use_compiled and links_path is None:  # template links are read at every start
-            schema_input = (
-                None if schema_path is None or schema_text is None else (schema_path, schema_text)
-            )
             key = compiled_key(policy_dir, texts, schema_input)
             compiled = read_compiled(policy_dir, key, texts)
         schema = None
-        if schema_path is not None and schema_text is not None:
+        if schema_input is not None:
+            path, text = schema_input
             if compiled is not None and compiled.schema_json is not None:
-                schema = model_from_json(compiled.schema_json, schema_text, source=str(schema_path))
+                schema = model_from_json(compiled.schema_json, text, source=str(path))
             else:
-                schema = schema_from_text(schema_path, schema_text)
+                schema = schema_from_text(path, text)
         entities = "[]"
         if entities_path is not None and store is None:
             try:

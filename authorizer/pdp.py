@@ -244,7 +244,8 @@ class Authorizer:
         # all the policies read of the context), the route, the resource and the context
         # attributes the policies name. Not on the token itself: a user's next token with the
         # same claims finds the decisions made for the last one.
-        reads = self.route_reads(match.route)
+        # With request validation on, Cedar checks attributes no policy reads: key on them all.
+        reads = None if self.engine.validate_requests else self.route_reads(match.route)
         context: dict[str, Any] | None = None
         part: object = None
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:

@@ -281,3 +281,21 @@ def test_a_token_that_differs_in_what_cedar_sees_is_decided_again(
     assert answer == outcome(Authorizer.from_env(env, clock=clock), second)
     if "groups" not in changed:  # alice's own permissions grant what her groups would
         assert answer == "Deny"
+
+
+@pytest.mark.parametrize(("validate", "expected"), [("false", "decision"), ("true", "none")])
+def test_with_request_validation_every_context_attribute_keys_the_decision(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock,
+    capsys: pytest.CaptureFixture[str], validate: str, expected: str,
+) -> None:  # fmt: skip
+    """The record route's policies read no source IP, so by default a request from another
+    address finds the cached decision; with CEDAR_VALIDATE_REQUESTS Cedar checks the whole
+    context, and the decision is keyed on all of it."""
+    authz = Authorizer.from_env({**env, "CEDAR_VALIDATE_REQUESTS": validate}, clock=clock)
+    token = user_token(issuer, "alice", clock.now)
+    now_ms = int(clock.now * 1000)
+    for source_ip in ("203.0.113.10", "203.0.113.11"):
+        event = rest(token, *RECORD, now_ms=now_ms, source_ip=source_ip)
+        assert outcome(authz, event) == "Allow"
+    caches = [json.loads(line)["cache"] for line in capsys.readouterr().out.splitlines()]
+    assert caches == ["none", expected]

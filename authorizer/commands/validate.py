@@ -33,7 +33,7 @@ from authorizer.authoring.inputs import (
 )
 from authorizer.authoring.problems import Problem, counts, plural, render_all
 from authorizer.errors import ConfigError
-from authorizer.policies import policy_files
+from authorizer.policies import read_policy_files
 
 DEFAULT_API = Path("template.yaml")
 
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         inputs = resolve(args)
         model = require_model(inputs)
         schema = cedar_schema(model)
-        texts = _read(policy_files(inputs.policy_dir))
+        texts = read_policy_files(inputs.policy_dir)
         broken = parse_problems(texts)
         if broken:
             return _report(args, broken, texts, Exit.FAILURE, None)
@@ -94,16 +94,6 @@ def run(args: argparse.Namespace) -> int:
     }
     code = Exit.VALIDATION if failed else Exit.OK
     return _report(args, problems, texts, code, summary)
-
-
-def _read(files: list[Path]) -> dict[Path, str]:
-    texts: dict[Path, str] = {}
-    for path in files:
-        try:
-            texts[path] = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: cannot be read: {error}") from None
-    return texts
 
 
 def _other_texts(*paths: Path | None) -> dict[Path, str]:
