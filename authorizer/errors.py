@@ -1,10 +1,19 @@
-"""One exception tree for the whole package (PyJWT's model).
+"""One exception tree for the whole package (PyJWT's model), and the one mapping from an error
+to what the caller gets (``status_of``), used by the Lambda, the middleware, the local gateway
+and the sample backend alike.
 
-How each branch ends at API Gateway:
-- ``Unauthorized`` (bad or missing token, malformed event): ``Exception("Unauthorized")``, 401.
-- ``DependencyError`` (JWKS unreachable with no usable key): an error -> 500, never cached.
-- ``ConfigError`` (policies, schema or settings unusable): the function refuses to start.
+How each branch ends:
+- ``Unauthorized`` (bad or missing token, malformed event, revoked token): 401; at API Gateway
+  ``Exception("Unauthorized")``.
+- ``DependencyError`` (JWKS or a table unreachable with no usable answer): 500, never cached.
+- ``ConfigError`` (policies, schema or settings unusable): the function refuses to start; 500.
+- anything else (a bug): 500, logged with its traceback. Never 401 (that would hide the bug as a
+  client error) and never a Deny that a cache could keep.
 A valid token that the policies deny is not an error: it is a Deny decision (403).
+
+Errors raised and caught inside one module (``response.MalformedAnswer``, ``uids.UidError``,
+``dynamo_store.MalformedItem``, the authoring tools' own) are internal: each is turned into one
+of these before it leaves its module.
 """
 
 from __future__ import annotations
@@ -51,3 +60,14 @@ class DependencyError(CedarAuthzError):
 
     Must surface as a 500 so that API Gateway does not cache a Deny.
     """
+
+
+UNAUTHORIZED = 401
+FORBIDDEN = 403
+INTERNAL_ERROR = 500
+
+
+def status_of(error: BaseException) -> int:
+    """The HTTP status a failed authorization answers with: 401 for a caller who is not
+    authenticated, 500 for everything else (a dependency, the configuration, a bug)."""
+    return UNAUTHORIZED if isinstance(error, Unauthorized) else INTERNAL_ERROR
