@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from authorizer.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
+from authorizer.errors import InvalidToken
 from authorizer.events import Request
+from authorizer.limits import MAX_GROUPS
 from authorizer.routes import RouteMatch
 from authorizer.schema import ActionDef, RecordType, SchemaModel
 
@@ -24,7 +26,6 @@ REGISTERED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "token_use", "auth_time", "origin_jti",
      "event_id", "at_hash", "nonce", "version"}
 )  # fmt: skip
-MAX_GROUPS = 200
 
 
 class EntityMapping(NamedTuple):
@@ -61,13 +62,22 @@ class EntityMapping(NamedTuple):
         return {"type": self.user_type, "id": self.entity_id(str(claims["sub"]))}
 
     def groups(self, claims: Mapping[str, Any]) -> list[str]:
+        """The caller's groups, all of them or none: a list over ``MAX_GROUPS`` (or holding a
+        member that is not a name) is refused, never cut, since the group left out could be the
+        one a ``forbid`` names."""
         value = claims.get(self.groups_claim)
+        if value is None:
+            return []
         if isinstance(value, str):
             value = value.split()
-        if not isinstance(value, list):
-            return []
-        names = [g for g in value if isinstance(g, str) and g]
-        return list(dict.fromkeys(names))[:MAX_GROUPS]
+        if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
+            raise InvalidToken("bad_groups", f"{self.groups_claim} is not a list of group names")
+        names = list(dict.fromkeys(value))
+        if len(names) > MAX_GROUPS:
+            raise InvalidToken(
+                "too_many_groups", f"{len(names)} groups, more than the limit of {MAX_GROUPS}"
+            )
+        return names
 
     def principal_entities(self, claims: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The principal (attributes from the claims) and one entity per group."""

@@ -17,9 +17,8 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
 from authorizer.errors import InvalidRequest
+from authorizer.limits import MAX_TOKEN_LENGTH
 
-# API Gateway caps a header near 10 KB; a real JWT is a few KB. Longer is hostile or broken.
-MAX_TOKEN_LENGTH = 8192
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # what ANY stands for
 _METHODS = frozenset({*HTTP_METHODS, "ANY", "*"})
 _BEARER = re.compile(r"^Bearer +(\S+)$", re.IGNORECASE)

@@ -55,7 +55,7 @@ from authorizer.backend import ActionLike, Subject
 from authorizer.coerce import datetime_value, ip_value
 from authorizer.engine import Decision
 from authorizer.errors import DependencyError, InvalidRequest, InvalidToken, Unauthorized
-from authorizer.events import MAX_TOKEN_LENGTH
+from authorizer.limits import MAX_TOKEN_LENGTH
 from authorizer.pdp import Authorizer
 from authorizer.tokens import decode_unverified
 

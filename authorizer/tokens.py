@@ -22,8 +22,8 @@ from jwt.exceptions import PyJWTError
 
 from authorizer.config import Settings
 from authorizer.errors import InvalidToken
-from authorizer.events import MAX_TOKEN_LENGTH
 from authorizer.jwks import KeySource
+from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
 
 Claims = Mapping[str, Any]
 TokenKind = Literal["access", "id"]
@@ -31,7 +31,6 @@ TokenKind = Literal["access", "id"]
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
 MAX_KID_LENGTH = 256
-MAX_CLAIM_DEPTH = 8
 # Header parameters that let a token name its own key or demand unknown processing: refused.
 _FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
 

@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 
 from authorizer.errors import InvalidRequest
 from authorizer.events import (
-    MAX_TOKEN_LENGTH,
     EventKind,
     Request,
     bearer_token,
     parse_arn,
     parse_event,
 )
+from authorizer.limits import MAX_TOKEN_LENGTH
 from authorizer.local import apigw
 
 ROOT = Path(__file__).resolve().parent.parent
