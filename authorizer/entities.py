@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from authorizer.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
-from authorizer.errors import InvalidToken
+from authorizer.errors import InvalidRequest, InvalidToken
 from authorizer.events import Request
 from authorizer.limits import MAX_GROUPS
 from authorizer.routes import RouteMatch
@@ -146,7 +146,7 @@ class EntityMapping(NamedTuple):
         for name in declared.attributes:
             if name in raw or name == "token" or not wanted(name):
                 continue
-            value = match.path_parameters.get(name) or _first(request.query.get(name))
+            value = match.path_parameters.get(name) or _only(request.query, name)
             if value is not None:
                 raw[name] = value
         shaped = record(raw, declared)
@@ -163,7 +163,7 @@ def request_record(request: Request, match: RouteMatch, now: float) -> dict[str,
         "path": request.path,
         "route": match.route.template,
         "pathParameters": dict(match.path_parameters),
-        "query": {k: v[0] for k, v in request.query.items() if v},
+        "query": {k: _only(request.query, k) for k, v in request.query.items() if v},
         "time": datetime_value(seconds),
     }
     if request.source_ip:
@@ -171,5 +171,13 @@ def request_record(request: Request, match: RouteMatch, now: float) -> dict[str,
     return out
 
 
-def _first(values: tuple[str, ...] | None) -> str | None:
-    return values[0] if values else None
+def _only(query: Mapping[str, tuple[str, ...]], name: str) -> str | None:
+    """The parameter's one value. Given twice it is refused: REST APIs hand the backend the last
+    value, HTTP APIs both joined by a comma, so a decision on either could be about an amount
+    the backend never uses."""
+    values = query.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest("ambiguous_parameter", f"query parameter {name[:64]!r} given twice")
+    return values[0]

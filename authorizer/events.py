@@ -310,7 +310,15 @@ def _parse_ip(value: str) -> str | None:
     return str(address)
 
 
+# The end of year 9999 in milliseconds: later times overflow a datetime (and Cedar's).
+_MAX_EPOCH_MS = 253_402_300_799_999
+
+
 def _epoch_ms(value: object) -> int | None:
+    """The request time; absent or not a positive integer: none (the clock's time is used). A
+    time past year 9999 is no request API Gateway sends: refused."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return None
+    if value > _MAX_EPOCH_MS:
+        raise InvalidRequest("malformed_event", "the request time is past year 9999")
     return value

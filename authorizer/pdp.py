@@ -24,7 +24,7 @@ from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_to
 from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_entities, find_schema
 from authorizer.entities import EntityMapping
-from authorizer.errors import DependencyError, Unauthorized
+from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
 from authorizer.events import HTTP_METHODS, EventKind, Request, bearer_token, parse_event
 from authorizer.jwks import Fetch, JwksCache, http_fetch
 from authorizer.policies import LoadedPolicies
@@ -37,6 +37,7 @@ from authorizer.response import (
     simple_response,
     unauthorized,
 )
+from authorizer.revocation import RevocationList, revocation_list
 from authorizer.routes import Route, RouteMatch, RouteTable, route_of
 from authorizer.store import EntitySet, EntityStore, StoreSettings
 from authorizer.telemetry import Telemetry
@@ -89,8 +90,11 @@ class Authorizer:
         fetch: Fetch = http_fetch,
         clock: Clock = time.time,
         telemetry: Telemetry | None = None,
+        revocations: RevocationList | None = None,
     ) -> None:
         self.settings = settings
+        # REVOCATION_TABLE: checked for every token, fresh or cached (``verify``); None: unset.
+        self.revocations = revocations
         self.engine = engine
         self.clock = clock
         namespace = settings.namespace
@@ -181,7 +185,8 @@ class Authorizer:
             store=store,
         )
         engine.validate_requests = settings.validate_requests
-        return cls(settings, engine, fetch=fetch, clock=clock)
+        revocations = revocation_list(environ, clock)  # boto3 imported only when it is set
+        return cls(settings, engine, fetch=fetch, clock=clock, revocations=revocations)
 
     # --- the Lambda path -------------------------------------------------------------------
 
@@ -192,15 +197,15 @@ class Authorizer:
             request = parse_event(event)
             caller = self.verify(bearer_token(request))
             outcome = self.decide(request, caller)
-        except Unauthorized as error:
-            self._log_failure("Unauthorized", started, request, error.reason, error.detail)
-            unauthorized()
-        except DependencyError as error:
-            self._log_failure("Error", started, request, "dependency", str(error))
-            raise
-        except Exception as error:
-            logger.exception("authorizer failed")
-            self._log_failure("Error", started, request, "internal", repr(error))
+        except Exception as error:  # errors.status_of says how each one ends
+            if status_of(error) == UNAUTHORIZED and isinstance(error, Unauthorized):
+                self._log_failure("Unauthorized", started, request, error.reason, error.detail)
+                unauthorized()
+            if isinstance(error, DependencyError):
+                self._log_failure("Error", started, request, "dependency", str(error))
+            else:  # a bug: its traceback, then a 500 that API Gateway never caches
+                logger.exception("authorizer failed")
+                self._log_failure("Error", started, request, "internal", repr(error))
             raise
         decision = outcome.decision
         self.telemetry.decision(
@@ -217,11 +222,18 @@ class Authorizer:
         return self.respond(request, caller, outcome)
 
     def verify(self, token: str) -> Caller:
-        """A verified caller, from the token cache until the token's `exp`."""
+        """A verified caller, from the token cache until the token's `exp`. Not revoked: the
+        revocation list is asked every time (its answers are cached for REVOCATION_CACHE_TTL), so
+        a cached token, and the decisions cached for it, are refused once its revocation is seen.
+        """
         cached = _cached(self._tokens, token)
         if cached is not None:
+            if self.revocations is not None:
+                self.revocations.check(cached.token.claims)
             return cached
-        verified = self.verifier.verify(token)
+        verified = self.verifier.verify(token)  # the signature first: no table read for junk
+        if self.revocations is not None:
+            self.revocations.check(verified.claims)
         extra = self.mapping.principal_entities(verified.claims)
         entities = None if self.engine.live_store else self.engine.entities_with(extra)
         caller = Caller(verified, extra[0]["uid"], entities, {}, tuple(extra), {})
@@ -385,11 +397,13 @@ class Authorizer:
     def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
         claims = caller.token.claims
+        # Only what Cedar saw, under Cedar's names: the principal's `tenant` attribute as the
+        # mapping gave it to Cedar, never a raw claim (a user-writable `custom:tenant` is not it).
         values: dict[str, object] = {
             "principal": outcome.principal["id"],
             "sub": claims.get("sub"),
             "policyVersion": self.engine.version,
-            "tenant": claims.get("tenant", claims.get("custom:tenant")),
+            "tenant": _attribute(caller.extra[0], "tenant"),
         }
         if outcome.routes is None:  # a per-request answer may say what decided it
             values["action"] = outcome.action["id"] if outcome.action else None
@@ -565,6 +579,11 @@ def _digest(value: object) -> str:
     if value is None:
         return ""
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _attribute(entity: Mapping[str, Any], name: str) -> Any:
+    attributes = entity.get("attrs")
+    return attributes.get(name) if isinstance(attributes, Mapping) else None
 
 
 def _uid_text(uid: Mapping[str, str] | None) -> str | None:

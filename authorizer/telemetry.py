@@ -14,6 +14,17 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 NAMESPACE = "CedarAuthz"
+# Characters kept of one value taken from the request (a principal id, a resource id from a path
+# parameter, an error text), and errors kept per line: a 1 MB path parameter is not a 1 MB line.
+MAX_LOGGED_VALUE = 256
+MAX_LOGGED_ERRORS = 10
+
+
+def capped(value: str | None) -> str | None:
+    """The value, or its first ``MAX_LOGGED_VALUE`` characters and how many more there were."""
+    if value is None or len(value) <= MAX_LOGGED_VALUE:
+        return value
+    return f"{value[:MAX_LOGGED_VALUE]}...(+{len(value) - MAX_LOGGED_VALUE} chars)"
 
 
 @functools.lru_cache(maxsize=64)
@@ -60,9 +71,9 @@ class Telemetry:
             "service": self._service,
             "message": "decision",
             "outcome": outcome,
-            "principal": principal,
-            "action": action,
-            "resource": resource,
+            "principal": capped(principal),
+            "action": capped(action),
+            "resource": capped(resource),
             "determining_policies": list(policies),
             "latency_ms": round(latency_ms, 3),
             "cache": cache,
@@ -71,15 +82,15 @@ class Telemetry:
             "Latency": latency_ms,
         }
         if errors:
-            record["errors"] = list(errors)
+            record["errors"] = [capped(e) for e in errors[:MAX_LOGGED_ERRORS]]
         if reason:
-            record["reason"] = reason
+            record["reason"] = capped(reason)
         hit = cache != "none"
         if hit:
             record["CacheHits"] = 1
         if unauthorized:
             record["TokenFailures"] = 1
-            record["token_failure"] = reason or "unknown"
+            record["token_failure"] = record.get("reason", "unknown")
         directive = _decision_directive(hit, unauthorized)
         line = _ENCODER.encode(record)
         stream = self._stream or sys.stdout

@@ -12,7 +12,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -31,8 +30,14 @@ TokenKind = Literal["access", "id"]
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
 MAX_KID_LENGTH = 256
-# Header parameters that let a token name its own key or demand unknown processing: refused.
-_FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64"})
+# Header parameters that let a token name its own key, demand unknown processing or announce a
+# nested JWT (`cty`: Cognito never sets it, and a nested token is not what we verify): refused.
+_FORBIDDEN_HEADER_PARAMS = frozenset(
+    {"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64", "cty"}
+)
+# NumericDate bounds: the epoch to the end of year 9999. Larger integers are valid JSON but
+# overflow a float and a datetime; no real token carries them.
+_MAX_NUMERIC_DATE = 253_402_300_799
 
 
 class VerifiedToken(NamedTuple):
@@ -70,7 +75,9 @@ class TokenVerifier:
         # twice. Any failure inside the crypto is a bad signature, never an exception upward.
         signing_input, _, signature = token.rpartition(".")
         try:
-            valid = key.Algorithm.verify(signing_input.encode(), key.key, _b64decode(signature))
+            valid = key.Algorithm.verify(
+                signing_input.encode(), key.key, _signature_bytes(signature)
+            )
         except (PyJWTError, ValueError, TypeError):
             valid = False
         if not valid:
@@ -81,7 +88,7 @@ class TokenVerifier:
         sub = payload.get("sub")
         if not isinstance(sub, str) or not 0 < len(sub) <= 512:
             raise InvalidToken("missing_claim", "sub is missing or not a string")
-        kind = token_kind(header, payload)
+        kind = token_kind(header, payload, cognito=self._settings.is_cognito)
         self._check_use_and_client(payload, kind)
         return VerifiedToken(payload, kind, kid, alg, hashlib.sha256(token.encode()).hexdigest())
 
@@ -122,13 +129,16 @@ class TokenVerifier:
                 raise InvalidToken("bad_audience", "aud does not name this API")
 
 
-def token_kind(header: Mapping[str, Any], claims: Mapping[str, Any]) -> TokenKind:
-    """Cognito says it in `token_use`; RFC 9068 in the header's `typ`; Keycloak in `typ`;
-    other OIDC providers (Auth0, Okta) put `scope`/`scp` only in access tokens."""
+def token_kind(
+    header: Mapping[str, Any], claims: Mapping[str, Any], *, cognito: bool = False
+) -> TokenKind:
+    """Cognito says it in `token_use`, always: from a Cognito issuer a token without it is
+    refused, not guessed. RFC 9068 says it in the header's `typ`; Keycloak in `typ`; other OIDC
+    providers (Auth0, Okta) put `scope`/`scp` only in access tokens."""
     use = claims.get("token_use")
-    if use is not None:
+    if use is not None or cognito:
         if use not in ("access", "id"):
-            raise InvalidToken("wrong_token_use", "token_use is neither access nor id")
+            raise InvalidToken("wrong_token_use", "token_use is missing or neither access nor id")
         return "access" if use == "access" else "id"
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt"):
@@ -156,6 +166,15 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _b64decode(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _signature_bytes(segment: str) -> bytes:
+    """The signature, from its one canonical base64url form: a last character that differs only
+    in its unused bits decodes to the same bytes, and would let one signature take many forms."""
+    raw = _b64decode(segment)
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode():
+        raise ValueError("non-canonical base64url signature")
+    return raw
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
@@ -201,6 +220,10 @@ def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> fl
             raise InvalidToken("missing_claim", f"{name} is required")
         return None
     value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidToken("bad_claim", f"{name} is not a NumericDate")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= _MAX_NUMERIC_DATE  # NaN fails this too; a huge int never floats
+    ):
+        raise InvalidToken("bad_claim", f"{name} is not a NumericDate between 1970 and 9999")
     return float(value)

@@ -1,0 +1,263 @@
+"""Regressions of the hostile-input runs: each case here answered Allow or crashed before.
+
+A small application of its own (namespace ``Shop``, no sample data), real RS256 tokens and a real
+JWKS over HTTP: nothing here depends on the sample app.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authorizer.errors import (
+    INTERNAL_ERROR,
+    UNAUTHORIZED,
+    ConfigError,
+    DependencyError,
+    InvalidRequest,
+    InvalidToken,
+    status_of,
+)
+from authorizer.limits import MAX_GROUPS
+from authorizer.local import apigw
+from authorizer.local.issuer import LocalIssuer
+from authorizer.pdp import Authorizer
+from authorizer.telemetry import MAX_LOGGED_VALUE, Telemetry
+from tests.conftest import FakeClock, JwksServer
+from tests.helpers import outcome
+
+SCHEMA = """
+namespace Shop {
+  type Token = { "scope"?: Set<String> };
+  entity Application;
+  entity UserGroup;
+  entity User in [UserGroup] = { "tenant"?: String };
+  entity Doc;
+  action "get /docs" appliesTo { principal: User, resource: Application,
+                                 context: { "token": Token } };
+  action "get /docs/{docId}" appliesTo { principal: User, resource: Doc,
+                                         context: { "token": Token } };
+  action "post /pay" appliesTo { principal: User, resource: Application,
+                                 context: { "token": Token, "amount"?: Long } };
+}
+"""
+POLICIES = """
+@id("readers-read")
+permit (principal in Shop::UserGroup::"readers", action, resource);
+
+@id("suspended-nothing")
+forbid (principal in Shop::UserGroup::"suspended", action, resource);
+
+@id("small-payments")
+permit (principal, action == Shop::Action::"post /pay", resource)
+when { context has amount && context.amount <= 100 };
+"""
+
+
+@pytest.fixture
+def shop(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> Authorizer:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "shop.cedar").write_text(POLICIES)
+    (tmp_path / "shop.cedarschema").write_text(SCHEMA)
+    env = {
+        "AUTH_ISSUER": issuer.issuer,
+        "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id,
+        "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"),
+        "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }
+    return Authorizer.from_env(env, clock=clock)
+
+
+def token(issuer: LocalIssuer, clock: FakeClock, groups: list[str], **extra: Any) -> str:
+    return issuer.token("u1", groups=groups, extra=extra, now=clock())
+
+
+def get_docs(value: str, **kwargs: Any) -> dict[str, Any]:
+    return apigw.rest_request_event(
+        "GET", "/docs", "/docs", headers={"Authorization": f"Bearer {value}"}, **kwargs
+    )
+
+
+def pay(value: str, query: str) -> dict[str, Any]:
+    """POST /pay with a raw query string: REST events carry both query forms."""
+    event = apigw.rest_request_event(
+        "POST", "/pay", "/pay", headers={"Authorization": f"Bearer {value}"}
+    )
+    pairs = [p.split("=", 1) for p in query.split("&")]
+    multi: dict[str, list[str]] = {}
+    for name, item in pairs:
+        multi.setdefault(name, []).append(item)
+    event["multiValueQueryStringParameters"] = multi
+    event["queryStringParameters"] = {k: v[-1] for k, v in multi.items()}  # REST keeps the last
+    return event
+
+
+# --- 1. a long group list never drops the forbid's group --------------------------------------
+
+
+def test_a_group_list_over_the_limit_is_refused_not_cut(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    others = [f"g{i}" for i in range(MAX_GROUPS - 1)]
+    # readers + 199 others + suspended: the 201st group is the forbid's. Cutting at 200 allowed.
+    over = token(issuer, clock, ["readers", *others, "suspended"])
+    assert outcome(shop, get_docs(over)) == "401"
+    # At the limit everything is there, and the forbid wins.
+    at_limit = token(issuer, clock, ["readers", *others[:-1], "suspended"])
+    assert outcome(shop, get_docs(at_limit)) == "Deny"
+    assert outcome(shop, get_docs(token(issuer, clock, ["readers"]))) == "Allow"
+
+
+@pytest.mark.parametrize("groups", [["readers", 7], ["readers", ""], {"readers": True}])
+def test_a_groups_claim_that_is_not_a_list_of_names_is_refused(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock, groups: Any
+) -> None:
+    claims = issuer.claims("u1", now=clock())
+    claims["cognito:groups"] = groups
+    assert outcome(shop, get_docs(issuer.sign(claims))) == "401"
+
+
+# --- 4. values that overflow are the input's fault, not a 500 ---------------------------------
+
+
+@pytest.mark.parametrize("name", ["exp", "iat", "nbf"])
+@pytest.mark.parametrize(
+    "value", [10**400, -1, 253_402_300_800], ids=["10e400", "negative", "year-10000"]
+)
+def test_numeric_dates_out_of_range_are_401(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock, name: str, value: int
+) -> None:
+    claims = issuer.claims("u1", groups=["readers"], now=clock())
+    claims[name] = value
+    assert outcome(shop, get_docs(issuer.sign(claims))) == "401"
+
+
+@pytest.mark.parametrize("epoch_ms", [10**20, 253_402_300_800_000])
+def test_request_times_past_year_9999_are_refused(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock, epoch_ms: int
+) -> None:
+    rest = get_docs(token(issuer, clock, ["readers"]), now_ms=epoch_ms)
+    assert outcome(shop, rest) == "401"
+    v2 = apigw.http_v2_event(
+        "GET", "/docs", "/docs",
+        headers={"authorization": "Bearer " + token(issuer, clock, ["readers"])},
+    )  # fmt: skip
+    v2["requestContext"]["timeEpoch"] = epoch_ms
+    assert outcome(shop, v2) == "401"
+
+
+# --- 6. token hardening ---------------------------------------------------------------------
+
+
+def test_a_nested_jwt_header_is_refused(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    claims = issuer.claims("u1", groups=["readers"], now=clock())
+    assert outcome(shop, get_docs(issuer.sign(claims))) == "Allow"
+    assert outcome(shop, get_docs(issuer.sign(claims, headers={"cty": "JWT"}))) == "401"
+
+
+def test_a_cognito_token_without_token_use_is_refused(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    claims = issuer.claims("u1", groups=["readers"], now=clock())
+    del claims["token_use"]  # before, `scope` made it an access token
+    assert outcome(shop, get_docs(issuer.sign(claims))) == "401"
+
+
+def test_a_signature_in_a_non_canonical_encoding_is_refused(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    good = token(issuer, clock, ["readers"])
+    signing_input, _, signature = good.rpartition(".")
+    # 256 signature bytes are 342 characters and 4 unused bits: flip the lowest of them.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet[alphabet.index(signature[-1]) ^ 1]
+    twin = f"{signing_input}.{signature[:-1]}{last}"
+    assert base64.urlsafe_b64decode(twin.rpartition(".")[2] + "==") == base64.urlsafe_b64decode(
+        signature + "=="
+    )  # the same bytes: only the encoding differs
+    assert outcome(shop, get_docs(good)) == "Allow"
+    assert outcome(shop, get_docs(twin)) == "401"
+
+
+# --- 7. what reaches the backend is what Cedar saw ---------------------------------------------
+
+
+def test_custom_tenant_is_not_forwarded_as_the_tenant(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    writable = token(issuer, clock, ["readers"], **{"custom:tenant": "victim"})
+    context = shop.handle(get_docs(writable))["context"]
+    assert "tenant" not in context
+    declared = token(issuer, clock, ["readers"], tenant="acme")
+    assert shop.handle(get_docs(declared))["context"]["tenant"] == "acme"
+
+
+def test_a_duplicated_parameter_that_a_policy_reads_is_refused(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    payer = token(issuer, clock, [])
+    assert outcome(shop, pay(payer, "amount=100")) == "Allow"
+    assert outcome(shop, pay(payer, "amount=1000000")) == "Deny"
+    # Decided on the first before, while the REST backend is handed the last.
+    assert outcome(shop, pay(payer, "amount=100&amount=1000000")) == "401"
+    v2 = apigw.http_v2_event("POST", "/pay", "/pay", headers={"authorization": f"Bearer {payer}"})
+    v2["rawQueryString"] = "amount=100&amount=1000000"
+    assert outcome(shop, v2) == "401"
+
+
+# --- 9. one error contract ----------------------------------------------------------------------
+
+
+def test_status_of_maps_each_branch_once() -> None:
+    assert status_of(InvalidToken("x")) == UNAUTHORIZED
+    assert status_of(InvalidRequest("x")) == UNAUTHORIZED
+    assert status_of(DependencyError("x")) == INTERNAL_ERROR
+    assert status_of(ConfigError("x")) == INTERNAL_ERROR
+    assert status_of(KeyError("a bug")) == INTERNAL_ERROR
+
+
+def test_an_unexpected_error_in_the_lambda_is_a_500_not_a_401(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(shop, "decide", broken)
+    with pytest.raises(KeyError):
+        shop.handle(get_docs(token(issuer, clock, ["readers"])))
+
+
+# --- 10. log lines hold bounded values --------------------------------------------------------
+
+
+def test_log_lines_cap_values_taken_from_the_request(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    stream = io.StringIO()
+    shop.telemetry = Telemetry(stream=stream, clock=clock)
+    huge = "d" * 1_000_000
+    event = apigw.rest_request_event(
+        "GET", "/docs/ddd", "/docs/{docId}",
+        headers={"Authorization": "Bearer " + token(issuer, clock, ["readers"])},
+    )  # fmt: skip
+    event["pathParameters"] = {"docId": huge}  # the ARN has a length limit; this has none
+    assert outcome(shop, event) == "Allow"
+    (line,) = stream.getvalue().splitlines()
+    assert len(line) < 2 * MAX_LOGGED_VALUE + 1000
+    record = json.loads(line)
+    assert record["outcome"] == "Allow"
+    assert record["principal"] == "u1"
+    assert record["resource"].startswith('Shop::Doc::"ddd')
+    assert record["resource"].endswith(f"(+{len(huge) + 13 - MAX_LOGGED_VALUE} chars)")
