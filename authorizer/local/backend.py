@@ -14,6 +14,7 @@ aiohttp application (``backend_app``) the same routes are guarded by ``authorize
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from authorizer import backend
 from authorizer.backend import Subject
-from authorizer.errors import DependencyError, Unauthorized
+from authorizer.errors import UNAUTHORIZED, status_of
 from authorizer.local.sample import ROOT
 from authorizer.middleware import (
     RESOURCE,
@@ -38,6 +39,8 @@ from authorizer.middleware import (
     require,
 )
 from authorizer.pdp import Authorizer
+
+logger = logging.getLogger(__name__)
 
 Answer = tuple[int, dict[str, Any]]
 Entity = dict[str, Any]
@@ -124,10 +127,12 @@ class SampleBackend:
             return 403, {"message": "Forbidden"}  # fail closed: nothing to check with
         try:
             who = identify(authz, request.authorization, request.authorizer, trust_gateway=True)
-        except Unauthorized:
-            return 401, {"message": "Unauthorized"}
-        except DependencyError:
-            return 500, {"message": "Internal Server Error"}
+        except Exception as error:  # errors.status_of: 401 for the caller, 500 for the rest
+            status = status_of(error)
+            if status != UNAUTHORIZED:
+                logger.exception("cannot identify the caller")
+            return status, {"message": "Unauthorized" if status == UNAUTHORIZED else
+                            "Internal Server Error"}  # fmt: skip
         entity = None
         if route.kind is not None:
             entity = self.entity(route.kind, next(iter(request.path_parameters.values()), ""))
