@@ -1,6 +1,8 @@
 """Pure claim logic: name guards, value typing, item -> claims mapping, groups, size budget.
 
 Nothing here does I/O or reads the environment; every function is deterministic in its inputs.
+The token limits are the authorizer's (``authorizer.limits``): a claim nested deeper than a
+token may carry is dropped, a group list over them refuses the sign-in, never a group left out.
 """
 
 from __future__ import annotations
@@ -12,6 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
+from authorizer.limits import (
+    MAX_CLAIM_VALUE_DEPTH,
+    MAX_GROUPS,
+    MAX_TOKEN_LENGTH,
+    added_bytes_capacity,
+    nesting_depth,
+)
 from pre_token_hook.errors import AttributesUnavailable
 
 TokenKind = Literal["id", "access"]
@@ -142,9 +151,35 @@ def compact_json(value: JsonValue) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def measured_size(value: JsonValue) -> int:
+    """Bytes ``value`` may take in a token's payload: compact JSON with every non-ASCII character
+    escaped (``\\u00e9``, 6 bytes where UTF-8 takes 2). Cognito's serializer is not documented,
+    so the larger of the two forms is counted: a budget met here is met by either."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False))
+
+
 def v1_string(value: JsonValue) -> str:
     """V1 claims are strings: strings as they are, anything else as compact JSON."""
     return value if isinstance(value, str) else compact_json(value)
+
+
+def checked_value(name: str, raw: Any) -> tuple[JsonValue, str | None]:
+    """The typed claim value of ``raw`` under ``name``, or None and why it may not be emitted.
+
+    The depth is checked on the raw value, before any conversion (no recursion on a value too
+    deep to keep): the payload object holds the claim, so a value nested deeper than
+    ``MAX_CLAIM_VALUE_DEPTH`` makes a token the authorizer refuses.
+    """
+    problem = claim_name_problem(name)
+    if problem is not None:
+        return None, problem
+    if nesting_depth(raw) > MAX_CLAIM_VALUE_DEPTH:
+        return None, "too_deep"
+    try:
+        value = to_claim_value(raw)
+    except UnsupportedValue:
+        return None, "unsupported_type"
+    return (value, None) if value is not None else (None, "null_value")
 
 
 # --- item -> claims ---------------------------------------------------------------------------
@@ -174,14 +209,7 @@ def map_item(
         targets = [t for t in tokens if t in rule.tokens]
         if not targets:
             continue
-        problem = claim_name_problem(rule.claim)
-        try:
-            value = to_claim_value(item[rule.attribute])
-        except UnsupportedValue:
-            problem = problem or "unsupported_type"
-            value = None
-        if problem is None and value is None:
-            problem = "null_value"
+        value, problem = checked_value(rule.claim, item[rule.attribute])
         for token in targets:
             reason = problem
             if (
@@ -205,15 +233,7 @@ def guard_claims(
     kept: dict[str, JsonValue] = {}
     drops: list[Drop] = []
     for name, raw in claims.items():
-        problem = claim_name_problem(name)
-        value: JsonValue = None
-        if problem is None:
-            try:
-                value = to_claim_value(raw)
-            except UnsupportedValue:
-                problem = "unsupported_type"
-        if problem is None and value is None:
-            problem = "null_value"
+        value, problem = checked_value(name, raw)
         if problem is None:
             kept[name] = value
         else:
@@ -256,17 +276,53 @@ def merge_groups(
     return dedupe([*current, *from_item])
 
 
+GROUPS_CLAIM = "cognito:groups"
+
+
+def groups_claim_size(groups: Sequence[str]) -> int:
+    """Bytes ``,"cognito:groups":[...]`` adds to a payload (none: Cognito leaves it out)."""
+    return _member_size(GROUPS_CLAIM, list(groups)) + 1 if groups else 0
+
+
+def check_groups(groups: Sequence[str], origin: str) -> int:
+    """The bytes the groups claim will take; the sign-in is refused when the groups are more than
+    ``MAX_GROUPS`` or their names cannot fit a token. Never cut: a group left out could be
+    the one a ``forbid`` names. ``origin`` says where they come from (counts, never names)."""
+    if len(groups) > MAX_GROUPS:
+        raise AttributesUnavailable(
+            "too_many_groups",
+            f"{len(groups)} groups ({origin}), more than MAX_GROUPS={MAX_GROUPS} a token may "
+            "carry; the sign-in is refused rather than a group left out",
+        )
+    size = groups_claim_size(groups)
+    if size > added_bytes_capacity():
+        raise AttributesUnavailable(
+            "groups_too_large",
+            f"the names of {len(groups)} groups ({origin}) take {size} bytes, more than the "
+            f"{added_bytes_capacity()} a token of at most MAX_TOKEN_LENGTH={MAX_TOKEN_LENGTH} "
+            "characters can add to Cognito's claims; the sign-in is refused rather than a group "
+            "left out",
+        )
+    return size
+
+
+def scopes_size(scopes: Iterable[str]) -> int:
+    """Bytes added scopes may take in the ``scope`` claim (a space and the name, each)."""
+    return sum(measured_size(scope) - 1 for scope in scopes)
+
+
 # --- size budget ------------------------------------------------------------------------------
 
 
 def _member_size(name: str, value: JsonValue) -> int:
-    """Bytes of ``"name":value`` in the compact UTF-8 serialization of the claims object."""
-    return len(compact_json({name: value}).encode("utf-8")) - 2
+    """Bytes of ``"name":value`` in the claims object, as ``measured_size`` counts them."""
+    return measured_size({name: value}) - 2
 
 
 def claims_size(claims: Mapping[str, JsonValue]) -> int:
-    """Bytes of the compact UTF-8 JSON object holding ``claims``."""
-    return len(compact_json(dict(claims)).encode("utf-8"))
+    """Bytes of the compact JSON object holding ``claims``, as ``measured_size`` counts them
+    (one more than they add to a payload that has other claims: the braces, less a comma)."""
+    return measured_size(dict(claims))
 
 
 def apply_budget(

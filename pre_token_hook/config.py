@@ -9,7 +9,9 @@
 - ``GROUPS_MODE``: ``extend`` (Cognito's groups then the item's; default) or ``override``.
 - ``ATTRIBUTES_FAIL_OPEN``: ``true`` issues the token unenriched when the read fails (default
   ``false``: the sign-in fails).
-- ``TOKEN_CLAIMS_BUDGET_BYTES``: max compact-JSON bytes of the added claims per token (4096).
+- ``TOKEN_CLAIMS_BUDGET_BYTES``: max compact-JSON bytes of the added claims per token (4096; at
+  most ``authorizer.limits.added_bytes_capacity()``, 4221, so a token stays within
+  ``MAX_TOKEN_LENGTH``; the groups' names take from the same room when a user has many).
 - ``AWS_ENDPOINT_URL_DYNAMODB``: read by boto3 itself (local runs, moto server).
 """
 
@@ -21,6 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from authorizer.limits import (
+    HEADER_ALLOWANCE_BYTES,
+    ISSUER_CLAIMS_ALLOWANCE_BYTES,
+    MAX_TOKEN_LENGTH,
+    RS256_SIGNATURE_CHARS,
+    added_bytes_capacity,
+)
 from pre_token_hook.claims import TOKEN_KINDS, ClaimRule, TokenKind, claim_name_problem
 from pre_token_hook.errors import ConfigError
 
@@ -53,6 +62,15 @@ class Settings:
         if self.budget_bytes < 1:
             raise ConfigError(
                 f"TOKEN_CLAIMS_BUDGET_BYTES must be a positive integer, got {self.budget_bytes}"
+            )
+        if self.budget_bytes > added_bytes_capacity():
+            raise ConfigError(
+                f"TOKEN_CLAIMS_BUDGET_BYTES={self.budget_bytes} cannot fit a token: the authorizer "
+                f"refuses tokens over MAX_TOKEN_LENGTH={MAX_TOKEN_LENGTH} characters, which after "
+                f"the header (<= {HEADER_ALLOWANCE_BYTES} bytes), the RS256 signature "
+                f"({RS256_SIGNATURE_CHARS} characters), base64url's 4/3 and Cognito's own claims "
+                f"(<= {ISSUER_CLAIMS_ALLOWANCE_BYTES} bytes) leave {added_bytes_capacity()} "
+                "bytes for the hook's claims; set at most that"
             )
         if self.groups_mode not in ("extend", "override"):
             raise ConfigError(

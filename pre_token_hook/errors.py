@@ -27,11 +27,13 @@ class InvalidTriggerEvent(PreTokenHookError):
 
 
 class AttributesUnavailable(PreTokenHookError):
-    """The attribute source could not answer for a user, or answered with a malformed item.
+    """The attribute source could not answer for a user, answered with a malformed item, or
+    the user's groups break a token limit (``authorizer.limits``; refused, never cut).
 
     ``reason`` is a short stable code for logs and metrics: ``throttled``, ``timeout``,
     ``unreachable``, ``table_not_found``, ``access_denied``, ``no_credentials``,
-    ``malformed_item``, ``service_error`` or ``error``.
+    ``malformed_item``, ``service_error`` or ``error``; for limits ``too_many_groups``,
+    ``groups_too_large`` or ``token_too_large``.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:

@@ -9,7 +9,13 @@ Failure behaviour (default ``ATTRIBUTES_FAIL_OPEN=false``, i.e. fail closed):
   with ``AttributesUnavailable("<reason>: ...")``. Fail open: token issued unenriched, logged.
 - malformed item (undecodable data, groups attribute not a list of names): as above.
 - one attribute unusable (binary, null, a forbidden claim name): that claim skipped and logged.
-- claims over ``TOKEN_CLAIMS_BUDGET_BYTES``: largest dropped first (ties by name), logged.
+- claims over ``TOKEN_CLAIMS_BUDGET_BYTES``, or over what the token has room for once its groups
+  and added scopes are counted: largest dropped first (ties by name), logged.
+- a claim nested deeper than a token may carry (``authorizer.limits``): that claim skipped, logged.
+- groups over ``MAX_GROUPS`` (Cognito's and the item's together) or too long to fit a token: the
+  sign-in fails (``AttributesUnavailable("too_many_groups"/"groups_too_large")``), whatever
+  ``ATTRIBUTES_FAIL_OPEN`` says: a limit is not an outage, and failing open would issue the
+  token without the item's groups, one of which could be a ``forbid``'s.
 - no ``sub`` in the event, V3 client-credentials grant, no table: nothing read, guards applied.
 - bad configuration: every invocation fails with ``ConfigError`` naming the variable.
 - event of an unknown version: ``InvalidTriggerEvent``.
@@ -116,7 +122,11 @@ def handle(event: Any, runtime: Runtime) -> dict[str, Any]:
                     "(ATTRIBUTES_FAIL_OPEN=false)",
                 ) from exc
             status = "fail_open"
-    outcome = compose(parsed, settings, item, groups)
+    try:
+        outcome = compose(parsed, settings, item, groups)
+    except AttributesUnavailable as exc:
+        _finish(logging.ERROR, record | {"status": "refused", "error": exc.reason}, started)
+        raise
     result = dict(event)
     result["response"] = render(parsed, outcome)
     record |= {

@@ -4,6 +4,11 @@ Cognito sends ``response`` empty (``claimsOverrideDetails: null`` / ``claimsAndS
 null``). An event whose response is already filled in (AWS's sample events, or a wrapper that
 calls this hook after its own code) is kept: its claims, suppressions, scopes and group override
 go through the same guards, then the hook's own claims are laid on top.
+
+The token limits (``authorizer.limits``) are kept here: the groups Cognito will write (its own
+and the hook's, counted together) are checked against ``MAX_GROUPS`` and what a token can hold,
+and each token's claims are budgeted with what is left once those groups and the added scopes
+are counted, so that the token stays within ``MAX_TOKEN_LENGTH``.
 """
 
 from __future__ import annotations
@@ -12,22 +17,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from authorizer.limits import added_bytes_capacity
 from pre_token_hook.claims import (
     ClaimRule,
     Drop,
     JsonValue,
     TokenKind,
     apply_budget,
+    check_groups,
     claim_name_problem,
     dedupe,
     default_rules,
     guard_claims,
     map_item,
     merge_groups,
+    scopes_size,
     v1_string,
 )
 from pre_token_hook.config import Settings
-from pre_token_hook.errors import InvalidTriggerEvent
+from pre_token_hook.errors import AttributesUnavailable, InvalidTriggerEvent
 
 Version = Literal["1", "2", "3"]
 CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
@@ -196,7 +204,12 @@ def compose(
     item: Mapping[str, Any] | None,
     item_groups: Sequence[str] | None,
 ) -> Outcome:
-    """The override for ``event`` given the user's item (None: nothing to add). Pure."""
+    """The override for ``event`` given the user's item (None: nothing to add). Pure.
+
+    Raises ``AttributesUnavailable`` (``too_many_groups``, ``groups_too_large``,
+    ``token_too_large``) when the token would break a limit that only a missing group or scope
+    could keep: those are never dropped.
+    """
     drops: list[Drop] = []
     additions: dict[TokenKind, dict[str, JsonValue]] = {}
     if item is not None:
@@ -207,30 +220,53 @@ def compose(
         )
         additions, mapped_drops = map_item(item, rules, event.tokens)
         drops.extend(mapped_drops)
+    groups = _groups(event, settings, item_groups)
+    groups_bytes = _check_token_groups(event, settings, groups, item_groups)
     tokens: dict[TokenKind, TokenOverride] = {}
     for token in event.tokens:
-        prefilled, guard_drops = guard_claims(event.prefilled.claims.get(token, {}), token)
-        drops.extend(guard_drops)
-        merged = {**prefilled, **additions.get(token, {})}
-        if event.version == "1":
-            merged = {name: v1_string(value) for name, value in merged.items()}
-        kept, budget_drops = apply_budget(
-            dict(sorted(merged.items())), settings.budget_bytes, token
+        override, token_drops = _token_override(
+            event, settings, token, additions.get(token, {}), groups_bytes
         )
-        drops.extend(budget_drops)
-        override = TokenOverride(claims=kept)
-        for name in event.prefilled.suppress.get(token, []):
-            problem = claim_name_problem(name)
-            if problem is not None:
-                drops.append(Drop(name, token, f"suppress_{problem}"))
-            elif name not in kept:
-                override.suppress.append(name)
-        if token == "access":
-            granted = settings.scopes_for(event.client_id)
-            override.scopes_to_add = dedupe([*event.prefilled.scopes_to_add, *granted])
-            override.scopes_to_suppress = list(event.prefilled.scopes_to_suppress)
+        drops.extend(token_drops)
         tokens[token] = override
-    return Outcome(tokens, _groups(event, settings, item_groups), drops)
+    return Outcome(tokens, groups, drops)
+
+
+def _token_override(
+    event: TriggerEvent,
+    settings: Settings,
+    token: TokenKind,
+    additions: Mapping[str, JsonValue],
+    groups_bytes: int,
+) -> tuple[TokenOverride, list[Drop]]:
+    """One token's override: guarded prefilled claims, the item's on top, within the budget
+    that is left once the groups and the added scopes are counted."""
+    prefilled, drops = guard_claims(event.prefilled.claims.get(token, {}), token)
+    merged = {**prefilled, **additions}
+    if event.version == "1":
+        merged = {name: v1_string(value) for name, value in merged.items()}
+    override = TokenOverride()
+    if token == "access":
+        granted = settings.scopes_for(event.client_id)
+        override.scopes_to_add = dedupe([*event.prefilled.scopes_to_add, *granted])
+        override.scopes_to_suppress = list(event.prefilled.scopes_to_suppress)
+    fixed = groups_bytes + scopes_size(override.scopes_to_add)
+    if fixed > added_bytes_capacity():
+        raise AttributesUnavailable(
+            "token_too_large",
+            f"the {token} token's groups and added scopes take {fixed} bytes, more than the "
+            f"{added_bytes_capacity()} a token can add to Cognito's claims",
+        )
+    budget = min(settings.budget_bytes, added_bytes_capacity() - fixed)
+    override.claims, budget_drops = apply_budget(dict(sorted(merged.items())), budget, token)
+    drops.extend(budget_drops)
+    for name in event.prefilled.suppress.get(token, []):
+        problem = claim_name_problem(name)
+        if problem is not None:
+            drops.append(Drop(name, token, f"suppress_{problem}"))
+        elif name not in override.claims:
+            override.suppress.append(name)
+    return override, drops
 
 
 def _groups(
@@ -243,6 +279,30 @@ def _groups(
         return event.prefilled.groups
     groups = merge_groups(base.groups, item_groups, settings.groups_mode)
     return GroupConfig(tuple(groups), base.iam_roles, base.preferred_role)
+
+
+def _check_token_groups(
+    event: TriggerEvent,
+    settings: Settings,
+    override: GroupConfig | None,
+    item_groups: Sequence[str] | None,
+) -> int:
+    """Bytes of the groups Cognito will write into both tokens (the override's, else its own);
+    raises when they break a limit. Cognito's groups and the item's count together."""
+    if event.is_machine:
+        return 0
+    final = override.groups if override is not None else event.group_config.groups
+    current = (event.prefilled.groups or event.group_config).groups
+    if item_groups is None:
+        origin = "from Cognito"
+    elif settings.groups_mode == "override":
+        origin = f"from the item's {settings.groups_attribute!r} attribute, GROUPS_MODE=override"
+    else:
+        origin = (
+            f"{len(current)} from Cognito and {len(final) - len(current)} more from the item's "
+            f"{settings.groups_attribute!r} attribute, GROUPS_MODE=extend"
+        )
+    return check_groups(final, origin)
 
 
 def render(event: TriggerEvent, outcome: Outcome) -> dict[str, Any]:
