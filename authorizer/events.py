@@ -1,6 +1,6 @@
 """API Gateway authorizer events -> one normalized ``Request`` (pure; no I/O).
 
-Four inputs (see ../shared/notes/aws-facts.md): REST TOKEN, REST REQUEST, HTTP API payload 1.0
+Four inputs: REST TOKEN, REST REQUEST, HTTP API payload 1.0
 and 2.0. Anything malformed raises ``InvalidRequest`` (401): API Gateway builds these events, so a
 malformed one means a misconfiguration or a forged invocation, and neither may reach an Allow.
 """

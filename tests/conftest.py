@@ -17,7 +17,7 @@ from authorizer.local.sample import sample_environment
 from authorizer.pdp import Authorizer
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples" / "events"
+SAMPLES = ROOT / "tests" / "samples" / "events"  # published by others: see its README
 NOW = 1_795_000_000.0  # 2026-11-18T... UTC, a Wednesday; tests never read the wall clock
 
 

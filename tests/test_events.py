@@ -31,7 +31,7 @@ from authorizer.limits import MAX_TOKEN_LENGTH
 from authorizer.local import apigw
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples" / "events"
+SAMPLES = ROOT / "tests" / "samples" / "events"  # published by others: see its README
 SAMPLE_FILES = sorted(SAMPLES.glob("apigw-*request*.json"))
 
 

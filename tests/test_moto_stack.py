@@ -35,7 +35,7 @@ from pre_token_hook.attributes import from_dynamodb_item
 from tests.helpers import outcome, rest
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLISHED_JWKS = ROOT.parent / "shared" / "samples" / "events" / "moto-cognito-jwks-public.json"
+PUBLISHED_JWKS = ROOT / "tests" / "samples" / "events" / "moto-cognito-jwks-public.json"
 
 READ = ("GET", "/employees/emp-001", "/employees/{employeeId}")
 STATUS = ("PUT", "/employees/emp-001/status", "/employees/{employeeId}/status")

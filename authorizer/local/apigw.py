@@ -1,4 +1,4 @@
-"""Build the authorizer events API Gateway sends (the shapes of ../shared/notes/aws-facts.md).
+"""Build the authorizer events API Gateway sends (the four shapes authorizer/events.py reads).
 
 Used by the local gateway, by `cedar-authz invoke` sample events and by the tests, so that all
 three exercise the parser on the same shapes AWS produces.
