@@ -6,7 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from authorizer.commands import compile, diff, explain, format, invoke, serve, test, token, validate
+from authorizer.commands import (
+    compile,
+    diff,
+    explain,
+    format,
+    invoke,
+    revoke,
+    serve,
+    test,
+    token,
+    validate,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cedar-authz", description="Cedar policy decision point for API Gateway"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (invoke, serve, token, validate, compile, format, test, explain, diff):
+    for command in (invoke, serve, token, validate, compile, format, test, explain, diff, revoke):
         command.add_parser(commands)
     return parser
 
