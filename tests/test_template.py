@@ -9,6 +9,8 @@
 - The authorizer's environment, taken from the template, loads the sample policies as deployed.
 - Cognito: the pre-token hook is a V2_0 trigger with its invoke permission; the pool's groups
   cover every group the sample names.
+- The revocation table: its key and TTL attribute, and the authorizer's REVOCATION_TABLE with
+  read-only access to that table alone.
 
 The template is parsed with cfn-lint's own loader (it knows !Ref, !Sub, !GetAtt, !If).
 """
@@ -342,6 +344,8 @@ def test_authorizer_environment_loads_the_sample_as_deployed(
     issuer = LocalIssuer()
     env: dict[str, str] = {}
     for name, value in function["Environment"]["Variables"].items():
+        if isinstance(value, Mapping) and value.get("Ref") in template["Resources"]:
+            continue  # a resource of the stack (the revocation table): checked on its own
         literal = parameter_value(template, value)
         if isinstance(literal, str | int | float):
             env[name] = str(literal)
@@ -427,6 +431,26 @@ def test_user_attributes_table(template: dict[str, Any], functions: Resources) -
             "Effect": "Allow",
             "Action": "dynamodb:GetItem",
             "Resource": get_att("UserAttributesTable", "Arn"),
+        }
+    ]
+
+
+def test_revocation_table(template: dict[str, Any], functions: Resources) -> None:
+    """The table authorizer/revocation.py reads: pk a string, TTL on expires_at; the authorizer
+    has its name and may read it (BatchGetItem, GetItem), that table only, and write nothing."""
+    table = resources_of(template, "AWS::DynamoDB::Table")["RevocationTable"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    authorizer = functions["AuthorizerFunction"]
+    assert authorizer["Environment"]["Variables"]["REVOCATION_TABLE"] == ref("RevocationTable")
+    statements = [s for policy in authorizer["Policies"] for s in policy["Statement"]]
+    assert statements == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem"],
+            "Resource": get_att("RevocationTable", "Arn"),
         }
     ]
 
