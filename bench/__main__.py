@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bench import authorizer_bench as ours
-from bench import bench_backend, bench_pre_token_hook, bench_store
+from bench import bench_backend, bench_pre_token_hook, bench_revocation, bench_store
 from bench.cold_start import cold_start, environment
 from bench.timing import Row, measure_together, table
 
@@ -108,6 +108,9 @@ def main() -> int:
 
     print("\nentity stores: paula reads emp-001's salary, decision cache off")
     print(table([Row(label, median, p99) for label, median, p99 in bench_store.run()]))
+
+    print("\ntoken revocation (REVOCATION_TABLE): the check alone, per request")
+    print(table([Row(label, median, p99) for label, median, p99 in bench_revocation.run()]))
 
     print("\nbackends: batch forms against the same number of single decisions")
     backend = [Row(label, median, p99) for label, median, p99 in bench_backend.run(ITERATIONS // 4)]
