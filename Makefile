@@ -4,19 +4,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
 
-.PHONY: run test lint typecheck unit bench clean build-AuthorizerFunction package-authorizer
+.PHONY: run test lint typecheck unit bench clean build-AuthorizerFunction package-authorizer \
+	package-files
+# The folders of authorizer/ that only the CLI and local runs use: not shipped to Lambda.
+TOOLING := authorizer/local authorizer/commands authorizer/authoring authorizer/cli.py \
+	authorizer/middleware.py
+
+# pip's chatter (a machine's index warnings, build back-end notices) is shown only when pip fails.
+PIP_INSTALL = $(BIN)/python -m pip --disable-pip-version-check install --quiet
+QUIETLY = 2>$(VENV)/pip.log || { cat $(VENV)/pip.log; exit 1; }
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(PIP_INSTALL) --upgrade pip $(QUIETLY)
 
 # Reinstall only when the dependency list changes.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[local]'
+	$(PIP_INSTALL) -e '.[local]' $(QUIETLY)
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev]' $(QUIETLY)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
@@ -30,13 +38,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/cedar-authz validate
 	$(BIN)/cfn-lint template.yaml
 
+# Two workers (pytest-xdist): the suite is mostly independent tests on two cores.
 unit: $(VENV)/.installed-dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test: lint unit
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-dev
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(PIP_INSTALL) -e '.[dev,bench]' $(QUIETLY)
 	touch $@
 
 bench: $(VENV)/.installed-bench
@@ -47,18 +56,27 @@ bench: $(VENV)/.installed-bench
 # and python are the Lambda runtime's own.
 build-AuthorizerFunction:
 	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)" -r requirements.txt
-	$(MAKE) package-authorizer
+	$(MAKE) package-files PACKAGE_PYTHON=$(PYTHON)
+
+# The same package from this checkout, with the project's own .venv (which has cedarpy) doing the
+# compiling: `make package-authorizer ARTIFACTS_DIR=DIR` (the dependencies are not copied).
+package-authorizer: $(VENV)/.installed-run
+	$(MAKE) package-files PACKAGE_PYTHON=$(abspath $(BIN)/python)
 
 # The function's own files, its compiled policy store (`cedar-authz compile`: the cold start then
-# skips parsing and validating the policies) and byte code for every module. Lambda's file system
-# is read-only, so without .pyc files every cold start compiles the sources again; hash-checked
-# .pyc files stay valid whatever modification times the zip gives the sources.
-package-authorizer:
+# skips parsing and validating the policies) and byte code for every module; then the tooling
+# (CLI, local gateway, authoring, aiohttp middleware) leaves the package. Lambda's file system is
+# read-only, so without .pyc files every cold start compiles the sources again; hash-checked .pyc
+# files stay valid whatever modification times the zip gives the sources.
+package-files:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set"; exit 1; }
+	@test -n "$(PACKAGE_PYTHON)" || { echo "PACKAGE_PYTHON is not set"; exit 1; }
 	cp -R authorizer policies schemas entities "$(ARTIFACTS_DIR)/"
+	find "$(ARTIFACTS_DIR)/authorizer" -name __pycache__ -prune -exec rm -rf {} +
 	rm -f "$(ARTIFACTS_DIR)/policies/.compiled.json"
-	cd "$(ARTIFACTS_DIR)" && $(PYTHON) -m authorizer.cli compile
-	$(PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
+	cd "$(ARTIFACTS_DIR)" && $(PACKAGE_PYTHON) -m authorizer.cli compile
+	cd "$(ARTIFACTS_DIR)" && rm -rf $(TOOLING)
+	$(PACKAGE_PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
