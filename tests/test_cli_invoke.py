@@ -81,3 +81,22 @@ def test_invoke_reports_bad_events_without_a_traceback(tmp_path: Path, content: 
 def test_invoke_missing_file() -> None:
     result = invoke("/nonexistent/event.json")
     assert result.returncode == 1 and "cannot read event" in result.stderr
+
+
+def test_an_unknown_sample_user_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from authorizer.cli import main  # noqa: PLC0415  # in process: a subprocess proves no more
+
+    for name in [k for k in os.environ if k.startswith(("AUTH_", "CEDAR_"))]:
+        monkeypatch.delenv(name)
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({
+        "type": "TOKEN", "authorizationToken": "Bearer {{token:nobody}}",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/employees",
+    }))  # fmt: skip
+    monkeypatch.chdir(ROOT)
+    assert main(["invoke", str(event)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown sample user 'nobody'" in err
+    assert "Traceback" not in err

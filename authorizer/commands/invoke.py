@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
     except CedarAuthzError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyError as error:  # a {{token:USER}} naming no sample user
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 1
     authorizer.telemetry = Telemetry(stream=io.StringIO() if args.quiet else sys.stderr)
     try:
         response = authorizer.handle(event)
