@@ -19,14 +19,23 @@ from authorizer.commands import (
     validate,
 )
 
+COMMANDS = (invoke, serve, token, validate, compile, format, test, explain, diff, revoke)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cedar-authz", description="Cedar policy decision point for API Gateway"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (invoke, serve, token, validate, compile, format, test, explain, diff, revoke):
+    for command in COMMANDS:
         command.add_parser(commands)
+    # `cedar-authz COMMAND --help` shows the command module's own account of what it does.
+    modules = {m.__name__.rsplit(".", 1)[-1]: m for m in COMMANDS}
+    for name, subparser in commands.choices.items():
+        module = modules.get(name)
+        if subparser.description is None and module is not None and module.__doc__:
+            subparser.description = module.__doc__
+            subparser.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
