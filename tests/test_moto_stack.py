@@ -100,7 +100,7 @@ def test_pool_client_and_groups_come_from_the_template(stack: MotoStack) -> None
 
 
 def test_tables_come_from_the_template(stack: MotoStack) -> None:
-    assert set(stack.tables) == {"UserAttributesTable"}
+    assert set(stack.tables) == {"UserAttributesTable", "RevocationTable"}
     table = stack.dynamodb.describe_table(TableName=stack.table_name)["Table"]
     assert table["KeySchema"] == [{"AttributeName": "sub", "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": "sub", "AttributeType": "S"}]
@@ -109,6 +109,12 @@ def test_tables_come_from_the_template(stack: MotoStack) -> None:
     backups = stack.dynamodb.describe_continuous_backups(TableName=stack.table_name)
     pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
     assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
+    # The authorizer's revocation table: pk, and DynamoDB's TTL on expires_at.
+    revocations = stack.tables["RevocationTable"]
+    table = stack.dynamodb.describe_table(TableName=revocations)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    ttl = stack.dynamodb.describe_time_to_live(TableName=revocations)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 
 
 def test_every_sample_user_is_in_the_pool_its_groups_and_the_table(stack: MotoStack) -> None:
