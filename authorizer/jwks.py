@@ -2,71 +2,315 @@
 
 - keys are looked up by ``kid``; an unknown ``kid`` refetches at most once per cooldown, so a
   flood of random kids costs the issuer one request per window;
+- one fetch at a time: every caller that needs it waits for the same one (``pending``), and no
+  lock is held while it runs, so callers whose key is held never wait on the network;
 - a failed fetch keeps serving the keys already held (stale beats down);
-- with no usable key and no reachable endpoint, ``DependencyError`` (500, never a cached Deny).
+- with no usable key and no reachable endpoint, ``DependencyError`` (500, never a cached Deny);
+- a member of the set we cannot use (``alg: none``, a symmetric or short key, junk) is skipped
+  and logged once per key-set version: it never costs the other keys their use;
+- the fetch follows no redirect and has one deadline for connect, TLS, headers and body.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.client
+import io
 import json
+import logging
+import selectors
+import socket
+import ssl
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt import PyJWK
-from jwt.exceptions import PyJWTError
 
 from authorizer.config import require_https
 from authorizer.errors import CedarAuthzError, DependencyError, InvalidToken
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+logger = logging.getLogger(__name__)
+
 Fetch = Callable[[str], bytes]
+# Runs a claimed fetch: at once (the Lambda path) or in a thread (the middleware).
+Starter = Callable[[Callable[[], None]], object]
 MAX_JWKS_BYTES = 64 * 1024
 MAX_KEYS = 100
+FETCH_DEADLINE_S = 3.0  # the whole fetch: connect, TLS, headers and body
+MIN_RSA_BITS = 2048
 # Which key types may verify which algorithms: the token's `alg` is bound to the key, never trusted.
 _KEY_TYPE_FOR_ALG = {"RS256": ("RSA", None), "ES256": ("EC", "P-256")}
+_ALG_FOR_KEY_TYPE = {kty: alg for alg, (kty, _crv) in _KEY_TYPE_FOR_ALG.items()}
+_PRIVATE_PARAMS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 
 class KeySource(Protocol):
     def key(self, kid: str, alg: str) -> PyJWK: ...
 
 
-def http_fetch(url: str, timeout: float = 2.0, max_bytes: int = MAX_JWKS_BYTES) -> bytes:
-    """GET with a short timeout and a size cap; any failure is a ``DependencyError``."""
+# --- the fetch ---------------------------------------------------------------------------------
+
+
+def http_fetch(
+    url: str, deadline: float = FETCH_DEADLINE_S, max_bytes: int = MAX_JWKS_BYTES
+) -> bytes:
+    """GET within ``deadline`` seconds in all (connect, TLS, headers, body: a peer that trickles
+    bytes cannot hold it longer), no redirect followed, at most ``max_bytes``. Any failure is a
+    ``DependencyError``."""
     require_https(url, "JWKS URL")
+    ends_at = time.monotonic() + deadline
+    opener = urllib.request.build_opener(
+        _RefuseRedirects(), _DeadlineHTTPHandler(ends_at), _DeadlineHTTPSHandler(ends_at)
+    )
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310  # scheme checked
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with opener.open(request, timeout=_remaining(ends_at)) as response:
             body: bytes = response.read(max_bytes + 1)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise DependencyError(f"JWKS fetch from {url} failed: {error}") from error
+    except urllib.error.HTTPError as error:
+        error.close()
+        if 300 <= error.code < 400:  # the key set is where it was configured, or nowhere
+            raise DependencyError(f"JWKS endpoint redirected ({error.code}): {url}") from None
+        raise DependencyError(f"JWKS fetch from {url} failed: HTTP {error.code}") from None
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
+        raise DependencyError(f"JWKS fetch from {url} failed: {error!r}") from error
     if len(body) > max_bytes:
         raise DependencyError(f"JWKS at {url} is larger than {max_bytes} bytes")
     return body
 
 
+def _remaining(ends_at: float) -> float:
+    left = ends_at - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the JWKS fetch deadline passed")
+    return left
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Declines every redirect, so a 3xx ends as an ``HTTPError`` (urllib would follow it, and
+    a redirect to another host could hand us someone else's keys under our kids)."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> urllib.request.Request | None:
+        return None
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's reads, each allowed only the time left before the deadline."""
+
+    def __init__(self, sock: socket.socket, ends_at: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # holds a reference, as makefile does
+        self._ends_at = ends_at
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
+        self._sock.settimeout(_remaining(self._ends_at))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _deadline_response(ends_at: float) -> type[http.client.HTTPResponse]:
+    """An ``HTTPResponse`` whose status line, headers and body are read under the deadline."""
+
+    class DeadlineResponse(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+            super().__init__(sock, *args, **kwargs)
+            self.fp.close()  # nothing read yet: swap the reader for a deadline-bound one
+            self.fp = io.BufferedReader(_DeadlineReader(sock, ends_at))
+
+    return DeadlineResponse
+
+
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, ends_at: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ends_at = ends_at
+        self.response_class = _deadline_response(ends_at)
+
+    def connect(self) -> None:
+        self.timeout = _remaining(self._ends_at)
+        super().connect()
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, ends_at: float, context: ssl.SSLContext, **kwargs: Any) -> None:
+        super().__init__(*args, context=context, **kwargs)
+        self._ends_at = ends_at
+        self._tls = context
+        self.response_class = _deadline_response(ends_at)
+
+    def connect(self) -> None:
+        self.timeout = _remaining(self._ends_at)
+        http.client.HTTPConnection.connect(self)  # TCP, and a proxy's CONNECT tunnel if any
+        server_hostname = getattr(self, "_tunnel_host", None) or self.host
+        tls = self._tls.wrap_socket(
+            self.sock, server_hostname=server_hostname, do_handshake_on_connect=False
+        )
+        _handshake(tls, self._ends_at)
+        self.sock = tls
+
+
+def _handshake(tls: ssl.SSLSocket, ends_at: float) -> None:
+    """The TLS handshake in non-blocking steps, each waiting at most the time left: a blocking
+    handshake's timeout applies per read, so a peer sending a byte at a time could hold it."""
+    tls.setblocking(False)
+    with selectors.DefaultSelector() as selector:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                events = selectors.EVENT_READ
+            except ssl.SSLWantWriteError:
+                events = selectors.EVENT_WRITE
+            selector.register(tls, events)
+            ready = selector.select(_remaining(ends_at))
+            selector.unregister(tls)
+            if not ready:
+                raise TimeoutError("the JWKS fetch deadline passed during the TLS handshake")
+    tls.settimeout(_remaining(ends_at))
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, ends_at: float) -> None:
+        super().__init__()
+        self._ends_at = ends_at
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(_DeadlineHTTPConnection, ends_at=self._ends_at)
+        return self.do_open(connection, req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, ends_at: float) -> None:
+        super().__init__()
+        self._ends_at = ends_at
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        connection = functools.partial(
+            _DeadlineHTTPSConnection, ends_at=self._ends_at, context=_tls_context()
+        )
+        return self.do_open(connection, req)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The default verifying context (as http.client builds it), made on the first fetch."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+class Skipped(NamedTuple):
+    """A member of the key set that cannot verify tokens, and why (for the log)."""
+
+    kid: str | None
+    problem: str
+
+
+class KeySet(NamedTuple):
+    keys: dict[str, PyJWK]
+    skipped: tuple[Skipped, ...]
+    version: str  # sha256 of the document
+
+
+class _Unusable(Exception):
+    """Why one member of a key set is skipped."""
+
+
 def parse_jwks(body: bytes) -> dict[str, PyJWK]:
-    """Signing keys by kid. Keys we cannot use (no kid, encryption keys, unknown types) are
-    skipped, not fatal: an issuer may publish keys for other purposes."""
+    """Signing keys by kid (``read_jwks`` without the skipped members)."""
+    return read_jwks(body).keys
+
+
+def read_jwks(body: bytes) -> KeySet:
+    """The usable signing keys by kid, and the members skipped. A member we cannot use (another
+    purpose or type, ``alg: none``, a short RSA key, junk) is skipped whatever goes wrong in
+    reading it: an issuer may publish keys for other purposes, and one bad member must not
+    lock out every token. A document that is not a key set is a ``DependencyError``."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:
         raise DependencyError(f"JWKS is not JSON: {error}") from error
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise DependencyError("JWKS has no `keys` list")
+    members: list[object] = document["keys"]
     keys: dict[str, PyJWK] = {}
-    for jwk in document["keys"][:MAX_KEYS]:
-        if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
-            continue
-        if jwk.get("use", "sig") != "sig" or jwk.get("kty") not in ("RSA", "EC"):
-            continue
+    skipped: list[Skipped] = []
+    if len(members) > MAX_KEYS:
+        skipped.append(Skipped(None, f"members past the first {MAX_KEYS} are ignored"))
+    for member in members[:MAX_KEYS]:
+        kid = member.get("kid") if isinstance(member, dict) else None
+        shown = kid[:64] if isinstance(kid, str) else None
         try:
-            keys[jwk["kid"]] = PyJWK(jwk)
-        except PyJWTError:
-            continue
-    return keys
+            if not isinstance(member, dict):
+                raise _Unusable("not a JSON object")
+            if not isinstance(kid, str) or not kid:
+                raise _Unusable("no kid")
+            if kid in keys:
+                raise _Unusable("duplicate kid (the first usable key is kept)")
+            keys[kid] = _signing_key(member)
+        except _Unusable as problem:
+            skipped.append(Skipped(shown, str(problem)))
+        except Exception as error:  # whatever PyJWT or cryptography raise for one member
+            skipped.append(Skipped(shown, f"unreadable ({type(error).__name__})"))
+    return KeySet(keys, tuple(skipped), hashlib.sha256(body).hexdigest())
+
+
+def _signing_key(member: Mapping[str, Any]) -> PyJWK:
+    """The member as a public signing key of a type and algorithm we verify with, or
+    ``_Unusable``. May raise anything PyJWK raises for junk."""
+    use = member.get("use", "sig")
+    if use != "sig":
+        raise _Unusable(f"use {_short(use)} is not sig")
+    ops = member.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        raise _Unusable("key_ops does not allow verify")
+    kty = member.get("kty")
+    alg = _ALG_FOR_KEY_TYPE.get(kty) if isinstance(kty, str) else None
+    if alg is None:
+        raise _Unusable(f"key type {_short(kty)} is not supported")
+    declared = member.get("alg", alg)
+    if declared != alg:
+        raise _Unusable(f"alg {_short(declared)} is not supported for kty {kty}")
+    if kty == "EC" and member.get("crv") != _KEY_TYPE_FOR_ALG[alg][1]:
+        raise _Unusable(f"curve {_short(member.get('crv'))} is not supported")
+    if any(name in member for name in _PRIVATE_PARAMS):
+        raise _Unusable("holds private key material")
+    jwk = PyJWK(dict(member), algorithm=alg)
+    _check_public_key(jwk.key)
+    return jwk
+
+
+def _check_public_key(key: object) -> None:
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise _Unusable(f"RSA key of {key.key_size} bits (at least {MIN_RSA_BITS} required)")
+    elif not (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)):
+        raise _Unusable(f"not a public RSA or P-256 key ({type(key).__name__})")
+
+
+def _short(value: object) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def key_matches(jwk: PyJWK, alg: str) -> bool:
@@ -79,6 +323,13 @@ def key_matches(jwk: PyJWK, alg: str) -> bool:
         return False
     declared = data.get("alg")
     return declared is None or declared == alg
+
+
+# --- the cache ---------------------------------------------------------------------------------
+
+
+def run_now(run: Callable[[], None]) -> None:
+    run()
 
 
 class JwksCache:
@@ -99,41 +350,96 @@ class JwksCache:
         self._fetched_at = 0.0
         self._attempted_at: float | None = None
         self._last_failed = False
+        self._last_error = ""
+        self._flight: Future[None] | None = None  # the fetch under way
+        self._logged_version: str | None = None
+        # Guards the fields above; held for bookkeeping only, never across a fetch.
         self._lock = threading.Lock()
         self.fetches = 0
         self.failures = 0
 
     def key(self, kid: str, alg: str) -> PyJWK:
-        now = self._clock()
-        keys, fetch_failed = self._keys, False
-        if keys is None or now - self._fetched_at > self._max_age or kid not in keys:
-            keys, fetch_failed = self._refresh(now)
-        jwk = keys.get(kid)
-        if jwk is None:
-            if fetch_failed:  # maybe a rotated-in key we cannot fetch: not the caller's fault
-                raise DependencyError("JWKS unreachable and the token's kid is not cached")
-            raise InvalidToken("unknown_kid", "no key with this kid in the issuer's key set")
+        flight = self.pending(kid, run_now)
+        if flight is not None:
+            flight.result()  # someone else's fetch of the key set this kid needs
+        jwk = self._held(kid)
         if not key_matches(jwk, alg):
             raise InvalidToken("alg_key_mismatch", f"key {kid!r} cannot verify {alg}")
         return jwk
 
-    def _refresh(self, now: float) -> tuple[dict[str, PyJWK], bool]:
-        """Fetch unless the last attempt was within the cooldown; fall back to what we hold.
-        Returns the keys and whether the latest fetch failed."""
+    def pending(self, kid: str, start: Starter = run_now) -> Future[None] | None:
+        """Without waiting on the network: the fetch ``key(kid)`` must wait for, or None when
+        the keys held answer (a held kid is served, stale or not, while a fetch is under way).
+        A fetch that is due (no keys, an unknown kid, keys older than ``max_age``; not within
+        the cooldown) is claimed here and handed to ``start``; every caller needing it gets
+        the same future, which completes (never fails) when the fetch has."""
+        now = self._clock()
+        keys = self._keys
+        if keys is not None and kid in keys and now - self._fetched_at <= self._max_age:
+            return None
         with self._lock:
+            held = self._keys is not None and kid in self._keys
+            if self._flight is not None:
+                return None if held else self._flight
             if self._attempted_at is not None and now - self._attempted_at < self._cooldown:
-                if self._keys is None:
-                    raise DependencyError("JWKS unavailable (last fetch failed; in cooldown)")
-                return self._keys, self._last_failed
-            self._attempted_at = now
+                return None
+            flight: Future[None] = Future()
+            flight.set_running_or_notify_cancel()  # a waiter that gives up cannot cancel it
+            self._flight, self._attempted_at = flight, now
             self.fetches += 1
-            try:
-                keys = parse_jwks(self._fetch(self.url))
-            except CedarAuthzError as error:
+        try:
+            start(functools.partial(self._run, flight, now))
+        except Exception as error:  # e.g. no thread could be started: a failed fetch
+            logger.exception("could not start the JWKS fetch")
+            self._finish(flight, now, None, f"the fetch could not start: {error!r}")
+        return None if held else flight
+
+    def _run(self, flight: Future[None], started: float) -> None:
+        """One fetch; always completes the flight, whatever the fetch does."""
+        keys: dict[str, PyJWK] | None = None
+        problem = "the fetch was interrupted"
+        try:
+            key_set = read_jwks(self._fetch(self.url))
+            self._log_skipped(key_set)
+            keys = key_set.keys
+        except CedarAuthzError as error:
+            problem = str(error)
+        except Exception as error:  # a broken fetch function is a failed fetch, not a crash
+            logger.exception("JWKS fetch from %s failed", self.url)
+            problem = f"JWKS fetch from {self.url} failed: {error!r}"
+        finally:
+            self._finish(flight, started, keys, problem)
+
+    def _finish(
+        self, flight: Future[None], started: float, keys: dict[str, PyJWK] | None, problem: str
+    ) -> None:
+        with self._lock:
+            if keys is not None:
+                self._keys, self._fetched_at, self._last_failed = keys, started, False
+            else:
                 self.failures += 1
-                self._last_failed = True
-                if self._keys is None:
-                    raise DependencyError(str(error)) from error
-                return self._keys, True  # stale keys keep serving through an outage
-            self._keys, self._fetched_at, self._last_failed = keys, now, False
-            return keys, False
+                self._last_failed, self._last_error = True, problem
+            self._flight = None
+        if keys is None:
+            logger.warning("JWKS fetch failed: %s", problem)
+        flight.set_result(None)
+
+    def _held(self, kid: str) -> PyJWK:
+        keys = self._keys
+        if keys is None:
+            raise DependencyError(f"JWKS unavailable: {self._last_error or 'not fetched'}")
+        jwk = keys.get(kid)
+        if jwk is None:
+            if self._last_failed:  # maybe a rotated-in key we cannot fetch: not the caller's fault
+                raise DependencyError("JWKS unreachable and the token's kid is not cached")
+            raise InvalidToken("unknown_kid", "no key with this kid in the issuer's key set")
+        return jwk
+
+    def _log_skipped(self, key_set: KeySet) -> None:
+        """Each distinct skipped member once per version of the document: the same set fetched
+        again (every cooldown, every ``max_age``) logs nothing new."""
+        if key_set.version == self._logged_version:
+            return
+        self._logged_version = key_set.version
+        for kid, problem in dict.fromkeys(key_set.skipped):
+            logger.warning("JWKS member %r skipped: %s", kid, problem)
