@@ -13,9 +13,13 @@ decision per endpoint with the resource the handler is about to serve.
 A provider is ``(request) -> entity dict, UID or None`` (sync or async); ``caller(request)`` and
 ``decision(request)`` give the handler who asked and why it was allowed.
 
-Answers: 401 (no or invalid credentials), 404 (the provider found nothing), 403 (denied, or
-anything failing inside the check: fail closed), 500 (the JWKS or entity store unreachable: not
-a decision), else the handler's.
+Answers: 401 (no or invalid credentials), 404 (the provider found nothing), 403 (denied), 500
+(the JWKS or entity store unreachable, or anything else failing while identifying or checking:
+``errors.status_of``, logged with its traceback; never a decision), else the handler's.
+
+The issuer's key set is fetched off the event loop (``Guard.keys_for``): a request whose token
+names a key not held waits for the one fetch every such request shares, while requests whose
+key is held go on.
 
 Who calls. By default the ``Authorization: Bearer`` token is verified exactly as the gateway
 does (same issuer, keys, clients, clock), and anything the request claims the gateway said is
@@ -37,11 +41,14 @@ of a transfer read from the body.
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import inspect
+import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -54,10 +61,10 @@ from authorizer import backend, redaction
 from authorizer.backend import ActionLike, Subject
 from authorizer.coerce import datetime_value, ip_value
 from authorizer.engine import Decision
-from authorizer.errors import DependencyError, InvalidRequest, InvalidToken, Unauthorized
+from authorizer.errors import UNAUTHORIZED, InvalidRequest, InvalidToken, Unauthorized, status_of
 from authorizer.limits import MAX_TOKEN_LENGTH
 from authorizer.pdp import Authorizer
-from authorizer.tokens import decode_unverified
+from authorizer.tokens import MAX_HEADER_LENGTH, MAX_KID_LENGTH, decode_unverified
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,10 +184,31 @@ def peer_address(request: web.Request) -> str | None:
     return request.remote
 
 
+def kid_of(authorization: str) -> str | None:
+    """The kid a Bearer token's header names, or None. Nothing here is trusted: it only tells
+    whether the key set must be fetched before the token is verified."""
+    try:
+        segment = bearer(authorization).split(".", 1)[0]
+        if len(segment) > MAX_HEADER_LENGTH:
+            return None
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (Unauthorized, ValueError, RecursionError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) and 0 < len(kid) <= MAX_KID_LENGTH else None
+
+
+def _in_thread(run: Callable[[], None]) -> None:
+    # A thread of its own, not the guard's executor (whose one thread verifies every request)
+    # nor the loop's default one; at most one fetch runs at a time, once per cooldown.
+    threading.Thread(target=run, name="cedar-authz-jwks", daemon=True).start()
+
+
 @dataclass(frozen=True)
 class Guard:
     """How a backend establishes who calls. ``executor``: run verification and decisions off
-    the event loop (a single thread: the authorizer's caches are not thread-safe)."""
+    the event loop (a single thread: the authorizer's caches are not thread-safe). Key-set
+    fetches never run on the loop nor on the executor (``keys_for``)."""
 
     authorizer: Authorizer
     trust_gateway: bool = False
@@ -193,6 +221,17 @@ class Guard:
             return function(*args)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(function, *args))
+
+    async def keys_for(self, authorization: str) -> None:
+        """Wait, without blocking the loop, for the key-set fetch verifying this token needs (an
+        unknown kid, no keys yet), if any: it runs in a thread, and every request that needs it
+        awaits the same one. A held key never waits; a stale one is refreshed behind it."""
+        kid = kid_of(authorization)
+        if kid is None:
+            return  # verification refuses the token before any key is looked up
+        flight = self.authorizer.keys.pending(kid, _in_thread)
+        if flight is not None:
+            await asyncio.wrap_future(flight)
 
 
 def _request_key(name: str, kind: object) -> Any:
@@ -234,20 +273,15 @@ def cedar_middleware(guard: Guard) -> Middleware:
         authorization = request.headers.getall("Authorization", [])
         gateway = guard.gateway_context(request) if guard.trust_gateway else None
         if authorization or gateway:
+            credentials = ",".join(authorization)
             try:
+                if not (guard.trust_gateway and gateway):  # else the gateway verified it
+                    await guard.keys_for(credentials)
                 request[IDENTITY] = await guard.run(
-                    identify, guard.authorizer, ",".join(authorization), gateway,
-                    guard.trust_gateway,
-                )  # fmt: skip
-            except Unauthorized as error:
-                logger.info("unauthenticated: %s", error.reason)
-                return answer(401)
-            except DependencyError:
-                logger.exception("cannot verify the caller")
-                return answer(500)
-            except Exception:
-                logger.exception("identifying the caller failed")
-                return answer(401)
+                    identify, guard.authorizer, credentials, gateway, guard.trust_gateway
+                )
+            except Exception as error:
+                return _failed(error, "identifying the caller")
         return await handler(request)
 
     return middleware
@@ -297,14 +331,8 @@ def _guarded(
                 if provider is not None and loaded is None:
                     return answer(404)
                 decision = await _check(guard, request, who, action_of, loaded, extra)
-            except Unauthorized:
-                return answer(401)
-            except DependencyError:
-                logger.exception("a dependency failed during the check")
-                return answer(500)
-            except Exception:
-                logger.exception("the check failed; denying")
-                return answer(403)
+            except Exception as error:
+                return _failed(error, "the check")
             request[DECISION] = decision
             if not decision.allowed:
                 return answer(403)
@@ -355,6 +383,18 @@ def redact_for(
     if guard is None or who is None or target is None:
         raise PermissionError("redact_for needs cedar_middleware, a caller and a resource")
     return redaction.redact(guard.authorizer, documents, who, target, field_actions)
+
+
+def _failed(error: Exception, step: str) -> web.Response:
+    """The answer to a step that raised, by ``errors.status_of``: 401 for a caller who is not
+    authenticated, else 500 with the traceback logged (a 401 or 403 would hide a bug or an
+    outage as the caller's fault, and the handler never runs either way)."""
+    status = status_of(error)
+    if status == UNAUTHORIZED:
+        logger.info("unauthenticated: %s", error.reason if isinstance(error, Unauthorized) else "")
+    else:
+        logger.error("%s failed", step, exc_info=error)
+    return answer(status)
 
 
 def answer(status: int) -> web.Response:

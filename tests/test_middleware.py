@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from authorizer import Authorizer
+from authorizer.errors import InvalidToken
 from authorizer.local.backend import BackendRequest, SampleBackend, backend_app
 from authorizer.local.gateway import GatewayOptions, make_app
 from authorizer.local.issuer import LocalIssuer, SigningKey
@@ -219,18 +220,48 @@ async def test_fail_closed_inside_the_check(
 
     token = user_token(issuer, "hank", clock.now)
     cases: list[tuple[Any, Authorizer | None, str, int]] = [
-        (require("view_salary", resource=broken), authz, "emp-001", 403),
-        (require("view_salary", resource=from_database, context=broken), authz, "emp-001", 403),
+        # A provider that raises is a failure (500, errors.status_of), not a Deny.
+        (require("view_salary", resource=broken), authz, "emp-001", 500),
+        (require("view_salary", resource=from_database, context=broken), authz, "emp-001", 500),
         (require("view_salary", resource=from_database), authz, "emp-404", 404),
         (require("view_salary", resource=from_database), authz, "emp-001", 200),
         (require("view_salary", resource=lambda r: 'Corp::Employee::"emp-001"'), authz, "x", 200),
-        (require("view_salary", resource=lambda r: 'Corp::Employee::"x" || true'), authz, "x", 403),
+        # Never Cedar syntax: a provider's junk uid is refused as the provider's failure (500).
+        (require("view_salary", resource=lambda r: 'Corp::Employee::"x" || true'), authz, "x", 500),
         (require("view_salary", resource=from_database), authz, "emp-101", 403),
         (require("view_salary", resource=from_database), None, "emp-001", 403),  # no middleware
     ]
     for decorator, with_middleware, ident, status in cases:
         client = await aiohttp_client(guarded_app(with_middleware, decorator(ok)))
         assert (await call(client, "GET", f"/thing/{ident}", token))[0] == status, ident
+
+
+@pytest.mark.asyncio
+async def test_errors_answer_by_status_of_in_both_steps(
+    aiohttp_client: AiohttpClient, authz: Authorizer, issuer: LocalIssuer, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A bug while identifying the caller is a 500 logged with its traceback (it was a 401,
+    blaming the caller); an ``Unauthorized`` raised inside the check is still a 401."""
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    def refuses(_request: web.Request) -> Any:
+        raise InvalidToken("revoked", "the provider found the token revoked")
+
+    token = user_token(issuer, "hank", clock.now)
+    client = await aiohttp_client(guarded_app(authz, require("view_salary", resource=refuses)(ok)))
+    assert (await call(client, "GET", "/thing/emp-001", token))[0] == 401
+
+    def bug(_token: str) -> Any:
+        raise RuntimeError("a bug in verification")
+
+    monkeypatch.setattr(authz, "verify", bug)
+    assert (await call(client, "GET", "/thing/emp-001", token)) == (
+        500, {"message": "Internal Server Error"})  # fmt: skip
+    logged = [r for r in caplog.records if r.exc_info and "identifying the caller" in r.message]
+    assert logged and isinstance(logged[0].exc_info[1], RuntimeError)  # type: ignore[index]
 
 
 @pytest.mark.asyncio
