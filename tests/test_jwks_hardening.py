@@ -4,20 +4,28 @@ and TLS handshakes trickled a byte at a time, and RSA keys shorter than 2048 bit
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
+from authorizer import jwks
 from authorizer.errors import DependencyError, InvalidToken
 from authorizer.jwks import JwksCache, http_fetch, parse_jwks
 from authorizer.local.issuer import LocalIssuer, SigningKey
@@ -52,6 +60,12 @@ class LoopbackServer:
         threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()
+
+    def wrap(self, context: ssl.SSLContext) -> None:
+        """Serve TLS from now on (each connection's handshake is done in its handler thread)."""
+        self._httpd.socket = context.wrap_socket(
+            self._httpd.socket, server_side=True, do_handshake_on_connect=False
+        )
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -344,3 +358,51 @@ def test_a_1024_bit_rsa_key_is_not_used(
     assert any("1024 bits" in r.getMessage() for r in caplog.records)
     good = rest(user_token(issuer, "alice", clock.now), "GET", "/employees", "/employees")
     assert outcome(authz, good) == "Allow"
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_a_tls_endpoint_is_fetched_and_its_certificate_checked(
+    servers: list[LoopbackServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handshake done in steps under the deadline is still a verified TLS handshake."""
+    server = serving(servers, json_body({"keys": [GOOD.public_jwk()]}))
+    cert_file, key_file = _self_signed(tmp_path)
+    serving_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving_tls.load_cert_chain(cert_file, key_file)
+    server.wrap(serving_tls)
+    url = server.url.replace("http://", "https://")
+    with pytest.raises(DependencyError, match="CERTIFICATE_VERIFY_FAILED"):
+        http_fetch(url)  # the default trust store does not know this certificate
+    trusting = ssl.create_default_context(cafile=cert_file)
+    monkeypatch.setattr(jwks, "_tls_context", lambda: trusting)
+    assert list(parse_jwks(http_fetch(url, deadline=DEADLINE_S * 4))) == ["good"]
