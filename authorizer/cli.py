@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from authorizer.authoring.inputs import Exit
 from authorizer.commands import (
     compile,
     diff,
@@ -47,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `cedar-authz ... | head`: the reader left; nothing to report
         sys.stderr.close()
-        return 1
+        return Exit.FAILURE
     return code
 
 

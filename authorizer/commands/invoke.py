@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from authorizer.authoring.inputs import Exit
 from authorizer.errors import CedarAuthzError
 from authorizer.local.issuer import LocalIssuer
 from authorizer.local.sample import configured, fill_tokens, sample_authorizer
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         event = json.loads(args.event.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         print(f"error: cannot read event {args.event}: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILURE
     try:
         if configured():
             authorizer = Authorizer.from_env()
@@ -44,19 +45,19 @@ def run(args: argparse.Namespace) -> int:
             event = fill_tokens(event, issuer)
     except CedarAuthzError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILURE
     except KeyError as error:  # a {{token:USER}} naming no sample user
         print(f"error: {error.args[0]}", file=sys.stderr)
-        return 1
+        return Exit.FAILURE
     authorizer.telemetry = Telemetry(stream=io.StringIO() if args.quiet else sys.stderr)
     try:
         response = authorizer.handle(event)
     except Exception as error:  # report what API Gateway would see
         status = "401 Unauthorized" if str(error) == "Unauthorized" else f"500 {error}"
         print(json.dumps({"error": status}))
-        return 1
+        return Exit.FAILURE
     print(json.dumps(response, indent=2))
     allowed = response.get("isAuthorized")
     if allowed is None:
         allowed = policy_allows(response, event.get("methodArn") or event.get("routeArn", ""))
-    return 0 if allowed else 2
+    return Exit.OK if allowed else Exit.DENY

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from authorizer.authoring.inputs import Exit
 from authorizer.errors import ConfigError
 from authorizer.local.keys import KEY_FILE, mint, state_dir
 from authorizer.local.users import SAMPLE_USERS
@@ -62,15 +63,15 @@ def run(args: argparse.Namespace) -> int:
         app = make_app(options, home=home)
     except (ConfigError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILURE
     try:
         asyncio.run(_serve(app, args.host, args.port, home))
     except (ConfigError, OSError) as error:
         print(f"error: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILURE
     except KeyboardInterrupt:
         pass
-    return 0
+    return Exit.OK
 
 
 async def _serve(app: web.Application, host: str, port: int, home: Path) -> None:

@@ -8,6 +8,7 @@ import argparse
 import sys
 from typing import Any
 
+from authorizer.authoring.inputs import Exit
 from authorizer.errors import ConfigError
 from authorizer.local.keys import local_issuer, mint, state_dir
 from authorizer.local.users import SAMPLE_USERS
@@ -30,11 +31,11 @@ def run(args: argparse.Namespace) -> int:
             f"error: unknown user {args.user!r}; sample users: {', '.join(sorted(SAMPLE_USERS))}",
             file=sys.stderr,
         )
-        return 1
+        return Exit.FAILURE
     try:
         issuer = local_issuer(state_dir())
     except (ConfigError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return Exit.FAILURE
     print(mint(issuer, args.user, "id" if args.id_token else "access"))
-    return 0
+    return Exit.OK
