@@ -15,6 +15,14 @@ import pytest
 SAMPLES = Path(__file__).resolve().parent / "samples"
 SUB = "a36036a8-9061-424d-a737-56d57dae7bc6"
 TABLE = "user-attributes"
+# The claims the sample item (sample_item) gives the tokens.
+SAMPLE_CLAIMS = {
+    "tenant": "acme",
+    "department": "engineering",
+    "permissions": ["employee:read"],
+    "roles": ["viewer"],
+    "dailyLimit": 5000,
+}
 USER_SOURCES = (
     "TokenGeneration_HostedAuth",
     "TokenGeneration_Authentication",

@@ -35,6 +35,7 @@ from pre_token_hook.attributes import (
 from pre_token_hook.config import Settings, load_settings
 from pre_token_hook.errors import AttributesUnavailable, ConfigError
 from tests.pre_token_hook.hook_support import (
+    SAMPLE_CLAIMS,
     SUB,
     TABLE,
     create_table,
@@ -42,14 +43,6 @@ from tests.pre_token_hook.hook_support import (
     sample_item,
     user_event,
 )
-
-SAMPLE_CLAIMS = {
-    "tenant": "acme",
-    "department": "engineering",
-    "permissions": ["employee:read"],
-    "roles": ["viewer"],
-    "dailyLimit": 5000,
-}
 
 
 def claims_of(out: dict[str, Any], token: str = "accessTokenGeneration") -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pre_token_hook.config import Settings, load_settings
 from pre_token_hook.errors import AttributesUnavailable, ConfigError, InvalidTriggerEvent
 from pre_token_hook.trigger import apply_override
 from tests.pre_token_hook.hook_support import (
+    SAMPLE_CLAIMS,
     SUB,
     USER_SOURCES,
     RecordingSource,
@@ -26,13 +27,6 @@ from tests.pre_token_hook.hook_support import (
     user_event,
 )
 
-SAMPLE_CLAIMS = {
-    "tenant": "acme",
-    "department": "engineering",
-    "permissions": ["employee:read"],
-    "roles": ["viewer"],
-    "dailyLimit": 5000,
-}
 # DESIGN section 3: the principal's attributes are the token's non-registered claims.
 REGISTERED = {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "token_use",
               "origin_jti", "event_id", "client_id", "username", "scope", "version"}  # fmt: skip

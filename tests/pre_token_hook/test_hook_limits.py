@@ -36,6 +36,7 @@ from pre_token_hook.trigger import apply_override
 from tests.conftest import FakeClock, JwksServer, sample_env
 from tests.helpers import outcome, rest
 from tests.pre_token_hook.hook_support import (
+    SAMPLE_CLAIMS,
     SUB,
     TABLE,
     RecordingSource,
@@ -44,13 +45,6 @@ from tests.pre_token_hook.hook_support import (
     user_event,
 )
 
-SAMPLE_CLAIMS = {
-    "tenant": "acme",
-    "department": "engineering",
-    "permissions": ["employee:read"],
-    "roles": ["viewer"],
-    "dailyLimit": 5000,
-}
 SECRET = "do-not-log-me"
 
 
