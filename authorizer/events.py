@@ -113,11 +113,17 @@ def parse_event(event: object) -> Request:
 def bearer_token(request: Request) -> str:
     """Exactly one credential, ``Bearer <jwt>`` or a bare JWT; anything else is refused here,
     before any key is fetched."""
-    if not request.authorization:
+    return credential(request.authorization)
+
+
+def credential(authorization: tuple[str, ...]) -> str:
+    """The token of the Authorization header values: the one rule for the gateway, the
+    middleware and the sample backend, so that none refuses what another accepts."""
+    if not authorization:
         raise InvalidRequest("missing_token", "no Authorization header")
-    if len(request.authorization) > 1:
+    if len(authorization) > 1:
         raise InvalidRequest("multiple_tokens", "more than one Authorization header")
-    value = request.authorization[0].strip()
+    value = authorization[0].strip()
     if not value or value.lower() == "bearer":
         raise InvalidRequest("missing_token", "the Authorization header carries no token")
     if len(value) > MAX_TOKEN_LENGTH + len("Bearer "):

@@ -46,8 +46,6 @@ import functools
 import inspect
 import json
 import logging
-import math
-import re
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -62,9 +60,9 @@ from authorizer.backend import ActionLike, Subject
 from authorizer.coerce import datetime_value, ip_value
 from authorizer.engine import Decision
 from authorizer.errors import UNAUTHORIZED, InvalidRequest, InvalidToken, Unauthorized, status_of
-from authorizer.limits import MAX_TOKEN_LENGTH
+from authorizer.events import credential
 from authorizer.pdp import Authorizer
-from authorizer.tokens import MAX_HEADER_LENGTH, MAX_KID_LENGTH, decode_unverified
+from authorizer.tokens import MAX_HEADER_LENGTH, MAX_KID_LENGTH, decode_unverified, numeric_date
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,7 +75,6 @@ ResourceProvider = Callable[
 ]
 ContextProvider = Callable[[web.Request], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
-_BEARER = re.compile(r"^Bearer +(\S+)$", re.IGNORECASE)
 HEADER_PREFIX = "x-authorizer-"
 # What the authorizer adds to its context beside the caller's claims.
 BOOKKEEPING = frozenset(
@@ -90,11 +87,9 @@ BOOKKEEPING = frozenset(
 
 
 def bearer(authorization: str | None) -> str:
-    """The token of exactly one ``Authorization: Bearer`` value."""
-    match = _BEARER.match(authorization or "")
-    if match is None or len(match.group(1)) > MAX_TOKEN_LENGTH:
-        raise InvalidRequest("no_token", "no single Bearer token in Authorization")
-    return match.group(1)
+    """The token of exactly one ``Authorization`` value (``Bearer <jwt>`` or a bare JWT), by
+    the gateway's own rule (``events.credential``)."""
+    return credential((authorization,) if authorization else ())
 
 
 def identify(
@@ -119,11 +114,9 @@ def _from_gateway(
         raise InvalidRequest("no_principal", "the gateway context names no principal")
     if authorization:
         claims: Mapping[str, Any] = decode_unverified(bearer(authorization))[1]
-        exp = claims.get("exp")
+        exp = numeric_date(claims, "exp", required=True)
         now, leeway = authz.clock(), authz.settings.leeway
-        if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
-            raise InvalidToken("bad_claim", "exp is not a number")
-        if exp <= now - leeway:
+        if exp is not None and exp <= now - leeway:
             raise InvalidToken("expired", "the token has expired")
     else:
         claims = {k: v for k, v in context.items() if k not in BOOKKEEPING}
@@ -331,6 +324,8 @@ def _guarded(
                 if provider is not None and loaded is None:
                     return answer(404)
                 decision = await _check(guard, request, who, action_of, loaded, extra)
+            except web.HTTPClientError:
+                raise  # a provider's own refusal (404, 400...): the handler never runs either way
             except Exception as error:
                 return _failed(error, "the check")
             request[DECISION] = decision

@@ -94,9 +94,9 @@ class TokenVerifier:
 
     def _check_times(self, claims: Mapping[str, Any]) -> None:
         now, leeway = self._clock(), self._settings.leeway
-        exp = _numeric_date(claims, "exp", required=True)
-        iat = _numeric_date(claims, "iat", required=True)
-        nbf = _numeric_date(claims, "nbf", required=False)
+        exp = numeric_date(claims, "exp", required=True)
+        iat = numeric_date(claims, "iat", required=True)
+        nbf = numeric_date(claims, "nbf", required=False)
         if exp is not None and exp <= now - leeway:
             raise InvalidToken("expired", "the token has expired")
         if iat is not None and iat > now + leeway:
@@ -213,7 +213,7 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def _numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
+def numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
     """RFC 7519 NumericDate: a JSON number, not a string, not a boolean."""
     if name not in claims:
         if required:

@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from authorizer import Authorizer
-from authorizer.errors import InvalidToken
+from authorizer.errors import InvalidRequest, InvalidToken
 from authorizer.local.backend import BackendRequest, SampleBackend, backend_app
 from authorizer.local.gateway import GatewayOptions, make_app
 from authorizer.local.issuer import LocalIssuer, SigningKey
@@ -215,6 +215,9 @@ async def test_fail_closed_inside_the_check(
     def broken(_request: web.Request) -> Any:
         raise RuntimeError("database down")
 
+    def refuses(_request: web.Request) -> Any:
+        raise web.HTTPBadRequest(text="bad id")
+
     async def from_database(request: web.Request) -> Any:
         return BY_ID.get(request.match_info["employeeId"])
 
@@ -224,6 +227,8 @@ async def test_fail_closed_inside_the_check(
         (require("view_salary", resource=broken), authz, "emp-001", 500),
         (require("view_salary", resource=from_database, context=broken), authz, "emp-001", 500),
         (require("view_salary", resource=from_database), authz, "emp-404", 404),
+        # A provider's own refusal is the provider's answer, and the handler never runs.
+        (require("view_salary", resource=refuses), authz, "emp-001", 400),
         (require("view_salary", resource=from_database), authz, "emp-001", 200),
         (require("view_salary", resource=lambda r: 'Corp::Employee::"emp-001"'), authz, "x", 200),
         # Never Cedar syntax: a provider's junk uid is refused as the provider's failure (500).
@@ -314,6 +319,10 @@ async def test_trusted_gateway_context_needs_no_key_set(
     ] == 401
     expired = user_token(issuer, "hank", clock.now - 7200)
     assert (await call(client, "GET", EMP, expired, headers=says))[0] == 401
+    # An exp no float holds is the token's fault (401), not an OverflowError (500).
+    for exp in (10**400, -(10**400), "9999999999"):
+        odd = user_token(issuer, "hank", clock.now, extra={"exp": exp})
+        assert (await call(client, "GET", EMP, odd, headers=says))[0] == 401
     # Without a token, the context's own values are the principal's attributes: a tenant, no
     # groups, no scope: it may not read the record (403, not 401).
     context_only = {"X-Authorizer-Principal-Id": "hank", "X-Authorizer-Sub": "hank",
@@ -347,9 +356,15 @@ async def test_gateway_context_from_an_in_process_adapter(
 
 def test_pure_helpers() -> None:
     assert bearer("bearer abc") == "abc"
-    for bad in [None, "", "Bearer a b", "Token abc", "Bearer " + "a" * 9000]:
-        with pytest.raises(Exception, match="Bearer"):
+    # A bare token, as the gateway accepts it (events.credential): the backend agrees.
+    assert bearer("abc.def.ghi") == "abc.def.ghi"
+    refusals = {None: "missing_token", "": "missing_token", "Bearer a b": "wrong_scheme",
+                "Token abc": "wrong_scheme", "Bearer " + "a" * 9000: "oversized_token",
+                "Bearer a,Bearer b": "multiple_tokens"}  # fmt: skip
+    for bad, reason in refusals.items():
+        with pytest.raises(InvalidRequest) as caught:
             bearer(bad)
+        assert caught.value.reason == reason
 
 
 @pytest.mark.asyncio
