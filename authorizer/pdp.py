@@ -7,7 +7,6 @@ Everything that can be done once (settings, policies, schema, route table, key c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import cedarpy
 from cachetools import TLRUCache
 
+from authorizer import cache_keys
 from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
 from authorizer.config import Settings
 from authorizer.engine import Decision, Engine, find_entities, find_schema
@@ -115,11 +115,11 @@ class Authorizer:
         self.telemetry = telemetry or Telemetry()
         # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
         self._tokens: TLRUCache[str, Caller] = TLRUCache(CACHE_SIZE, _until_exp, timer=clock)
-        self._decisions: TLRUCache[tuple[str, ...], tuple[Decision, float]] = TLRUCache(
+        self._decisions: TLRUCache[cache_keys.DecisionKey, tuple[Decision, float]] = TLRUCache(
             CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
         )
-        self._batches: TLRUCache[tuple[str, str], tuple[tuple[Decision, ...], float]] = TLRUCache(
-            CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
+        self._batches: TLRUCache[cache_keys.BatchKey, tuple[tuple[Decision, ...], float]] = (
+            TLRUCache(CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock)
         )
 
     def is_token_level(self, route: Route) -> bool:
@@ -262,13 +262,12 @@ class Authorizer:
         part: object = None
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
             context = self._context(caller, request, match)
-            part = context if reads is None else {k: context.get(k) for k in sorted(reads)}
+            part = cache_keys.context_part(context, reads)
             seen = self._seen(caller)
         else:
             seen = self._seen(caller, match.route if reads else None)
-        # The store's generation changes when entities are invalidated explicitly.
-        version = f"{self.engine.version}/{self.engine.store.generation}"
-        key = (version, seen, action["id"], resource["type"], resource["id"], _digest(part))
+        current = cache_keys.generation(self.engine.version, self.engine.store.generation)
+        key = cache_keys.decision_key(current, seen, action, resource, part)
         cached = _cached(self._decisions, key)
         if cached is not None:
             return Outcome(cached[0], principal, action, resource, cache="decision")
@@ -292,7 +291,8 @@ class Authorizer:
 
     def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
         """Every token-level route in one pass; the answers are cached per caller content."""
-        key = (f"{self.engine.version}/{self.engine.store.generation}", self._seen_batch(caller))
+        current = cache_keys.generation(self.engine.version, self.engine.store.generation)
+        key = cache_keys.batch_key(current, self._seen_batch(caller))
         cached = _cached(self._batches, key)
         if cached is not None:
             decisions, cache = cached[0], "token"
@@ -323,9 +323,11 @@ class Authorizer:
         found = caller.seen.get(key)
         if found is None:
             if route is None:
-                found = _digest(caller.extra)
+                found = cache_keys.caller_digest(caller.extra)
             else:
-                found = _digest([self._seen(caller), self._token_record(caller, route)])
+                found = cache_keys.caller_with_token(
+                    self._seen(caller), self._token_record(caller, route)
+                )
             caller.seen[key] = found
         return found
 
@@ -335,7 +337,7 @@ class Authorizer:
         found = caller.seen.get("")
         if found is None:
             tokens = [self._token_record(caller, route) for route in self.token_routes]
-            found = caller.seen[""] = _digest([self._seen(caller), tokens])
+            found = caller.seen[""] = cache_keys.caller_with_tokens(self._seen(caller), tokens)
         return found
 
     def _token_record(self, caller: Caller, route: Route) -> Any:
@@ -573,12 +575,6 @@ def _cached(cache: TLRUCache[K, V], key: K) -> V | None:
         return cache[key]
     except KeyError:  # absent or expired
         return None
-
-
-def _digest(value: object) -> str:
-    if value is None:
-        return ""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _attribute(entity: Mapping[str, Any], name: str) -> Any:
