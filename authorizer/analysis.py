@@ -6,7 +6,7 @@
   determining policy and no error.
 - Which policies read the context beyond ``context.token``: a route whose policies read only
   the token and whose resource is the Application decides the same for every request with that
-  token, so API Gateway may cache the answer by token alone (DESIGN section 4, level 1).
+  token, so API Gateway may cache the answer by token alone (docs/architecture.md, Caching).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The backend API: the gateway's engine asked by the services behind it (DESIGN section 1's
-"SDK for backends"). ``Authorizer`` exposes these as thin methods; the logic is here.
+"""The backend API: the gateway's engine asked by the services behind it (docs/architecture.md,
+Interfaces users rely on). ``Authorizer`` exposes these as thin methods; the logic is here.
 
 - ``is_authorized`` / ``authorize_token``: one decision about the resource the backend actually
   loaded (pass the entity, ``{"uid", "attrs", "parents"}`` in Cedar JSON form, and it is

@@ -1,4 +1,7 @@
-"""Settings from environment variables (DESIGN section 2). Parsed once, at cold start."""
+"""Settings from environment variables (docs/architecture.md, Interfaces users rely on).
+
+Parsed once, at cold start.
+"""
 
 from __future__ import annotations
 

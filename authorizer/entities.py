@@ -1,9 +1,10 @@
 """Verified claims + request -> Cedar principal, parents, resource and context (pure functions).
 
-AVP-compatible mapping (DESIGN section 3): principal ``<NS>::User::"<prefix>|<sub>"``, groups
-as parents ``<NS>::UserGroup::"<prefix>|<group>"``, the token's claims in ``context.token``, the
-non-registered claims as principal attributes. UIDs are always dicts: a quote in ``sub`` is data,
-never syntax. Where a schema is present it directs every value's type.
+AVP-compatible mapping (docs/architecture.md, The entity mapping): principal
+``<NS>::User::"<prefix>|<sub>"``, groups as parents ``<NS>::UserGroup::"<prefix>|<group>"``, the
+token's claims in ``context.token``, the non-registered claims as principal attributes. UIDs are
+always dicts: a quote in ``sub`` is data, never syntax. Where a schema is present it directs every
+value's type.
 """
 
 from __future__ import annotations

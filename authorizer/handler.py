@@ -1,4 +1,4 @@
-"""Lambda entry point: ``authorizer.handler.lambda_handler`` (DESIGN section 2).
+"""Lambda entry point: ``authorizer.handler.lambda_handler``.
 
 Thin on purpose: the authorizer is built once per container (cold start) and reused. If it
 cannot be built (bad policies, missing settings) every invocation raises: API Gateway answers

@@ -1,4 +1,4 @@
-"""The issuer's key set, fetched over HTTP(S) and cached (DESIGN section 4).
+"""The issuer's key set, fetched over HTTP(S) and cached.
 
 - keys are looked up by ``kid``; an unknown ``kid`` refetches at most once per cooldown, so a
   flood of random kids costs the issuer one request per window;

@@ -8,7 +8,7 @@ policies read, behind one interface with two implementations.
   TTL cache with explicit ``invalidate``/``clear``. Per request ``LiveEntities`` fetches the
   closure the request needs (``entity_graph.closure``) and builds a small cedarpy handle.
 
-Which source wins (DESIGN section 3, with a live store):
+Which source wins (with a live store):
 
 | what                              | source                                                   |
 |-----------------------------------|----------------------------------------------------------|

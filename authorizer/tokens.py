@@ -1,4 +1,4 @@
-"""Bearer token -> verified claims (DESIGN section 4).
+"""Bearer token -> verified claims (docs/architecture.md, The request path).
 
 Decode and validate apart (joserfc's model): the token's shape and header are checked before
 any key is fetched; PyJWT's key and algorithm objects verify the signature (alg bound to the

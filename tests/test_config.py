@@ -1,4 +1,5 @@
-"""authorizer.config: Settings from environment variables (DESIGN section 2)."""
+"""authorizer.config: Settings from environment variables (docs/architecture.md,
+Interfaces users rely on)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Every scenario of the sample application (DESIGN section 5), allow and deny, through the
-real handler: REST REQUEST event -> token verified over HTTP JWKS -> entities -> cedarpy."""
+"""Every scenario of the sample application (docs/architecture.md, The sample application),
+allow and deny, through the real handler: REST REQUEST event -> token verified over HTTP JWKS ->
+entities -> cedarpy."""
 
 from __future__ import annotations
 

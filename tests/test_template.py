@@ -2,10 +2,10 @@
 
 - cfn-lint is clean (the same check `make test` runs).
 - Every route of the REST API and of the HTTP API is an action of the schema, and vice versa.
-- Caching (DESIGN.md section 4, level 1): the routes on the token-keyed REST authorizer are
-  exactly the engine's token-level routes; every other route is on the request-level authorizer,
-  which is uncached or keyed by what its routes' decisions read; the HTTP API's authorizer is
-  uncached unless every route is token-level.
+- Caching (docs/architecture.md, Caching: level 1): the routes on the token-keyed REST
+  authorizer are exactly the engine's token-level routes; every other route is on the
+  request-level authorizer, which is uncached or keyed by what its routes' decisions read; the
+  HTTP API's authorizer is uncached unless every route is token-level.
 - The authorizer's environment, taken from the template, loads the sample policies as deployed.
 - Cognito: the pre-token hook is a V2_0 trigger with its invoke permission; the pool's groups
   cover every group the sample names.

@@ -27,7 +27,8 @@ from tests.pre_token_hook.hook_support import (
     user_event,
 )
 
-# DESIGN section 3: the principal's attributes are the token's non-registered claims.
+# docs/architecture.md, The entity mapping: the principal's attributes are the token's
+# non-registered claims.
 REGISTERED = {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "token_use",
               "origin_jti", "event_id", "client_id", "username", "scope", "version"}  # fmt: skip
 
