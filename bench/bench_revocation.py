@@ -68,11 +68,9 @@ def run() -> list[Row]:
 
 
 def main() -> int:
-    from bench.timing import Row as TableRow  # noqa: PLC0415
-    from bench.timing import table  # noqa: PLC0415
+    from bench.timing import print_rows  # noqa: PLC0415
 
-    print(f"revocation check: {ITERATIONS} calls ({FRESH_ITERATIONS} fresh); us")
-    print(table([TableRow(label, median, p99) for label, median, p99 in run()]))
+    print_rows(f"revocation check: {ITERATIONS} calls ({FRESH_ITERATIONS} fresh); us", run())
     return 0
 
 

@@ -121,11 +121,11 @@ def run() -> list[Row]:
 
 
 def main() -> int:
-    from bench.timing import Row as TableRow  # noqa: PLC0415
-    from bench.timing import table  # noqa: PLC0415
+    from bench.timing import print_rows  # noqa: PLC0415
 
-    print(f"entity store: {ITERATIONS} calls per row ({MISS_ITERATIONS} for the miss); us")
-    print(table([TableRow(label, median, p99) for label, median, p99 in run()]))
+    print_rows(
+        f"entity store: {ITERATIONS} calls per row ({MISS_ITERATIONS} for the miss); us", run()
+    )
     return 0
 
 

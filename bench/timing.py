@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -30,6 +30,12 @@ def measure(
     samples.sort()
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
     return Row(label, statistics.median(samples) / 1000, p99 / 1000, note)
+
+
+def print_rows(title: str, rows: Iterable[tuple[str, float, float]]) -> None:
+    """A stand-alone bench's output: its title, then its (label, median, p99) rows as a table."""
+    print(title)
+    print(table([Row(label, median, p99) for label, median, p99 in rows]))
 
 
 def table(rows: list[Row]) -> str:
