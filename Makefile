@@ -6,9 +6,9 @@ PORT ?= 8080
 
 .PHONY: run test lint typecheck unit bench clean build-AuthorizerFunction package-authorizer \
 	package-files
-# The folders of authorizer/ that only the CLI and local runs use: not shipped to Lambda.
-TOOLING := authorizer/local authorizer/commands authorizer/authoring authorizer/cli.py \
-	authorizer/middleware.py
+# What the Lambda does not run: the tooling (CLI, authoring, local gateway) and the library for
+# backends (decision API, redaction, aiohttp middleware). Not shipped to Lambda.
+NOT_RUNTIME := authorizer/tooling authorizer/sdk
 
 # pip's chatter (a machine's index warnings, build back-end notices) is shown only when pip fails.
 PIP_INSTALL = $(BIN)/python -m pip --disable-pip-version-check install --quiet
@@ -64,8 +64,8 @@ package-authorizer: $(VENV)/.installed-run
 	$(MAKE) package-files PACKAGE_PYTHON=$(abspath $(BIN)/python)
 
 # The function's own files, its compiled policy store (`cedar-authz compile`: the cold start then
-# skips parsing and validating the policies) and byte code for every module; then the tooling
-# (CLI, local gateway, authoring, aiohttp middleware) leaves the package. Lambda's file system is
+# skips parsing and validating the policies) and byte code for every module; then what is not
+# the runtime (authorizer/tooling, authorizer/sdk) leaves the package. Lambda's file system is
 # read-only, so without .pyc files every cold start compiles the sources again; hash-checked .pyc
 # files stay valid whatever modification times the zip gives the sources.
 package-files:
@@ -74,8 +74,8 @@ package-files:
 	cp -R authorizer policies schemas entities "$(ARTIFACTS_DIR)/"
 	find "$(ARTIFACTS_DIR)/authorizer" -name __pycache__ -prune -exec rm -rf {} +
 	rm -f "$(ARTIFACTS_DIR)/policies/.compiled.json"
-	cd "$(ARTIFACTS_DIR)" && $(PACKAGE_PYTHON) -m authorizer.cli compile
-	cd "$(ARTIFACTS_DIR)" && rm -rf $(TOOLING)
+	cd "$(ARTIFACTS_DIR)" && $(PACKAGE_PYTHON) -m authorizer.tooling.cli compile
+	cd "$(ARTIFACTS_DIR)" && rm -rf $(NOT_RUNTIME)
 	$(PACKAGE_PYTHON) -m compileall -q -f --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)"
 
 clean:

@@ -10,13 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from authorizer.engine import Decision
+    from authorizer.cedar.engine import Decision
     from authorizer.errors import CedarAuthzError, ConfigError, DependencyError, Unauthorized
     from authorizer.pdp import Authorizer
 
 _EXPORTS = {
     "Authorizer": "authorizer.pdp",
-    "Decision": "authorizer.engine",
+    "Decision": "authorizer.cedar.engine",
     "CedarAuthzError": "authorizer.errors",
     "ConfigError": "authorizer.errors",
     "DependencyError": "authorizer.errors",

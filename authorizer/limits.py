@@ -56,8 +56,8 @@ def added_bytes_capacity() -> int:
 
 def nesting_depth(value: object) -> int:
     """JSON nesting of ``value``: 0 for a scalar, 1 for an object or array of scalars, the
-    depth ``authorizer.tokens`` counts for a whole payload. Iterative: no recursion limit on a
-    hostile value. Sets and tuples count as arrays (they become JSON arrays)."""
+    depth ``authorizer.identity.tokens`` counts for a whole payload. Iterative: no recursion
+    limit on a hostile value. Sets and tuples count as arrays (they become JSON arrays)."""
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()

@@ -20,15 +20,13 @@ import cedarpy
 from cachetools import TLRUCache
 
 from authorizer import cache_keys
-from authorizer.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
+from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
+from authorizer.cedar.engine import Decision, Engine, find_entities, find_schema
+from authorizer.cedar.policies import LoadedPolicies
 from authorizer.config import Settings
-from authorizer.engine import Decision, Engine, find_entities, find_schema
-from authorizer.entities import EntityMapping
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
-from authorizer.events import HTTP_METHODS, EventKind, Request, bearer_token, parse_event
-from authorizer.jwks import Fetch, JwksCache, http_fetch
-from authorizer.policies import LoadedPolicies
-from authorizer.response import (
+from authorizer.gateway.events import HTTP_METHODS, EventKind, Request, bearer_token, parse_event
+from authorizer.gateway.response import (
     Effect,
     flat_context,
     iam_policy,
@@ -37,14 +35,16 @@ from authorizer.response import (
     simple_response,
     unauthorized,
 )
-from authorizer.revocation import RevocationList, revocation_list
-from authorizer.routes import Route, RouteMatch, RouteTable, route_of
-from authorizer.store import EntitySet, EntityStore, StoreSettings
+from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
+from authorizer.identity.entities import EntityMapping
+from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
+from authorizer.identity.revocation import RevocationList, revocation_list
+from authorizer.identity.tokens import TokenVerifier, VerifiedToken
+from authorizer.stores.store import EntitySet, EntityStore, StoreSettings
 from authorizer.telemetry import Telemetry
-from authorizer.tokens import TokenVerifier, VerifiedToken
 
 if TYPE_CHECKING:  # the backend API loads on first use: the Lambda path never needs it
-    from authorizer import backend
+    from authorizer.sdk import api
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -167,7 +167,7 @@ class Authorizer:
         stored = StoreSettings.from_env(os.environ if environ is None else environ)
         store: EntityStore | None = None
         if stored.table:
-            from authorizer.dynamo_store import dynamodb_store  # noqa: PLC0415
+            from authorizer.stores.dynamo_store import dynamodb_store  # noqa: PLC0415
 
             if settings.entities_path is not None:
                 logger.warning("ENTITY_STORE_TABLE is set: CEDAR_ENTITIES is not used")
@@ -381,20 +381,20 @@ class Authorizer:
 
     def is_authorized(
         self,
-        principal: backend.PrincipalLike,
-        action: backend.ActionLike,
-        resource: backend.ResourceLike,
+        principal: api.PrincipalLike,
+        action: api.ActionLike,
+        resource: api.ResourceLike,
         context: Mapping[str, Any] | None = None,
         claims: Mapping[str, Any] | None = None,
     ) -> Decision:
-        """One Cedar decision (``authorizer.backend``). ``principal``: a token, a UID (dict or
+        """One Cedar decision (``authorizer.sdk.api``). ``principal``: a token, a UID (dict or
         ``Ns::Type::"id"``) or an entity dict; with ``claims``, its attributes and groups come
         from them. ``resource``: a UID, or the entity the backend loaded (its attributes then
         decide, not the store's). A live store reads the resource, and the principal without
         claims, per request."""
-        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
 
-        return backend.is_authorized(self, principal, action, resource, context, claims)
+        return api.is_authorized(self, principal, action, resource, context, claims)
 
     def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
@@ -457,80 +457,80 @@ class Authorizer:
             event_kind=request.kind.value if request else None,
         )
 
-    # --- backends: thin entry points; the logic is in authorizer/backend.py ---------------------
+    # --- backends: thin entry points; the logic is in authorizer/sdk/api.py ---------------------
 
     def authorize_token(
         self,
         token: str,
-        action: backend.ActionLike,
-        resource: backend.ResourceLike | None,
+        action: api.ActionLike,
+        resource: api.ResourceLike | None,
         context: Mapping[str, Any] | None = None,
         resource_entity: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Verify ``token`` as the gateway does (``Unauthorized`` if it fails), then decide."""
-        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
 
-        return backend.authorize_token(self, token, action, resource, context, resource_entity)
+        return api.authorize_token(self, token, action, resource, context, resource_entity)
 
     def decide_actions(
         self,
-        principal: backend.PrincipalLike,
-        resource: backend.ResourceLike,
-        actions: Iterable[backend.ActionLike],
+        principal: api.PrincipalLike,
+        resource: api.ResourceLike,
+        actions: Iterable[api.ActionLike],
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Decision]:
         """Each action's decision on ``resource``, in one cedarpy call."""
-        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
 
-        return backend.decide_actions(self, principal, resource, actions, context)
+        return api.decide_actions(self, principal, resource, actions, context)
 
     def allowed_actions(
         self,
-        principal: backend.PrincipalLike,
-        resource: backend.ResourceLike,
-        actions: Iterable[backend.ActionLike],
+        principal: api.PrincipalLike,
+        resource: api.ResourceLike,
+        actions: Iterable[api.ActionLike],
         context: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """The actions the principal may take on ``resource`` (show or hide a button)."""
-        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
 
-        return backend.allowed_actions(self, principal, resource, actions, context)
+        return api.allowed_actions(self, principal, resource, actions, context)
 
     def decide_resources(
         self,
-        principal: backend.PrincipalLike,
-        action: backend.ActionLike,
-        resources: Iterable[backend.ResourceLike],
+        principal: api.PrincipalLike,
+        action: api.ActionLike,
+        resources: Iterable[api.ResourceLike],
         context: Mapping[str, Any] | None = None,
     ) -> list[Decision]:
         """The action's decision on each resource, in one cedarpy call."""
-        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
 
-        return backend.decide_resources(self, principal, action, resources, context)
+        return api.decide_resources(self, principal, action, resources, context)
 
     def allowed_resources(
         self,
-        principal: backend.PrincipalLike,
-        action: backend.ActionLike,
-        resources: Iterable[backend.ResourceLike],
+        principal: api.PrincipalLike,
+        action: api.ActionLike,
+        resources: Iterable[api.ResourceLike],
         context: Mapping[str, Any] | None = None,
-    ) -> list[backend.ResourceLike]:
+    ) -> list[api.ResourceLike]:
         """The resources (as given) the action is allowed on (filter a list)."""
-        from authorizer import backend  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
 
-        return backend.allowed_resources(self, principal, action, resources, context)
+        return api.allowed_resources(self, principal, action, resources, context)
 
     def redact(
         self,
-        documents: backend.Document | Sequence[backend.Document],
-        principal: backend.PrincipalLike,
-        resources: backend.ResourceOf,
-        field_actions: backend.FieldActions = None,
+        documents: api.Document | Sequence[api.Document],
+        principal: api.PrincipalLike,
+        resources: api.ResourceOf,
+        field_actions: api.FieldActions = None,
         context: Mapping[str, Any] | None = None,
     ) -> Any:
         """The documents without the fields whose view action is denied (``view_<path>``, or
         ``field_actions``: a map ``{path: action}`` or a list of paths), in one cedarpy call."""
-        from authorizer import redaction  # noqa: PLC0415  # off the Lambda's cold path
+        from authorizer.sdk import redaction  # noqa: PLC0415  # off the Lambda's cold path
 
         return redaction.redact(self, documents, principal, resources, field_actions, context)
 

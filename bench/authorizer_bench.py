@@ -14,14 +14,14 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from authorizer.events import bearer_token, parse_event
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.local.sample import ROOT, sample_environment
-from authorizer.local.users import split_profile
+from authorizer.gateway.events import bearer_token, parse_event
+from authorizer.gateway.response import policy_allows
 from authorizer.pdp import Authorizer
-from authorizer.response import policy_allows
 from authorizer.telemetry import Telemetry
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
+from authorizer.tooling.local.sample import ROOT, sample_environment
+from authorizer.tooling.local.users import split_profile
 
 Call = Callable[[int], object]
 RECORD = ("GET", "/employees/emp-001", "/employees/{employeeId}")

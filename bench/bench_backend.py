@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.local.sample import ROOT, sample_environment
-from authorizer.local.users import split_profile
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
+from authorizer.tooling.local.sample import ROOT, sample_environment
+from authorizer.tooling.local.users import split_profile
 from bench.timing import Row, measure, table
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "2000")) // 10 or 1

@@ -1,7 +1,8 @@
-"""Revocation check cost per request (authorizer/revocation.py): a fresh token, whose jti and
-origin_jti are read in one ConsistentRead BatchGetItem (its user's sub already cached), against a
-moto server on loopback (moto's own request handling dominates; network latency to real DynamoDB
-is not included: an in-region call adds a few ms); and a cached token, an in-process cache hit.
+"""Revocation check cost per request (authorizer/identity/revocation.py): a fresh token,
+whose jti and origin_jti are read in one ConsistentRead BatchGetItem (its user's sub already
+cached), against a moto server on loopback (moto's own request handling dominates; network
+latency to real DynamoDB is not included: an in-region call adds a few ms);
+and a cached token, an in-process cache hit.
 
 Rows are (label, median_us, p99_us). Run: ``.venv/bin/python -m bench.bench_revocation``.
 """
@@ -18,8 +19,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from authorizer.dynamo_store import create_table
-from authorizer.revocation import DynamoRevocationLookup, RevocationList
+from authorizer.identity.revocation import DynamoRevocationLookup, RevocationList
+from authorizer.stores.dynamo_store import create_table
 from bench.timing import measure
 
 Row = tuple[str, float, float]

@@ -20,15 +20,15 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from authorizer.cedar.engine import Engine
 from authorizer.config import Settings
-from authorizer.dynamo_store import create_table, dynamodb_store, write_entities
-from authorizer.engine import Engine
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.sample import ROOT, sample_environment
-from authorizer.local.users import split_profile
 from authorizer.pdp import Authorizer
-from authorizer.store import CachingStore, StoreSettings
+from authorizer.stores.dynamo_store import create_table, dynamodb_store, write_entities
+from authorizer.stores.store import CachingStore, StoreSettings
 from authorizer.telemetry import Telemetry
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.sample import ROOT, sample_environment
+from authorizer.tooling.local.users import split_profile
 from bench.authorizer_bench import _Discard, event, new_issuer
 from bench.timing import measure
 
@@ -59,7 +59,7 @@ def _tokens(issuer: LocalIssuer, count: int, distinct: bool) -> list[str]:
 
 
 def _allowed(authorizer: Authorizer, request: dict[str, Any]) -> bool:
-    from authorizer.response import policy_allows  # noqa: PLC0415
+    from authorizer.gateway.response import policy_allows  # noqa: PLC0415
 
     return policy_allows(authorizer.handle(request), request["methodArn"])
 

@@ -44,8 +44,8 @@ from cedarling_python import (
     TokenInput,
 )
 
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.local.users import split_profile
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
+from authorizer.tooling.local.users import split_profile
 from bench.timing import Row, measure_together, table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from authorizer.compiled import COMPILED_NAME
+from authorizer.cedar.compiled import COMPILED_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,7 +82,8 @@ def cold_start(env: dict[str, str], runs: int = 11) -> ColdStart:
         plain = Path(scratch) / "policies"  # the same policies with no compiled store
         shutil.copytree(policies, plain, ignore=shutil.ignore_patterns(COMPILED_NAME))
         subprocess.run(
-            [sys.executable, "-m", "authorizer.cli", "compile"], env=env, cwd=ROOT, check=True,
+            [sys.executable, "-m", "authorizer.tooling.cli", "compile"], env=env, cwd=ROOT,
+            check=True,
             capture_output=True,
         )  # fmt: skip
         uncompiled_env = {**env, "CEDAR_POLICY_DIR": str(plain)}

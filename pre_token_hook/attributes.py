@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any, Protocol, cast
 
-from authorizer.aws_errors import failure_reason
+from authorizer.stores.aws_errors import failure_reason
 from pre_token_hook.errors import AttributesUnavailable, ConfigError
 
 # Cognito gives the trigger 5 s in all, cold start included (boto3 import + client build measured

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.local.sample import sample_environment
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
+from authorizer.tooling.local.sample import sample_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "samples" / "events"  # published by others: see its README

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from authorizer.cedar.engine import Engine
 from authorizer.config import Settings
-from authorizer.engine import Engine
-from authorizer.entity_graph import StoredEntity, UidKey, stored_entity
 from authorizer.pdp import Authorizer
-from authorizer.store import EntityStore, EntityStoreUnavailable
+from authorizer.stores.entity_graph import StoredEntity, UidKey, stored_entity
+from authorizer.stores.store import EntityStore, EntityStoreUnavailable
 from tests.conftest import ROOT, FakeClock
 
 CORP: list[dict[str, Any]] = json.loads((ROOT / "entities" / "corp.json").read_text())
@@ -61,15 +61,15 @@ def authorizer_with(env: Mapping[str, str], store: EntityStore, clock: FakeClock
 
 
 def create_table(client: Any, name: str) -> None:
-    from authorizer.dynamo_store import create_table as create  # noqa: PLC0415
+    from authorizer.stores.dynamo_store import create_table as create  # noqa: PLC0415
 
     create(client, name)
 
 
 def set_parents(client: Any, table: str, uid: UidKey, parents: Iterable[UidKey]) -> None:
     """Rewrite one item's parents in place (what an admin tool would do)."""
-    from authorizer.dynamo_store import entity_key  # noqa: PLC0415
-    from authorizer.entity_graph import uid_text  # noqa: PLC0415
+    from authorizer.stores.dynamo_store import entity_key  # noqa: PLC0415
+    from authorizer.stores.entity_graph import uid_text  # noqa: PLC0415
 
     client.update_item(
         TableName=table,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from authorizer.engine import Decision
-from authorizer.events import bearer_token, parse_event
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.users import SAMPLE_USERS, split_profile
+from authorizer.cedar.engine import Decision
+from authorizer.gateway.events import bearer_token, parse_event
+from authorizer.gateway.response import policy_allows
 from authorizer.pdp import Authorizer
-from authorizer.response import policy_allows
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.users import SAMPLE_USERS, split_profile
 
 USERS = SAMPLE_USERS
 

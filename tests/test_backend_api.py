@@ -1,4 +1,4 @@
-"""The backend API (authorizer/backend.py through ``Authorizer``): every scenario of the sample
+"""The backend API (authorizer/sdk/api.py through ``Authorizer``): every scenario of the sample
 app decided at the data layer, the input forms, the batch forms (one cedarpy call each),
 redaction, the transfer button, and failing closed. Real tokens, JWKS over loopback HTTP."""
 
@@ -13,13 +13,14 @@ from typing import Any
 import cedarpy
 import pytest
 
-from authorizer import Authorizer, Decision, Unauthorized, backend
-from authorizer.backend import TRANSFER_PROBE
-from authorizer.engine import Engine
-from authorizer.entity_graph import StoredEntity, UidKey, stored_entity
-from authorizer.local.issuer import LocalIssuer
-from authorizer.middleware import request_record
-from authorizer.store import CachingStore
+from authorizer import Authorizer, Decision, Unauthorized
+from authorizer.cedar.engine import Engine
+from authorizer.sdk import api
+from authorizer.sdk.api import TRANSFER_PROBE
+from authorizer.sdk.middleware import request_record
+from authorizer.stores.entity_graph import StoredEntity, UidKey, stored_entity
+from authorizer.stores.store import CachingStore
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock
 from tests.helpers import user_token
 from tests.test_sample_app import CASES, each_scenario
@@ -167,7 +168,7 @@ def test_principal_forms(authz: Authorizer, issuer: LocalIssuer, clock: FakeCloc
     token = user_token(issuer, "hank", clock.now)
     claims = authz.verify(token).token.claims
     entity = authz.mapping.principal_entities(claims)[0]
-    principals: list[Any] = [token, authz.verify(token), entity, backend.subject(authz, token)]
+    principals: list[Any] = [token, authz.verify(token), entity, api.subject(authz, token)]
     for principal in principals:
         assert authz.is_authorized(principal, "view_salary", emp("emp-001")).allowed
     assert authz.is_authorized('Corp::User::"hank"', "view_salary", emp("emp-001"),

@@ -18,11 +18,11 @@ from typing import Any
 import cedarpy
 import pytest
 
-from authorizer.links import link_templates, parse_links
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.users import split_profile
-from authorizer.policies import load_policies
-from authorizer.uids import UidError, parse_uid
+from authorizer.cedar.links import link_templates, parse_links
+from authorizer.cedar.policies import load_policies
+from authorizer.cedar.uids import UidError, parse_uid
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.users import split_profile
 from tests.conftest import ROOT
 from tests.test_sample_app import CASES
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.response import policy_allows
+from authorizer.gateway.response import policy_allows
 from tests.conftest import ROOT
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
@@ -86,7 +86,7 @@ def test_invoke_missing_file() -> None:
 def test_an_unknown_sample_user_is_a_clear_error_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from authorizer.cli import main  # noqa: PLC0415  # in process: a subprocess proves no more
+    from authorizer.tooling.cli import main  # noqa: PLC0415  # in process: a subprocess proves no more
 
     for name in [k for k in os.environ if k.startswith(("AUTH_", "CEDAR_"))]:
         monkeypatch.delenv(name)

@@ -1,4 +1,4 @@
-"""authorizer.coerce: claim and request values -> Cedar JSON values.
+"""authorizer.cedar.coerce: claim and request values -> Cedar JSON values.
 
 With a schema type, a value takes that type or is dropped; without one, JSON maps to its natural
 Cedar form and can never pass for a typed value (`__entity` / `__extn`). Every extension literal
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authorizer.coerce import (
+from authorizer.cedar.coerce import (
     DROPPED,
     MAX_DEPTH,
     datetime_value,
@@ -27,7 +27,7 @@ from authorizer.coerce import (
     record,
     to_cedar,
 )
-from authorizer.schema import (
+from authorizer.cedar.schema import (
     Attribute,
     CedarType,
     EntityRef,

@@ -36,4 +36,4 @@ def test_the_package_import_is_free() -> None:
 
 
 def test_the_cli_does_not_need_the_local_extra() -> None:
-    assert "aiohttp" not in loaded_after("import authorizer.cli")
+    assert "aiohttp" not in loaded_after("import authorizer.tooling.cli")

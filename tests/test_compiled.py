@@ -1,4 +1,4 @@
-"""The compiled policy store (authorizer/compiled.py, `cedar-authz compile`): used only when made
+"""The compiled policy store (authorizer/cedar/compiled.py, `cedar-authz compile`): used only when made
 from exactly the files at hand, equal in every respect to reading them, ignored when stale or
 damaged, and never a way around validation."""
 
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from authorizer import compiled, engine
-from authorizer.commands import compile as compile_command
-from authorizer.compiled import COMPILED_NAME
-from authorizer.engine import Engine
+from authorizer.cedar import compiled, engine
+from authorizer.cedar.compiled import COMPILED_NAME
+from authorizer.cedar.engine import Engine
 from authorizer.errors import PolicyError
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.sample import sample_environment, sample_token
 from authorizer.pdp import Authorizer
+from authorizer.tooling.commands import compile as compile_command
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.sample import sample_environment, sample_token
 from tests.conftest import ROOT, JwksServer
 from tests.helpers import rest
 from tests.test_cli_authoring import cli
@@ -202,7 +202,8 @@ def test_compile_refuses_invalid_and_unparsable_policies(app: Path) -> None:
 PACKAGED_FIRST_DECISION = """
 import json, os, sys
 sys.path.insert(0, os.getcwd())  # the package root, as Lambda's /var/task
-from authorizer import engine, handler
+from authorizer import handler
+from authorizer.cedar import engine
 def refuse(*_args):
     raise AssertionError("the packaged function parsed or validated its policies")
 engine.validate = engine.load_policies = engine.schema_from_text = refuse
@@ -226,11 +227,11 @@ def test_the_sam_build_packages_a_current_store_and_byte_code(
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert make.returncode == 0, make.stdout + make.stderr
-    # The runtime only: the CLI, the local gateway, the authoring tools and the aiohttp
-    # middleware stay out of the function.
+    # The runtime only: the tooling (CLI, authoring, local gateway) and the library for backends
+    # (decision API, redaction, aiohttp middleware) stay out of the function.
     shipped = {p.name for p in (package / "authorizer").iterdir()}
-    assert "handler.py" in shipped
-    assert not shipped & {"local", "commands", "authoring", "cli.py", "middleware.py"}
+    assert {"handler.py", "pdp.py", "gateway", "identity", "cedar", "stores"} <= shipped
+    assert not shipped & {"tooling", "sdk"}
     assert (package / "policies" / COMPILED_NAME).is_file()
     assert list((package / "authorizer" / "__pycache__").glob("handler.*.pyc"))
     env = {  # the template's relative paths, run from the package root as Lambda does

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authorizer import Authorizer
-from authorizer.local import apigw
-from authorizer.local.backend import backend_app
-from authorizer.local.issuer import LocalIssuer
-from authorizer.middleware import request_record, require
+from authorizer.sdk.middleware import request_record, require
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.sample_backend import backend_app
 from tests.conftest import NOW, ROOT, FakeClock
 from tests.helpers import outcome
 

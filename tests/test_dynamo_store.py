@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from authorizer.dynamo_store import (
+from authorizer.errors import ConfigError, DependencyError
+from authorizer.pdp import Authorizer
+from authorizer.stores.dynamo_store import (
     DynamoEntityReader,
     MalformedItem,
     classify_error,
@@ -31,11 +33,9 @@ from authorizer.dynamo_store import (
     main,
     write_entities,
 )
-from authorizer.entity_graph import UidKey, stored_entity
-from authorizer.errors import ConfigError, DependencyError
-from authorizer.local.issuer import LocalIssuer
-from authorizer.pdp import Authorizer
-from authorizer.store import CachingStore, EntityStoreUnavailable, StoreSettings
+from authorizer.stores.entity_graph import UidKey, stored_entity
+from authorizer.stores.store import CachingStore, EntityStoreUnavailable, StoreSettings
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock
 from tests.entity_tables import CORP, REGION, create_table
 from tests.helpers import outcome, rest, user_token

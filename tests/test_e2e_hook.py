@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer
 from pre_token_hook.attributes import DynamoDBAttributeSource
 from pre_token_hook.config import load_settings
 from pre_token_hook.handler import Runtime, handle

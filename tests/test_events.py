@@ -1,4 +1,4 @@
-"""authorizer.events: the four API Gateway authorizer events -> one normalized Request.
+"""authorizer.gateway.events: the four API Gateway authorizer events -> one normalized Request.
 
 The published samples parse as they are; anything malformed raises InvalidRequest and nothing
 else (checked by hand for each kind of damage, then by hypothesis on arbitrary values and on
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authorizer.errors import InvalidRequest
-from authorizer.events import (
+from authorizer.gateway.events import (
     EventKind,
     Request,
     bearer_token,
@@ -28,7 +28,7 @@ from authorizer.events import (
     parse_event,
 )
 from authorizer.limits import MAX_TOKEN_LENGTH
-from authorizer.local import apigw
+from authorizer.tooling.local import apigw
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "samples" / "events"  # published by others: see its README

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from authorizer import handler
+from authorizer.cedar.engine import Engine
+from authorizer.cedar.policies import load_policies
 from authorizer.config import Settings
-from authorizer.engine import Engine
 from authorizer.errors import ConfigError, PolicyError, SchemaError
-from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
-from authorizer.policies import load_policies
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock, JwksServer, sample_env
 from tests.helpers import decide, outcome, rest, user_token
 
@@ -147,11 +147,11 @@ def _break(target: Any, name: str) -> Callable[[pytest.MonkeyPatch], None]:
     [
         "authorizer.pdp.parse_event",
         "authorizer.pdp.bearer_token",
-        "authorizer.tokens.TokenVerifier.verify",
-        "authorizer.routes.RouteTable.match",
-        "authorizer.entities.EntityMapping.context",
-        "authorizer.entities.EntityMapping.principal_entities",
-        "authorizer.engine.Engine.entities_with",
+        "authorizer.identity.tokens.TokenVerifier.verify",
+        "authorizer.gateway.routes.RouteTable.match",
+        "authorizer.identity.entities.EntityMapping.context",
+        "authorizer.identity.entities.EntityMapping.principal_entities",
+        "authorizer.cedar.engine.Engine.entities_with",
         "cedarpy.is_authorized_batch",
         "authorizer.pdp.Authorizer.respond",
         "authorizer.telemetry.Telemetry.decision",

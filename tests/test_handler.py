@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from authorizer import handler
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.users import split_profile
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.users import split_profile
 from tests.conftest import ROOT, FakeClock, JwksServer
 from tests.helpers import decide, outcome, rest, user_token
 

@@ -24,10 +24,10 @@ from authorizer.errors import (
     status_of,
 )
 from authorizer.limits import MAX_GROUPS
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import MAX_LOGGED_VALUE, Telemetry
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import FakeClock, JwksServer
 from tests.helpers import outcome
 

@@ -13,14 +13,14 @@ from typing import Any
 import cedarpy
 import pytest
 
-from authorizer.analysis import action_scope_matches, context_reads, reads_only_token
-from authorizer.engine import Engine
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.users import SAMPLE_USERS, split_profile
+from authorizer.cedar.analysis import action_scope_matches, context_reads, reads_only_token
+from authorizer.cedar.engine import Engine
+from authorizer.cedar.policies import load_policies
+from authorizer.cedar.schema import model_from_json
+from authorizer.cedar.schema_text import cedarschema_to_json
 from authorizer.pdp import Authorizer
-from authorizer.policies import load_policies
-from authorizer.schema import model_from_json
-from authorizer.schema_text import cedarschema_to_json
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.users import SAMPLE_USERS, split_profile
 from tests.conftest import ROOT
 
 ACTIONS = ["a1", "a2", "a3", "a4", "a5", "a6"]

@@ -8,9 +8,9 @@ import secrets
 import pytest
 
 from authorizer.errors import DependencyError, InvalidToken
-from authorizer.jwks import JwksCache, http_fetch, parse_jwks
-from authorizer.local.issuer import LocalIssuer, SigningKey
+from authorizer.identity.jwks import JwksCache, http_fetch, parse_jwks
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer
 from tests.helpers import outcome, rest, user_token
 

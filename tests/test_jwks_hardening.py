@@ -25,11 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
-from authorizer import jwks
 from authorizer.errors import DependencyError, InvalidToken
-from authorizer.jwks import JwksCache, http_fetch, parse_jwks
-from authorizer.local.issuer import LocalIssuer, SigningKey
+from authorizer.identity import jwks
+from authorizer.identity.jwks import JwksCache, http_fetch, parse_jwks
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer, sample_env
 from tests.helpers import outcome, rest, user_token
 
@@ -210,7 +210,7 @@ def test_skipped_members_are_logged_once_per_key_set_version(
         clock=clock,
         cooldown=10,
     )
-    caplog.set_level(logging.WARNING, logger="authorizer.jwks")
+    caplog.set_level(logging.WARNING, logger="authorizer.identity.jwks")
 
     def logged() -> list[str]:
         return [r.getMessage() for r in caplog.records if "'bad' skipped" in r.getMessage()]
@@ -348,7 +348,7 @@ def test_a_1024_bit_rsa_key_is_not_used(
     """Before, a token signed with a 1024-bit key the issuer published was an Allow."""
     short = SigningKey.rsa("short", bits=1024)
     jwks_server.document = {"keys": [*issuer.jwks()["keys"], short.public_jwk()]}
-    caplog.set_level(logging.WARNING, logger="authorizer.jwks")
+    caplog.set_level(logging.WARNING, logger="authorizer.identity.jwks")
     weak = LocalIssuer(issuer.issuer, issuer.client_id, keys=[short])
     event = rest(user_token(weak, "hank", clock.now), "GET", "/employees", "/employees")
     assert outcome(authz, event) == "401"

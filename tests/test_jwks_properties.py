@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from authorizer.config import Settings
 from authorizer.errors import DependencyError
-from authorizer.jwks import MAX_KEYS, MIN_RSA_BITS, JwksCache, key_matches, parse_jwks
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.local.sample import sample_environment
-from authorizer.tokens import TokenVerifier
+from authorizer.identity.jwks import MAX_KEYS, MIN_RSA_BITS, JwksCache, key_matches, parse_jwks
+from authorizer.identity.tokens import TokenVerifier
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
+from authorizer.tooling.local.sample import sample_environment
 from tests.conftest import NOW, FakeClock
 
 GOOD_KID = "the-good-kid"

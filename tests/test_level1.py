@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.users import SAMPLE_USERS
+from authorizer.gateway.response import policy_allows
 from authorizer.pdp import Authorizer
-from authorizer.response import policy_allows
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.users import SAMPLE_USERS
 from tests.conftest import FakeClock
 from tests.helpers import outcome, rest, user_token
 

@@ -1,4 +1,4 @@
-"""The aiohttp middleware and decorators (authorizer/middleware.py), over real HTTP on loopback:
+"""The aiohttp middleware and decorators (authorizer/sdk/middleware.py), over real HTTP on loopback:
 every scenario of the sample app through the sample backend as an aiohttp application, the
 answers 401/403/404/500, trust of the gateway's context, ``require_permission``, redaction, and
 the sample backend behind the local gateway re-checking at the data layer."""
@@ -18,11 +18,7 @@ from aiohttp.test_utils import TestClient
 
 from authorizer import Authorizer
 from authorizer.errors import InvalidRequest, InvalidToken
-from authorizer.local.backend import BackendRequest, SampleBackend, backend_app
-from authorizer.local.gateway import GatewayOptions, make_app
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.local.keys import HOME_VARIABLE, TOKEN_PATH
-from authorizer.middleware import (
+from authorizer.sdk.middleware import (
     DECISION,
     GATEWAY_CONTEXT,
     IDENTITY,
@@ -35,6 +31,10 @@ from authorizer.middleware import (
     require,
     require_permission,
 )
+from authorizer.tooling.local.gateway import GatewayOptions, make_app
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
+from authorizer.tooling.local.keys import HOME_VARIABLE, TOKEN_PATH
+from authorizer.tooling.local.sample_backend import BackendRequest, SampleBackend, backend_app
 from tests.conftest import NOW, ROOT, FakeClock, JwksServer, sample_env
 from tests.helpers import user_token
 from tests.test_backend_api import BY_ID

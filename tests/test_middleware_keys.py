@@ -16,10 +16,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from authorizer.jwks import JwksCache
-from authorizer.local.issuer import LocalIssuer, SigningKey
-from authorizer.middleware import require
+from authorizer.identity.jwks import JwksCache
 from authorizer.pdp import Authorizer
+from authorizer.sdk.middleware import require
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, sample_env
 from tests.helpers import user_token
 from tests.test_backend_api import BY_ID

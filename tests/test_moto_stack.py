@@ -18,7 +18,8 @@ import jwt
 import pytest
 from moto.server import ThreadedMotoServer
 
-from authorizer.local.moto_stack import (
+from authorizer.pdp import Authorizer
+from authorizer.tooling.local.moto_stack import (
     ADMIN_SCOPE,
     MotoStack,
     build_stack,
@@ -29,8 +30,7 @@ from authorizer.local.moto_stack import (
     running_stack,
     sign,
 )
-from authorizer.local.users import SAMPLE_USERS, split_profile
-from authorizer.pdp import Authorizer
+from authorizer.tooling.local.users import SAMPLE_USERS, split_profile
 from pre_token_hook.attributes import from_dynamodb_item
 from tests.helpers import outcome, rest
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from authorizer.local.issuer import LocalIssuer, SigningKey
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer
 from tests.helpers import decide, outcome, rest
 

@@ -1,4 +1,4 @@
-"""authorizer.policies: *.cedar files -> one policy set whose ids are the policies' @ids.
+"""authorizer.cedar.policies: *.cedar files -> one policy set whose ids are the policies' @ids.
 
 A file that does not parse names its file and the line of the failing policy; a duplicate @id
 names both places; a policy without @id is `<file>:<line>`; no policies at all is refused."""
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authorizer import policies
+from authorizer.cedar import policies
+from authorizer.cedar.policies import load_policies, parse_file, statements
 from authorizer.errors import PolicyError
-from authorizer.policies import load_policies, parse_file, statements
 
 ALLOW = "permit (principal, action, resource);"
 

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authorizer.errors import DependencyError
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer, SigningKey
+from authorizer.gateway.response import policy_allows
 from authorizer.pdp import Authorizer
-from authorizer.response import policy_allows
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock
 from tests.test_hardening import shop  # noqa: F401  # the fixture
 from tests.test_tokens_hostile import ATTACKER, b64, encode_json

@@ -1,4 +1,4 @@
-"""authorizer.response: the answers API Gateway takes from an authorizer."""
+"""authorizer.gateway.response: the answers API Gateway takes from an authorizer."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authorizer.local import apigw
-from authorizer.response import (
+from authorizer.gateway.response import (
     ContextValue,
     flat_context,
     iam_policy,
     simple_response,
     unauthorized,
 )
+from authorizer.tooling.local import apigw
 
 ARN = apigw.method_arn("GET", "/employees/42")
 

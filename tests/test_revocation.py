@@ -1,4 +1,4 @@
-"""Token revocation (authorizer/revocation.py, `cedar-authz revoke`): revocations written by the
+"""Token revocation (authorizer/identity/revocation.py, `cedar-authz revoke`): revocations written by the
 CLI into a table of a moto server on loopback, read by the real handler for real RS256 tokens;
 the cache TTL runs on the injected clock. Faults come from a loopback HTTP server that answers as
 DynamoDB fails (moto cannot throttle or deny): real botocore, real sockets."""
@@ -23,13 +23,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from authorizer import cli
-from authorizer.dynamo_store import create_table
 from authorizer.errors import ConfigError, DependencyError, InvalidToken, status_of
-from authorizer.local.issuer import LocalIssuer
-from authorizer.middleware import identify
-from authorizer.pdp import Authorizer
-from authorizer.revocation import (
+from authorizer.identity.revocation import (
     DynamoRevocationLookup,
     RevocationList,
     RevocationSettings,
@@ -37,7 +32,12 @@ from authorizer.revocation import (
     revocation_list,
     token_keys,
 )
+from authorizer.pdp import Authorizer
+from authorizer.sdk.middleware import identify
+from authorizer.stores.dynamo_store import create_table
 from authorizer.telemetry import Telemetry
+from authorizer.tooling import cli
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests import test_dynamo_store
 from tests.conftest import NOW, ROOT, FakeClock
 from tests.entity_tables import REGION
@@ -86,7 +86,7 @@ def revoke(*args: str) -> int:
 
 
 def claims_of(token: str) -> dict[str, Any]:
-    from authorizer.tokens import decode_unverified  # noqa: PLC0415
+    from authorizer.identity.tokens import decode_unverified  # noqa: PLC0415
 
     return decode_unverified(token)[1]
 
@@ -318,7 +318,7 @@ def test_fail_open_serves_logs_and_counts(
     endpoint = closed_port_url() if mode == "unreachable" else failing.url
     authz = faulty_authz(env, clock, endpoint, fail_open=True)
     token = user_token(issuer, "alice", clock.now)
-    with caplog.at_level(logging.WARNING, logger="authorizer.revocation"):
+    with caplog.at_level(logging.WARNING, logger="authorizer.identity.revocation"):
         assert outcome(authz, get(token)) == "Allow"
         assert outcome(authz, get(token)) == "Allow"
     assert authz.revocations is not None and authz.revocations.unchecked == 2  # not cached

@@ -1,4 +1,4 @@
-"""authorizer.routes: which Cedar action an HTTP request is.
+"""authorizer.gateway.routes: which Cedar action an HTTP request is.
 
 Routes come from a schema's actions (AVP naming or SimpleRest annotations); a request is matched
 by its own route template when the event names one, else by its concrete path."""
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.events import parse_event
-from authorizer.local import apigw
-from authorizer.routes import Route, RouteMatch, RouteTable, route_of
-from authorizer.schema import SchemaModel, cedarschema_to_json, load_schema, model_from_json
+from authorizer.cedar.schema import SchemaModel, cedarschema_to_json, load_schema, model_from_json
+from authorizer.gateway.events import parse_event
+from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
+from authorizer.tooling.local import apigw
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = "Corp::Action"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import NOW, FakeClock
 from tests.helpers import decide, outcome, rest, user_token
 

@@ -1,4 +1,4 @@
-"""authorizer.schema / schema_text: Cedar schema text -> JSON -> resolved model.
+"""authorizer.cedar.schema / schema_text: Cedar schema text -> JSON -> resolved model.
 
 The converter is checked against Cedar itself: the JSON form must be accepted by cedarpy and
 must validate policies exactly as the text form does."""
@@ -14,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authorizer.errors import SchemaError
-from authorizer.schema import (
+from authorizer.cedar.schema import (
     ActionDef,
     Attribute,
     EntityRef,
@@ -29,7 +28,8 @@ from authorizer.schema import (
     load_schema,
     model_from_json,
 )
-from authorizer.schema_text import MAX_NESTING
+from authorizer.cedar.schema_text import MAX_NESTING
+from authorizer.errors import SchemaError
 
 # --- schemas ----------------------------------------------------------------------------------
 

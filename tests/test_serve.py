@@ -24,9 +24,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
 
-from authorizer.cli import main
-from authorizer.commands.serve import public_base, tour
-from authorizer.local.gateway import (
+from authorizer.gateway.response import MalformedAnswer, policy_outcome, resource_matches
+from authorizer.tooling.cli import main
+from authorizer.tooling.commands.serve import public_base, tour
+from authorizer.tooling.local.gateway import (
     GATEWAY,
     GatewayOptions,
     build_event,
@@ -37,10 +38,15 @@ from authorizer.local.gateway import (
     make_app,
     verdict,
 )
-from authorizer.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIssuer
-from authorizer.local.keys import HOME_VARIABLE, JWKS_PATH, TOKEN_PATH, load_signing_key, mint
-from authorizer.local.users import SAMPLE_USERS
-from authorizer.response import MalformedAnswer, policy_outcome, resource_matches
+from authorizer.tooling.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIssuer
+from authorizer.tooling.local.keys import (
+    HOME_VARIABLE,
+    JWKS_PATH,
+    TOKEN_PATH,
+    load_signing_key,
+    mint,
+)
+from authorizer.tooling.local.users import SAMPLE_USERS
 from tests.conftest import NOW, ROOT, FakeClock
 from tests.test_sample_app import CASES, EVENING_MS, MORNING_MS, OFFICE_IP
 

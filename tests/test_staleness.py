@@ -1,7 +1,7 @@
 """Relationship data changes while tokens live: decisions follow the store within
 ENTITY_CACHE_TTL. DynamoDB in moto, an injected clock, no sleeps.
 
-Which source wins (authorizer/store.py):
+Which source wins (authorizer/stores/store.py):
 - principal attributes: the token;
 - the principal's groups: with USER_GROUPS_FROM_STORE=true the store's User item when it has
   one, the token otherwise; by default the token;
@@ -17,11 +17,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from authorizer.dynamo_store import DynamoEntityReader, dynamodb_client, write_entities
 from authorizer.errors import DependencyError
-from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
-from authorizer.store import CachingStore
+from authorizer.stores.dynamo_store import DynamoEntityReader, dynamodb_client, write_entities
+from authorizer.stores.store import CachingStore
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import FakeClock
 from tests.entity_tables import CORP, REGION, create_table, set_parents, user
 from tests.helpers import outcome, rest, user_token

@@ -13,8 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authorizer.engine import Engine
-from authorizer.entity_graph import (
+from authorizer.cedar.engine import Engine
+from authorizer.cedar.policies import load_policies
+from authorizer.errors import ConfigError, DependencyError
+from authorizer.pdp import Authorizer
+from authorizer.stores.entity_graph import (
     EntityGraphError,
     HierarchyTooDeep,
     StoredEntity,
@@ -27,17 +30,14 @@ from authorizer.entity_graph import (
     stored_entity,
     uid_text,
 )
-from authorizer.errors import ConfigError, DependencyError
-from authorizer.local.issuer import LocalIssuer
-from authorizer.pdp import Authorizer
-from authorizer.policies import load_policies
-from authorizer.store import (
+from authorizer.stores.store import (
     CachingStore,
     JsonFileStore,
     LiveEntities,
     StoreSettings,
     TtlCache,
 )
+from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock
 from tests.entity_tables import CORP, MemoryReader, authorizer_with, user
 from tests.helpers import outcome, rest, user_token

@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
-from authorizer.local.issuer import LocalIssuer
-from authorizer.local.sample import sample_environment
-from authorizer.local.users import SAMPLE_USERS
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.sample import sample_environment
+from authorizer.tooling.local.users import SAMPLE_USERS
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -436,7 +436,7 @@ def test_user_attributes_table(template: dict[str, Any], functions: Resources) -
 
 
 def test_revocation_table(template: dict[str, Any], functions: Resources) -> None:
-    """The table authorizer/revocation.py reads: pk a string, TTL on expires_at; the authorizer
+    """The table authorizer/identity/revocation.py reads: pk a string, TTL on expires_at; the authorizer
     has its name and may read it (BatchGetItem, GetItem), that table only, and write nothing."""
     table = resources_of(template, "AWS::DynamoDB::Table")["RevocationTable"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"

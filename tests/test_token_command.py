@@ -16,10 +16,10 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authorizer.local.gateway import GatewayOptions, make_app
-from authorizer.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
-from authorizer.local.keys import HOME_VARIABLE, JWKS_PATH, KEY_FILE, load_signing_key
-from authorizer.local.users import SAMPLE_USERS
+from authorizer.tooling.local.gateway import GatewayOptions, make_app
+from authorizer.tooling.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER
+from authorizer.tooling.local.keys import HOME_VARIABLE, JWKS_PATH, KEY_FILE, load_signing_key
+from authorizer.tooling.local.users import SAMPLE_USERS
 from tests.conftest import ROOT
 
 CLI = shutil.which("cedar-authz", path=str(Path(sys.executable).parent)) or "cedar-authz"

@@ -15,9 +15,9 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from authorizer.local import apigw
-from authorizer.local.issuer import LocalIssuer, SigningKey
 from authorizer.pdp import Authorizer
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer
 from tests.helpers import USERS, outcome, rest
 

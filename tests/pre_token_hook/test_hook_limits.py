@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from authorizer.errors import InvalidToken
+from authorizer.identity.tokens import _depth as authorizer_depth
 from authorizer.limits import (
     ISSUER_CLAIMS_ALLOWANCE_BYTES,
     MAX_CLAIM_DEPTH,
@@ -25,9 +26,8 @@ from authorizer.limits import (
     nesting_depth,
     payload_capacity_bytes,
 )
-from authorizer.local.issuer import LocalIssuer
 from authorizer.pdp import Authorizer
-from authorizer.tokens import _depth as authorizer_depth
+from authorizer.tooling.local.issuer import LocalIssuer
 from pre_token_hook import handler
 from pre_token_hook.claims import TokenKind, default_rules, map_item, measured_size
 from pre_token_hook.config import Settings, load_settings

@@ -1,0 +1,242 @@
+"""Claim and request values -> Cedar JSON values, directed by the schema where there is one.
+
+Cognito sends `custom:*` attributes as strings and V1 pre-token hooks stringify everything, so a
+claim declared `Long` may arrive as "5000": it is converted. A value that cannot take the declared
+type is dropped (and the caller logs it); Cedar's own schema check then reports what is missing,
+which turns into a Deny. Without a schema, JSON values map to their natural Cedar forms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import ipaddress
+import json
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from authorizer.cedar.schema import (
+    Attribute,
+    CedarType,
+    EntityRef,
+    ExtensionType,
+    Primitive,
+    RecordType,
+    SetType,
+)
+
+
+class _Dropped:
+    def __repr__(self) -> str:
+        return "DROPPED"
+
+
+DROPPED: Final = _Dropped()
+MAX_DEPTH = 8
+_I64 = (-(2**63), 2**63 - 1)
+# ASCII digits only: `\d` would also take other scripts' digits, which Cedar refuses.
+_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
+_DECIMAL = re.compile(r"^-?[0-9]+\.[0-9]{1,4}$")
+# Patterns only a claim declared as a duration or datetime needs: compiled on first use (re
+# caches them), not at import, where the two cost ~1 ms of the cold start.
+_DURATION = r"^-?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$"
+_DATETIME = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{3})?(?:Z|[+-]([0-9]{2})([0-9]{2})))?$"
+)
+_DURATION_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000, 1)
+
+
+def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0) -> Any:
+    """The Cedar JSON form of ``value`` as ``cedar_type``, or ``DROPPED``."""
+    if value is None or depth > MAX_DEPTH:
+        return DROPPED
+    if cedar_type is None:
+        return _untyped(value, depth)
+    if isinstance(cedar_type, Primitive):
+        return _primitive(value, cedar_type.name)
+    if isinstance(cedar_type, SetType):
+        return _set(value, cedar_type.element, depth)
+    if isinstance(cedar_type, RecordType):
+        return record(value, cedar_type, depth)
+    if isinstance(cedar_type, EntityRef):
+        return _entity(value, cedar_type.name)
+    return _extension(value, cedar_type)
+
+
+def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
+    """Declared attributes only (unless the type admits others). A required attribute that is
+    missing stays missing: Cedar's schema check names it precisely."""
+    if isinstance(value, str) and value.startswith("{"):
+        value = _json(value)
+    if not isinstance(value, Mapping):
+        return DROPPED
+    out: dict[str, Any] = {}
+    for name, item in value.items():
+        attribute: Attribute | None = cedar_type.attributes.get(name)
+        if attribute is None:
+            if not cedar_type.additional_attributes or not isinstance(name, str):
+                continue
+            if name.startswith("__"):  # `__entity` / `__extn` would forge a typed Cedar value
+                continue
+            converted = _untyped(item, depth + 1)
+        else:
+            converted = to_cedar(item, attribute.type, depth + 1)
+        if converted is not DROPPED:
+            out[name] = converted
+    return out
+
+
+def _untyped(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH or value is None:
+        return DROPPED
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value if _I64[0] <= value <= _I64[1] else DROPPED
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and _I64[0] <= value <= _I64[1] else DROPPED
+    if isinstance(value, list):
+        items = [_untyped(v, depth + 1) for v in value]
+        return [v for v in items if v is not DROPPED]
+    if isinstance(value, Mapping):
+        if any(isinstance(k, str) and k.startswith("__") for k in value):
+            return DROPPED  # `__entity` / `__extn` in a claim would forge a typed Cedar value
+        converted = {k: _untyped(v, depth + 1) for k, v in value.items() if isinstance(k, str)}
+        return {k: v for k, v in converted.items() if v is not DROPPED}
+    return DROPPED
+
+
+def _primitive(value: Any, name: str) -> Any:
+    if name == "String":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return DROPPED
+    if name == "Long":
+        if isinstance(value, bool):
+            return DROPPED
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, str) and _INTEGER.match(value.strip()):
+            value = int(value.strip())
+        if isinstance(value, int) and _I64[0] <= value <= _I64[1]:
+            return value
+        return DROPPED
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return DROPPED
+
+
+def _set(value: Any, element: CedarType, depth: int) -> Any:
+    if isinstance(value, str):
+        # A JSON array (a V1 hook stringifies lists) or space-separated words (OAuth `scope`).
+        value = _json(value) if value.startswith("[") else value.split()
+    if not isinstance(value, list):
+        return DROPPED
+    items = [to_cedar(v, element, depth + 1) for v in value]
+    return [v for v in items if v is not DROPPED]
+
+
+def _entity(value: Any, type_name: str) -> Any:
+    if isinstance(value, str) and value:
+        return {"__entity": {"type": type_name, "id": value}}
+    return DROPPED
+
+
+_FUNCTIONS = {"ipaddr": "ip", "decimal": "decimal", "datetime": "datetime", "duration": "duration"}
+
+
+def _extension(value: Any, cedar_type: ExtensionType) -> Any:
+    name = cedar_type.name
+    if isinstance(value, Mapping) and isinstance(value.get("__extn"), Mapping):
+        # Already in Cedar's form (the request record builds them): re-check, never trust.
+        if value["__extn"].get("fn") != _FUNCTIONS[name]:
+            return DROPPED
+        value = value["__extn"].get("arg")
+    if isinstance(value, float) and not math.isfinite(value):
+        return DROPPED
+    if name == "datetime" and isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            value = epoch_to_datetime(float(value))
+        except (OverflowError, ValueError, OSError):
+            return DROPPED
+    elif name == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
+        value = f"{value:.4f}"
+    elif name == "duration" and isinstance(value, int) and not isinstance(value, bool):
+        value = f"{value}s"
+    if not isinstance(value, str) or not _valid_extension_literal(name, value):
+        return DROPPED
+    return {"__extn": {"fn": _FUNCTIONS[name], "arg": value}}
+
+
+@functools.lru_cache(maxsize=4096)  # source addresses repeat; parsing them is slow
+def _valid_extension_literal(name: str, value: str) -> bool:
+    if name == "ipaddr":
+        # Cedar's ip() takes neither zone ids nor IPv4-embedded IPv6 forms.
+        if "%" in value or (":" in value and "." in value):
+            return False
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return False
+        return True
+    if name == "decimal":
+        if not _DECIMAL.match(value):
+            return False
+        whole, _, fraction = value.lstrip("-").partition(".")
+        scaled = int(whole) * 10_000 + int(fraction.ljust(4, "0"))  # exact: no float rounding
+        return _fits_i64(-scaled if value.startswith("-") else scaled)
+    if name == "duration":
+        match = re.match(_DURATION, value)
+        if match is None or value in ("", "-") or not any(match.groups()):
+            return False
+        total = sum(
+            int(g) * unit for g, unit in zip(match.groups(), _DURATION_UNITS_MS, strict=True) if g
+        )
+        return _fits_i64(total)
+    return _valid_datetime(value)
+
+
+def _valid_datetime(value: str) -> bool:
+    match = re.match(_DATETIME, value)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second, off_h, off_m = match.groups()
+    try:
+        dt.date(int(year), int(month), int(day))
+        if hour is not None:
+            dt.time(int(hour), int(minute), int(second))
+    except ValueError:
+        return False
+    return off_h is None or (int(off_h) <= 23 and int(off_m) <= 59)
+
+
+def _fits_i64(number: int) -> bool:
+    return _I64[0] <= number <= _I64[1]
+
+
+def epoch_to_datetime(seconds: float) -> str:
+    """Cedar `datetime` literal (UTC, millisecond precision)."""
+    moment = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def ip_value(address: str) -> dict[str, Any]:
+    return {"__extn": {"fn": "ip", "arg": address}}
+
+
+def datetime_value(seconds: float) -> dict[str, Any]:
+    return {"__extn": {"fn": "datetime", "arg": epoch_to_datetime(seconds)}}
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return DROPPED

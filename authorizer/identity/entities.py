@@ -1,0 +1,184 @@
+"""Verified claims + request -> Cedar principal, parents, resource and context (pure functions).
+
+AVP-compatible mapping (docs/architecture.md, The entity mapping): principal
+``<NS>::User::"<prefix>|<sub>"``, groups as parents ``<NS>::UserGroup::"<prefix>|<group>"``, the
+token's claims in ``context.token``, the non-registered claims as principal attributes. UIDs are
+always dicts: a quote in ``sub`` is data, never syntax. Where a schema is present it directs every
+value's type.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+from authorizer.cedar.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
+from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel
+from authorizer.errors import InvalidRequest, InvalidToken
+from authorizer.gateway.events import Request
+from authorizer.gateway.routes import RouteMatch
+from authorizer.limits import MAX_GROUPS
+
+logger = logging.getLogger(__name__)
+
+# Registered JWT claims and Cognito's bookkeeping: in context.token, never principal attributes.
+REGISTERED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "token_use", "auth_time", "origin_jti",
+     "event_id", "at_hash", "nonce", "version"}
+)  # fmt: skip
+
+
+class EntityMapping(NamedTuple):
+    """What cold start decides once: type names, id prefix, where groups come from."""
+
+    namespace: str
+    prefix: str
+    groups_claim: str
+    schema: SchemaModel | None = None
+
+    def qualified(self, name: str) -> str:
+        return f"{self.namespace}::{name}" if self.namespace else name
+
+    @property
+    def user_type(self) -> str:
+        return self.qualified("User")
+
+    @property
+    def group_type(self) -> str:
+        return self.qualified("UserGroup")
+
+    @property
+    def action_type(self) -> str:
+        return self.qualified("Action")
+
+    @property
+    def application(self) -> dict[str, str]:
+        return {"type": self.qualified("Application"), "id": self.namespace or "Application"}
+
+    def entity_id(self, value: str) -> str:
+        return f"{self.prefix}|{value}" if self.prefix else value
+
+    def principal_uid(self, claims: Mapping[str, Any]) -> dict[str, str]:
+        return {"type": self.user_type, "id": self.entity_id(str(claims["sub"]))}
+
+    def groups(self, claims: Mapping[str, Any]) -> list[str]:
+        """The caller's groups, all of them or none: a list over ``MAX_GROUPS`` (or holding a
+        member that is not a name) is refused, never cut, since the group left out could be the
+        one a ``forbid`` names."""
+        value = claims.get(self.groups_claim)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = value.split()
+        if not isinstance(value, list) or not all(isinstance(g, str) and g for g in value):
+            raise InvalidToken("bad_groups", f"{self.groups_claim} is not a list of group names")
+        names = list(dict.fromkeys(value))
+        if len(names) > MAX_GROUPS:
+            raise InvalidToken(
+                "too_many_groups", f"{len(names)} groups, more than the limit of {MAX_GROUPS}"
+            )
+        return names
+
+    def principal_entities(self, claims: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The principal (attributes from the claims) and one entity per group."""
+        group_uids = [
+            {"type": self.group_type, "id": self.entity_id(g)} for g in self.groups(claims)
+        ]
+        attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
+        user = self.schema.entity_type(self.user_type) if self.schema else None
+        attrs = record(attributes, user.attributes) if user else to_cedar(attributes, None)
+        principal = {"uid": self.principal_uid(claims), "attrs": attrs, "parents": group_uids}
+        return [principal, *({"uid": uid, "attrs": {}, "parents": []} for uid in group_uids)]
+
+    def resource_uid(self, match: RouteMatch) -> dict[str, str]:
+        """A typed resource when the action applies to exactly one non-Application type and the
+        route carries its id as the last path parameter; otherwise the Application."""
+        typed = [t for t in match.route.resource_types if t != self.application["type"]]
+        parameters = match.route.parameters
+        if len(typed) == 1 and parameters and parameters[-1] in match.path_parameters:
+            return {"type": typed[0], "id": match.path_parameters[parameters[-1]]}
+        return self.application
+
+    def token_shape(self, action: ActionDef | None) -> object:
+        """What ``token_record`` depends on besides the claims: actions declaring the same token
+        type share one record (callers cache records by it). The type's identity: the schema
+        model lives as long as the mapping, every action naming a common type holds the same
+        object, and hashing a record type by value would cost more than the record saves."""
+        if action is None:
+            return None
+        declared = action.context.attributes.get("token")
+        return id(declared.type) if declared else DROPPED
+
+    def token_record(self, claims: Mapping[str, Any], action: ActionDef | None) -> Any:
+        """``context.token``: the claims shaped to the action's declared token type (or DROPPED
+        when it declares none). Depends only on the token and the action: callers cache it."""
+        token = dict(claims)
+        if isinstance(token.get("scope"), str):  # OAuth's space-separated scope becomes a set
+            token["scope"] = token["scope"].split()
+        if action is None:
+            return to_cedar(token, None)
+        declared = action.context.attributes.get("token")
+        return to_cedar(token, declared.type) if declared else DROPPED
+
+    def context(
+        self,
+        claims: Mapping[str, Any],
+        request: Request,
+        match: RouteMatch,
+        now: float,
+        action: ActionDef | None,
+        token: Any = None,
+        only: frozenset[str] | None = None,
+    ) -> dict[str, Any]:
+        """``token`` and ``request``, plus any other attribute the action's context declares,
+        taken from a path or query parameter of the same name. Shaped to the declared type.
+        ``token`` is ``token_record(claims, action)`` when the caller has it already; ``only``
+        names the attributes wanted (the ones the policies read), None for all."""
+        wanted = (lambda name: True) if only is None else only.__contains__
+        if token is None and wanted("token"):
+            token = self.token_record(claims, action)
+        raw: dict[str, Any] = {}
+        if wanted("request"):
+            raw["request"] = request_record(request, match, now)
+        if action is None:
+            return {**raw, **({"token": token} if wanted("token") else {})}
+        declared: RecordType = action.context
+        for name in declared.attributes:
+            if name in raw or name == "token" or not wanted(name):
+                continue
+            value = match.path_parameters.get(name) or _only(request.query, name)
+            if value is not None:
+                raw[name] = value
+        shaped = record(raw, declared)
+        shaped = shaped if isinstance(shaped, dict) else {}
+        if wanted("token") and token is not DROPPED:
+            shaped["token"] = token
+        return shaped
+
+
+def request_record(request: Request, match: RouteMatch, now: float) -> dict[str, Any]:
+    seconds = request.time_epoch_ms / 1000 if request.time_epoch_ms else now
+    out: dict[str, Any] = {
+        "method": request.method,
+        "path": request.path,
+        "route": match.route.template,
+        "pathParameters": dict(match.path_parameters),
+        "query": {k: _only(request.query, k) for k, v in request.query.items() if v},
+        "time": datetime_value(seconds),
+    }
+    if request.source_ip:
+        out["sourceIp"] = ip_value(request.source_ip)
+    return out
+
+
+def _only(query: Mapping[str, tuple[str, ...]], name: str) -> str | None:
+    """The parameter's one value. Given twice it is refused: REST APIs hand the backend the last
+    value, HTTP APIs both joined by a comma, so a decision on either could be about an amount
+    the backend never uses."""
+    values = query.get(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest("ambiguous_parameter", f"query parameter {name[:64]!r} given twice")
+    return values[0]

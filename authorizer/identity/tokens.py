@@ -1,0 +1,229 @@
+"""Bearer token -> verified claims (docs/architecture.md, The request path).
+
+Decode and validate apart (joserfc's model): the token's shape and header are checked before
+any key is fetched; PyJWT's key and algorithm objects verify the signature (alg bound to the
+key); the issuer, the registered claims' types and times are checked here against an injectable
+clock, because PyJWT accepts numeric strings for ``exp`` and reads the wall clock itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, NamedTuple
+
+from jwt.exceptions import PyJWTError
+
+from authorizer.config import Settings
+from authorizer.errors import InvalidToken
+from authorizer.identity.jwks import KeySource
+from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
+
+Claims = Mapping[str, Any]
+TokenKind = Literal["access", "id"]
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
+MAX_KID_LENGTH = 256
+# Header parameters that let a token name its own key, demand unknown processing or announce a
+# nested JWT (`cty`: Cognito never sets it, and a nested token is not what we verify): refused.
+_FORBIDDEN_HEADER_PARAMS = frozenset(
+    {"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64", "cty"}
+)
+# NumericDate bounds: the epoch to the end of year 9999. Larger integers are valid JSON but
+# overflow a float and a datetime; no real token carries them.
+_MAX_NUMERIC_DATE = 253_402_300_799
+
+
+class VerifiedToken(NamedTuple):
+    claims: Claims
+    kind: TokenKind
+    kid: str
+    alg: str
+    digest: str  # sha256 of the token: cache keys never hold the token itself
+
+
+class TokenVerifier:
+    def __init__(
+        self, settings: Settings, keys: KeySource, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._settings = settings
+        self._keys = keys
+        self._clock = clock
+
+    def verify(self, token: str) -> VerifiedToken:
+        header, payload = decode_unverified(token)
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._settings.algorithms:
+            raise InvalidToken("bad_alg", f"alg {str(alg)[:20]!r} is not accepted")
+        forbidden = _FORBIDDEN_HEADER_PARAMS.intersection(header)
+        if forbidden:
+            raise InvalidToken(
+                "bad_header", f"header parameter {sorted(forbidden)[0]!r} is refused"
+            )
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
+            raise InvalidToken("bad_kid", "kid is missing, not a string or too long")
+        key = self._keys.key(kid, alg)
+        # The signature, by PyJWT's algorithm for the key (the alg is bound to the key by the
+        # key set); the claims were decoded above and are validated below, so nothing is parsed
+        # twice. Any failure inside the crypto is a bad signature, never an exception upward.
+        signing_input, _, signature = token.rpartition(".")
+        try:
+            valid = key.Algorithm.verify(
+                signing_input.encode(), key.key, _signature_bytes(signature)
+            )
+        except (PyJWTError, ValueError, TypeError):
+            valid = False
+        if not valid:
+            raise InvalidToken("bad_signature", "the signature does not verify")
+        if payload.get("iss") != self._settings.issuer:  # exact: no prefix, case or slash games
+            raise InvalidToken("wrong_issuer", "iss is not the configured issuer")
+        self._check_times(payload)
+        sub = payload.get("sub")
+        if not isinstance(sub, str) or not 0 < len(sub) <= 512:
+            raise InvalidToken("missing_claim", "sub is missing or not a string")
+        kind = token_kind(header, payload, cognito=self._settings.is_cognito)
+        self._check_use_and_client(payload, kind)
+        return VerifiedToken(payload, kind, kid, alg, hashlib.sha256(token.encode()).hexdigest())
+
+    def _check_times(self, claims: Mapping[str, Any]) -> None:
+        now, leeway = self._clock(), self._settings.leeway
+        exp = numeric_date(claims, "exp", required=True)
+        iat = numeric_date(claims, "iat", required=True)
+        nbf = numeric_date(claims, "nbf", required=False)
+        if exp is not None and exp <= now - leeway:
+            raise InvalidToken("expired", "the token has expired")
+        if iat is not None and iat > now + leeway:
+            raise InvalidToken("not_yet_valid", "iat is in the future")
+        if nbf is not None and nbf > now + leeway:
+            raise InvalidToken("not_yet_valid", "nbf is in the future")
+
+    def _check_use_and_client(self, claims: Mapping[str, Any], kind: TokenKind) -> None:
+        settings = self._settings
+        if settings.token_use not in ("any", kind):
+            raise InvalidToken(
+                "wrong_token_use", f"an {kind} token where {settings.token_use} is required"
+            )
+        if kind == "id":
+            audiences = claims.get("aud")
+            audiences = [audiences] if isinstance(audiences, str) else audiences
+            if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+                raise InvalidToken("bad_audience", "aud is missing or malformed")
+            if settings.client_ids and not settings.client_ids.intersection(audiences):
+                raise InvalidToken("wrong_client", "aud names no accepted client")
+            return
+        if settings.client_ids:
+            client = next((claims[c] for c in ("client_id", "azp", "cid") if c in claims), None)
+            if not isinstance(client, str) or client not in settings.client_ids:
+                raise InvalidToken("wrong_client", "client_id names no accepted client")
+        if settings.audience is not None:
+            aud = claims.get("aud")
+            audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+            if settings.audience not in audiences:
+                raise InvalidToken("bad_audience", "aud does not name this API")
+
+
+def token_kind(
+    header: Mapping[str, Any], claims: Mapping[str, Any], *, cognito: bool = False
+) -> TokenKind:
+    """Cognito says it in `token_use`, always: from a Cognito issuer a token without it is
+    refused, not guessed. RFC 9068 says it in the header's `typ`; Keycloak in `typ`; other OIDC
+    providers (Auth0, Okta) put `scope`/`scp` only in access tokens."""
+    use = claims.get("token_use")
+    if use is not None or cognito:
+        if use not in ("access", "id"):
+            raise InvalidToken("wrong_token_use", "token_use is missing or neither access nor id")
+        return "access" if use == "access" else "id"
+    typ = header.get("typ")
+    if isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt"):
+        return "access"
+    keycloak = claims.get("typ")
+    if keycloak in ("Bearer", "ID"):
+        return "access" if keycloak == "Bearer" else "id"
+    return "access" if ("scope" in claims or "scp" in claims) else "id"
+
+
+def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Shape checks and JSON decoding, with no key: three base64url segments, objects without
+    duplicate keys, bounded size and depth. Nothing here is trusted until the signature is."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed", "token is not a string or is oversized")
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise InvalidToken("malformed", f"a JWS has 3 segments, this token has {len(segments)}")
+    if not all(_SEGMENT.match(s) for s in segments):
+        raise InvalidToken("malformed", "a segment is empty or not base64url")
+    if len(segments[0]) > MAX_HEADER_LENGTH:
+        raise InvalidToken("bad_header", "header is oversized")
+    return _json_object(segments[0], "header"), _json_object(segments[1], "payload")
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _signature_bytes(segment: str) -> bytes:
+    """The signature, from its one canonical base64url form: a last character that differs only
+    in its unused bits decodes to the same bytes, and would let one signature take many forms."""
+    raw = _b64decode(segment)
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != segment.encode():
+        raise ValueError("non-canonical base64url signature")
+    return raw
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        raw = _b64decode(segment)
+        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+    except (binascii.Error, ValueError, RecursionError) as error:
+        raise InvalidToken("malformed", f"{what} is not base64url JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise InvalidToken("malformed", f"{what} is not a JSON object")
+    # No deeper than its opening brackets are many (strings' brackets only add to the count):
+    # a typical token has two, and the walk is skipped.
+    brackets = raw.count(b"{") + raw.count(b"[")
+    if brackets > MAX_CLAIM_DEPTH and _depth(value) > MAX_CLAIM_DEPTH:
+        raise InvalidToken("malformed", f"{what} nests deeper than {MAX_CLAIM_DEPTH}")
+    return value
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key in JSON object")
+    return result
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, iteratively (no recursion on hostile input); scalars cost nothing."""
+    deepest, stack = 1, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                deepest = max(deepest, depth + 1)
+                stack.append((child, depth + 1))
+    return deepest
+
+
+def numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> float | None:
+    """RFC 7519 NumericDate: a JSON number, not a string, not a boolean."""
+    if name not in claims:
+        if required:
+            raise InvalidToken("missing_claim", f"{name} is required")
+        return None
+    value = claims[name]
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= _MAX_NUMERIC_DATE  # NaN fails this too; a huge int never floats
+    ):
+        raise InvalidToken("bad_claim", f"{name} is not a NumericDate between 1970 and 9999")
+    return float(value)

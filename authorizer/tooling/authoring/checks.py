@@ -1,0 +1,216 @@
+"""The checks behind `cedar-authz validate` (pure: texts and models in, problems out).
+
+- every file parses (each failure located at its statement's line);
+- strict validation of every policy, template and template-linked policy against the schema,
+  file by file so that Cedar's positional ids (``policy0``) become the policies' ``@id``s;
+- the route table: the schema's route actions are unambiguous and buildable, and every route
+  the API definition exposes has an action.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cedarpy
+
+from authorizer.cedar.links import link_validation_errors
+from authorizer.cedar.policies import LoadedPolicies, statements
+from authorizer.cedar.schema import SchemaModel
+from authorizer.gateway.routes import route_of
+from authorizer.tooling.authoring.api_routes import ApiRoute, is_greedy
+from authorizer.tooling.authoring.problems import Problem, Severity, code_start, locate
+
+_POSITIONAL = re.compile(r"`(policy\d+)`")
+_PARAM = re.compile(r"^\{[^{}]+\}$")
+_ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
+
+
+def parse_problems(files: Mapping[Path, str]) -> list[Problem]:
+    """A problem for each file that does not parse, at the first statement that does not."""
+    problems: list[Problem] = []
+    for path, text in files.items():
+        try:
+            cedarpy.policies_to_json_str(text)
+        except ValueError as error:
+            line, message = _first_failure(text, str(error))
+            policy_id = _annotated_id(text, line)
+            problems.append(Problem("parse", message, path, line, policy_id))
+    return problems
+
+
+def _first_failure(text: str, whole: str) -> tuple[int | None, str]:
+    for line, statement in statements(text):
+        try:
+            cedarpy.policies_to_json_str(statement)
+        except ValueError as error:
+            return code_start(text, line), str(error)
+    return None, whole
+
+
+def _annotated_id(text: str, line: int | None) -> str | None:
+    """The `@id` of the statement that does not parse, read off its text."""
+    if line is None:
+        return None
+    for start, statement in statements(text):
+        if code_start(text, start) == line:
+            found = _ID.search(statement)
+            return found.group(1) if found else None
+    return None
+
+
+def validation_problems(policies: LoadedPolicies, schema: cedarpy.Schema) -> list[Problem]:
+    """Cedar's strict validation, each error naming the file, the line and the policy @id."""
+    by_position: dict[Path, dict[str, str]] = {}
+    for source in policies.sources.values():
+        by_position.setdefault(source.file, {})[source.cedar_id] = source.id
+    problems: list[Problem] = []
+    for path, text in policies.files.items():
+        names = by_position.get(path, {})
+        result = cedarpy.validate_policies(text, schema)
+        for error in result.errors:
+            policy_id = names.get(error.policy_id, error.policy_id)
+            found = policies.sources.get(policy_id)
+            line = code_start(text, found.line) if found and found.line else None
+            message = _named(error.error, names)
+            if policy_id and not message.startswith("for policy"):
+                message = f"for policy `{policy_id}`, {message}"
+            problems.append(Problem("validation", message, path, line, policy_id or None))
+        if not result.validation_passed and not result.errors:
+            problems.append(Problem("validation", "validation failed", path))
+    for link, error_text in link_validation_errors(policies, schema):
+        message = error_text
+        if not message.startswith("for policy"):
+            message = f"for policy `{link.id}`, {message}"
+        problems.append(Problem("link", message, link.file, link.line or None, link.id))
+    return problems
+
+
+def _named(message: str, names: Mapping[str, str]) -> str:
+    """Cedar's message with its positional policy ids (`policy0`) replaced by the @ids."""
+    return _POSITIONAL.sub(lambda m: f"`{names.get(m.group(1), m.group(1))}`", message)
+
+
+@dataclass(frozen=True)
+class SchemaRoute:
+    method: str
+    template: str
+    action: str  # the action's id
+    resource_types: tuple[str, ...]
+
+
+def schema_routes(model: SchemaModel, namespace: str) -> list[SchemaRoute]:
+    """The route table the authorizer builds from this schema (``pdp.build_routes``)."""
+    action_type = f"{namespace}::Action" if namespace else "Action"
+    routes = []
+    for action in model.actions:
+        found = route_of(action.id, action.annotations)
+        if found and action.type == action_type:
+            routes.append(SchemaRoute(found[0], found[1], action.id, action.resource_types))
+    return routes
+
+
+def route_problems(
+    model: SchemaModel,
+    namespace: str,
+    api: Sequence[ApiRoute] | None,
+    schema_file: Path | None,
+    texts: Mapping[Path, str] | None = None,
+) -> list[Problem]:
+    """The route table is unambiguous, each route can build its resource, and (given the API's
+    definition) every route the API exposes has an action and every route action is exposed."""
+    problems: list[Problem] = []
+    action_type = f"{namespace}::Action" if namespace else "Action"
+    application = f"{namespace}::Application" if namespace else "Application"
+    texts = texts or {}
+    schema_text = texts.get(schema_file) if schema_file is not None else None
+
+    def problem(message: str, action: str, severity: Severity = "error") -> None:
+        line = locate(schema_text, f'"{action}"') or locate(schema_text, action)
+        problems.append(Problem("route", message, schema_file, line, None, severity))
+
+    for action in model.actions:
+        uid = f'`{action.type}::"{action.id}"`'
+        verb, path = action.annotations.get("httpVerb"), action.annotations.get("httpPathTemplate")
+        if bool(verb) != bool(path):
+            message = f"action {uid} has only one of @httpVerb and @httpPathTemplate: not a route"
+            problem(message, action.id, "warning")
+        if route_of(action.id, action.annotations) and action.type != action_type:
+            message = f"action {uid} looks like a route, but routes are `{action_type}` only"
+            problem(message, action.id, "warning")
+    routes = schema_routes(model, namespace)
+    seen: dict[tuple[str, tuple[str, ...]], SchemaRoute] = {}
+    for route in routes:
+        key = (route.method, shape(route.template))
+        name = f"`{route.method} {route.template}` (action `{route.action}`)"
+        if key in seen:
+            other = seen[key]
+            problem(
+                f"routes {name} and `{other.method} {other.template}` (action `{other.action}`)"
+                " are the same route: requests cannot tell them apart",
+                route.action,
+            )
+        seen.setdefault(key, route)
+        typed = [t for t in route.resource_types if t != application]
+        has_id = any(_PARAM.match(s) for s in route.template.split("/"))
+        buildable = application in route.resource_types or (len(typed) == 1 and has_id)
+        if route.resource_types and not buildable:
+            problem(
+                f"route {name} applies to {', '.join(typed)}, but the authorizer can only build "
+                f"`{application}` for it (it needs one resource type, with its id as the last "
+                "path parameter): every request would be denied",
+                route.action,
+            )
+    if api is not None:
+        problems.extend(_api_problems(routes, api, schema_file, texts))
+    return problems
+
+
+def _api_problems(
+    routes: Sequence[SchemaRoute],
+    api: Sequence[ApiRoute],
+    schema_file: Path | None,
+    texts: Mapping[Path, str],
+) -> list[Problem]:
+    problems: list[Problem] = []
+    exposed: set[tuple[str, tuple[str, ...]]] = set()
+    for route in api:
+        if is_greedy(route.path):
+            continue
+        wanted = shape(route.path)
+        methods = {"ANY", route.method}
+        found = [
+            r
+            for r in routes
+            if shape(r.template) == wanted and (route.method == "ANY" or r.method in methods)
+        ]
+        exposed.update((r.method, shape(r.template)) for r in found)
+        if not found:
+            message = (
+                f"the API exposes `{route.method} {route.path}` ({route.where}) but the schema "
+                "has no action for it: every request to it would be denied"
+            )
+            line = route.line or _api_line(route, texts)
+            problems.append(Problem("route", message, route.file, line))
+    if any(is_greedy(r.path) for r in api):
+        return problems
+    schema_text = texts.get(schema_file) if schema_file is not None else None
+    for r in routes:
+        if (r.method, shape(r.template)) not in exposed:
+            message = f"action `{r.action}` is a route the API does not expose"
+            line = locate(schema_text, f'"{r.action}"')
+            problems.append(Problem("route", message, schema_file, line, None, "warning"))
+    return problems
+
+
+def _api_line(route: ApiRoute, texts: Mapping[Path, str]) -> int | None:
+    text = texts.get(route.file) if route.file is not None else None
+    name = route.where.rsplit(".", 1)[-1]
+    return locate(text, f"{name}:") or locate(text, route.path)
+
+
+def shape(template: str) -> tuple[str, ...]:
+    """A route template with its parameter names erased: `/a/{x}` and `/a/{y}` are one route."""
+    return tuple("{}" if _PARAM.match(s) else s for s in template.split("/") if s)

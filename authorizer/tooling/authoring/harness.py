@@ -1,0 +1,168 @@
+"""The real authorizer path with tokens minted in process: what `test` (friendly form), `explain`
+and `diff` run a request through. No HTTP server and no network: the local issuer's key set is
+handed to the authorizer directly.
+
+Without ``AUTH_ISSUER`` the local issuer stands in (the sample application's setting: no
+entity-id prefix). With it, the local issuer takes the configured issuer and client id, so that
+principals get the ids production gives them (the prefix derived from the issuer), only signed by
+a local key."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from authorizer.cedar.engine import Engine
+from authorizer.cedar.policies import LoadedPolicies
+from authorizer.cedar.schema import SchemaModel
+from authorizer.config import Settings
+from authorizer.errors import ConfigError
+from authorizer.gateway.events import Request, bearer_token, parse_event
+from authorizer.identity.jwks import Fetch, http_fetch
+from authorizer.pdp import Authorizer, Caller, Outcome
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIssuer
+from authorizer.tooling.local.users import split_profile
+
+LOOPBACK_JWKS = "http://127.0.0.1/.well-known/jwks.json"
+DEFAULT_SOURCE_IP = "203.0.113.10"
+
+
+class Clock:
+    """The time a request is made at: set per request, read by the token checks and context."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """An HTTP request to the API, as a test or `explain` describes it."""
+
+    method: str
+    path: str
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    source_ip: str = DEFAULT_SOURCE_IP
+    time: float | None = None  # epoch seconds; None: now
+
+    def describe(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in self.query.items())
+        return f"{self.method} {self.path}{'?' + query if query else ''}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who calls: a sample user, token claims, or both (claims override the user's)."""
+
+    user: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    token_use: str | None = None  # access or id; None: what the configuration accepts
+
+
+class Harness:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        issuer: LocalIssuer | None,
+        fetch: Fetch = http_fetch,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.issuer = issuer  # None: tokens come from the configured issuer, none are minted
+        self.clock = Clock()
+        self.authorizer = Authorizer(settings, engine, fetch=fetch, clock=self.clock)
+
+    @classmethod
+    def local(
+        cls,
+        policies: LoadedPolicies,
+        model: SchemaModel | None,
+        entities_json: str = "[]",
+        entities_label: str = "entities",
+        environ: Mapping[str, str] | None = None,
+        *,
+        issuer: str | None = None,
+        client_id: str | None = None,
+    ) -> Harness:
+        """Tokens minted and verified in process (``issuer``/``client_id``: as a token says)."""
+        env = dict(os.environ if environ is None else environ)
+        configured = bool(env.get("AUTH_ISSUER", "").strip())
+        client_ids = [c.strip() for c in env.get("AUTH_CLIENT_IDS", "").split(",") if c.strip()]
+        local = LocalIssuer(
+            issuer=issuer or (env["AUTH_ISSUER"].strip() if configured else LOCAL_ISSUER),
+            client_id=client_id or (client_ids[0] if client_ids else LOCAL_CLIENT_ID),
+        )
+        env.update(
+            AUTH_ISSUER=local.issuer,
+            AUTH_JWKS_URL=LOOPBACK_JWKS,
+            AUTH_CLIENT_IDS=",".join(dict.fromkeys([local.client_id, *client_ids])),
+            DECISION_CACHE_TTL="0",
+        )
+        if not configured:
+            env.setdefault("ENTITY_ID_PREFIX", "")
+        engine = Engine(policies, model, entities_json, entities_label)
+        jwks = json.dumps(local.jwks()).encode()
+        return cls(Settings.from_env(env), engine, local, fetch=lambda _url: jwks)
+
+    @classmethod
+    def configured(
+        cls,
+        policies: LoadedPolicies,
+        model: SchemaModel | None,
+        entities_json: str = "[]",
+        entities_label: str = "entities",
+        environ: Mapping[str, str] | None = None,
+    ) -> Harness:
+        """The configured issuer and its real key set: tokens are verified as in production."""
+        env = dict(os.environ if environ is None else environ)
+        env["DECISION_CACHE_TTL"] = "0"
+        engine = Engine(policies, model, entities_json, entities_label)
+        return cls(Settings.from_env(env), engine, None)
+
+    def claims(self, identity: Identity) -> dict[str, Any]:
+        """The claims of a token for ``identity`` minted now (KeyError: unknown sample user)."""
+        groups, profile = split_profile(identity.user) if identity.user else ([], {})
+        sub = identity.claims.get("sub", identity.user)
+        if not isinstance(sub, str) or not sub:
+            raise ValueError("the claims need a `sub` (or name a sample `user`)")
+        use = identity.token_use or ("id" if self.settings.token_use == "id" else "access")
+        extra: dict[str, Any] = dict(profile)
+        if groups:
+            extra[self.settings.groups_claim] = groups
+        extra.update(identity.claims)
+        return self._issuer().claims(sub, token_use=use, extra=extra, now=int(self.clock.now))
+
+    def token(self, identity: Identity) -> str:
+        return self._issuer().sign(self.claims(identity))
+
+    def _issuer(self) -> LocalIssuer:
+        if self.issuer is None:
+            raise ConfigError("tokens of the configured issuer cannot be minted here")
+        return self.issuer
+
+    def request(self, call: HttpCall, token: str) -> Request:
+        """The API Gateway event of the call (HTTP API, `$default` route) through the parser."""
+        headers = {**call.headers, "authorization": f"Bearer {token}"}
+        event = apigw.http_v2_event(
+            call.method, call.path, None, headers=headers, query=call.query,
+            source_ip=call.source_ip, now_ms=int(self.clock.now * 1000),
+        )  # fmt: skip
+        return parse_event(event)
+
+    def at(self, call: HttpCall, default: float) -> None:
+        self.clock.now = call.time if call.time is not None else default
+
+    def decide(self, call: HttpCall, token: str) -> tuple[Request, Caller, Outcome]:
+        """Verify and decide as the Lambda does. Raises ``Unauthorized`` as it would (401)."""
+        request = self.request(call, token)
+        caller = self.authorizer.verify(bearer_token(request))
+        return request, caller, self.authorizer.decide(request, caller)
