@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from authorizer.cedar.engine import Decision
     from authorizer.errors import CedarAuthzError, ConfigError, DependencyError, Unauthorized
-    from authorizer.pdp import Authorizer
+    from authorizer.sdk.client import Authorizer
 
 _EXPORTS = {
-    "Authorizer": "authorizer.pdp",
+    "Authorizer": "authorizer.sdk.client",  # the pipeline with the backend API
     "Decision": "authorizer.cedar.engine",
     "CedarAuthzError": "authorizer.errors",
     "ConfigError": "authorizer.errors",

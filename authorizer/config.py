@@ -1,6 +1,5 @@
-"""Settings from environment variables (docs/architecture.md, Interfaces users rely on).
-
-Parsed once, at cold start.
+"""Every setting, from environment variables, in one place; parsed once, at cold start
+(docs/architecture.md, Interfaces users rely on).
 """
 
 from __future__ import annotations
@@ -8,12 +7,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import urlsplit
 
-from authorizer.errors import ConfigError
+from authorizer.errors import ConfigError, SchemaError
 
 TokenUse = Literal["access", "id", "any"]
 
@@ -45,6 +44,61 @@ def cognito_pool_id(issuer: str) -> str | None:
     return match.group(1) if match else None
 
 
+class AwsSettings(NamedTuple):
+    """Where the AWS clients go. Lambda sets AWS_REGION (boto3 itself reads only
+    AWS_DEFAULT_REGION); AWS_ENDPOINT_URL_DYNAMODB (or AWS_ENDPOINT_URL) points tests and local
+    runs at a moto server."""
+
+    region: str | None = None
+    dynamodb_endpoint: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AwsSettings:
+        return cls(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB")
+            or env.get("AWS_ENDPOINT_URL")
+            or None,
+        )
+
+
+# AWS's own defaults: the region and endpoints boto3 finds by itself.
+AWS_DEFAULTS = AwsSettings()
+
+
+class StoreSettings(NamedTuple):
+    table: str | None = None  # ENTITY_STORE_TABLE: DynamoDB; unset: the JSON file
+    cache_ttl: float = 60.0  # ENTITY_CACHE_TTL seconds
+    cache_size: int = 10_000  # ENTITY_CACHE_SIZE entities
+    user_groups_from_store: bool = False  # USER_GROUPS_FROM_STORE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
+        raw_size = (env.get("ENTITY_CACHE_SIZE") or "10000").strip()
+        if not raw_size.isdigit() or not 1 <= int(raw_size) <= 10_000_000:
+            raise ConfigError(f"ENTITY_CACHE_SIZE must be a whole number >= 1, not {raw_size!r}")
+        return cls(
+            table=(env.get("ENTITY_STORE_TABLE") or "").strip() or None,
+            cache_ttl=_number(env, "ENTITY_CACHE_TTL", 60.0),
+            cache_size=int(raw_size),
+            user_groups_from_store=_flag(env, "USER_GROUPS_FROM_STORE", False),
+        )
+
+
+class RevocationSettings(NamedTuple):
+    table: str | None = None  # REVOCATION_TABLE; unset: no revocation check
+    cache_ttl: float = 30.0  # REVOCATION_CACHE_TTL seconds
+    fail_open: bool = False  # REVOCATION_FAIL_OPEN
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RevocationSettings:
+        return cls(
+            table=(env.get("REVOCATION_TABLE") or "").strip() or None,
+            cache_ttl=_number(env, "REVOCATION_CACHE_TTL", 30.0),
+            fail_open=_flag(env, "REVOCATION_FAIL_OPEN", False),
+        )
+
+
 class Settings(NamedTuple):
     issuer: str
     jwks_url: str
@@ -53,10 +107,8 @@ class Settings(NamedTuple):
     audience: str | None = None
     groups_claim: str = "cognito:groups"
     policy_dir: Path = Path("policies")
-    schema_path: Path | None = None  # None: the one schema in ./schemas, if any
-    use_schema: bool = True  # CEDAR_SCHEMA=none: no schema (no validation, no coercion)
-    entities_path: Path | None = None  # None: the one *.json in ./entities, if any
-    use_entities: bool = True  # CEDAR_ENTITIES=none: no entity store
+    schema_path: Path | None = None  # unset: the one schema in ./schemas; CEDAR_SCHEMA=none: None
+    entities_path: Path | None = None  # unset: the one *.json in ./entities; none: None
     namespace: str | None = None
     entity_id_prefix: str = ""
     decision_cache_ttl: float = 60.0
@@ -65,6 +117,9 @@ class Settings(NamedTuple):
     validate_requests: bool = False
     template_links: Path | None = None  # CEDAR_TEMPLATE_LINKS: the Cedar CLI's links file
     algorithms: tuple[str, ...] = ("RS256", "ES256")
+    store: StoreSettings = StoreSettings()  # ENTITY_STORE_TABLE and its cache
+    revocation: RevocationSettings = RevocationSettings()  # REVOCATION_TABLE and its cache
+    aws: AwsSettings = AWS_DEFAULTS  # region and endpoints of the AWS clients
 
     @property
     def is_cognito(self) -> bool:
@@ -96,8 +151,6 @@ class Settings(NamedTuple):
         prefix = env.get("ENTITY_ID_PREFIX")
         if prefix is None:
             prefix = pool_id or (urlsplit(issuer).hostname or "")
-        schema = env.get("CEDAR_SCHEMA")
-        entities = env.get("CEDAR_ENTITIES")
         return cls(
             issuer=issuer,
             jwks_url=jwks_url,
@@ -107,10 +160,8 @@ class Settings(NamedTuple):
             groups_claim=env.get("AUTH_GROUPS_CLAIM")
             or ("cognito:groups" if pool_id else "groups"),
             policy_dir=Path(env.get("CEDAR_POLICY_DIR") or "policies"),
-            schema_path=Path(schema) if schema and schema.lower() != "none" else None,
-            use_schema=(schema or "").lower() != "none",
-            entities_path=Path(entities) if entities and entities.lower() != "none" else None,
-            use_entities=(entities or "").lower() != "none",
+            schema_path=_path_or_default(env.get("CEDAR_SCHEMA"), find_schema),
+            entities_path=_path_or_default(env.get("CEDAR_ENTITIES"), find_entities),
             namespace=env.get("CEDAR_NAMESPACE"),
             entity_id_prefix=prefix,
             decision_cache_ttl=_number(env, "DECISION_CACHE_TTL", 60.0),
@@ -120,7 +171,17 @@ class Settings(NamedTuple):
             template_links=Path(env["CEDAR_TEMPLATE_LINKS"])
             if env.get("CEDAR_TEMPLATE_LINKS")
             else None,
+            store=StoreSettings.from_env(env),
+            revocation=RevocationSettings.from_env(env),
+            aws=AwsSettings.from_env(env),
         )
+
+
+def _path_or_default(raw: str | None, find: Callable[[], Path | None]) -> Path | None:
+    """A path setting: given, ``none`` (explicitly nothing), or unset (``find`` the default)."""
+    if raw is None or not raw.strip():
+        return find()
+    return None if raw.strip().lower() == "none" else Path(raw)
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -145,3 +206,28 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.strip().lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+SCHEMA_SUFFIXES = (".cedarschema", ".cedarschema.json")
+
+
+def find_entities(directory: Path = Path("entities")) -> Path | None:
+    """The one ``*.json`` entity store in ``entities/`` (the default of CEDAR_ENTITIES)."""
+    if not directory.is_dir():
+        return None
+    found = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
+    if len(found) > 1:
+        raise ConfigError(f"{directory} holds {len(found)} JSON files; set CEDAR_ENTITIES to one")
+    return found[0] if found else None
+
+
+def find_schema(directory: Path = Path("schemas")) -> Path | None:
+    """The one schema in ``schemas/`` (the default of CEDAR_SCHEMA)."""
+    if not directory.is_dir():
+        return None
+    found = sorted(p for p in directory.iterdir() if p.name.endswith(SCHEMA_SUFFIXES))
+    if len(found) > 1:
+        raise SchemaError(
+            f"{directory} holds {len(found)} schemas; set CEDAR_SCHEMA to one of them"
+        )
+    return found[0] if found else None

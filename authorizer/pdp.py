@@ -1,8 +1,9 @@
 """The policy decision point: event -> token -> entities -> Cedar -> response.
 
 Everything that can be done once (settings, policies, schema, route table, key cache) is done in
-``from_env`` at cold start; ``handle`` does only per-request work. Backends use the same object
-(``is_authorized``) so the gateway and the data layer decide with the same policies.
+``from_env`` at cold start; ``handle`` does only per-request work. Backends use a subclass with
+the backend API's entry points (``authorizer.sdk.client``), so the gateway and the data layer
+decide with the same policies.
 """
 
 from __future__ import annotations
@@ -10,28 +11,26 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Self, TypeVar
 
 import cedarpy
 from cachetools import TLRUCache
 
 from authorizer import cache_keys
 from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
-from authorizer.cedar.engine import Decision, Engine, find_entities, find_schema
+from authorizer.cedar.engine import Decision, Engine
 from authorizer.cedar.policies import LoadedPolicies
 from authorizer.config import Settings
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
-from authorizer.gateway.events import HTTP_METHODS, EventKind, Request, bearer_token, parse_event
+from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
 from authorizer.gateway.response import (
     Effect,
     flat_context,
     iam_policy,
     iam_policy_statements,
-    resource_matches,
+    route_policy,
     simple_response,
     unauthorized,
 )
@@ -40,11 +39,8 @@ from authorizer.identity.entities import EntityMapping
 from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
 from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import TokenVerifier, VerifiedToken
-from authorizer.stores.store import EntitySet, EntityStore, StoreSettings
+from authorizer.stores.store import EntitySet, EntityStore
 from authorizer.telemetry import Telemetry
-
-if TYPE_CHECKING:  # the backend API loads on first use: the Lambda path never needs it
-    from authorizer.sdk import api
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -156,36 +152,33 @@ class Authorizer:
         environ: Mapping[str, str] | None = None,
         fetch: Fetch = http_fetch,
         clock: Clock = time.time,
-    ) -> Authorizer:
+    ) -> Self:
         settings = Settings.from_env(environ)
-        schema = settings.schema_path or find_schema(Path("schemas"))
-        if not settings.use_schema:
-            schema = None
-            logger.warning("CEDAR_SCHEMA=none: policies are not validated and claims not coerced")
-        entities = settings.entities_path or find_entities(Path("entities"))
+        if settings.schema_path is None:
+            logger.warning("no schema: policies are not validated and claims not coerced")
         # ENTITY_STORE_TABLE: entities from DynamoDB (boto3 imported only then), else the file.
-        stored = StoreSettings.from_env(os.environ if environ is None else environ)
         store: EntityStore | None = None
-        if stored.table:
+        if settings.store.table:
             from authorizer.stores.dynamo_store import dynamodb_store  # noqa: PLC0415
 
             if settings.entities_path is not None:
                 logger.warning("ENTITY_STORE_TABLE is set: CEDAR_ENTITIES is not used")
-            store = dynamodb_store(stored, environ, clock=clock)
-        elif stored.user_groups_from_store:
+            store = dynamodb_store(settings.store, settings.aws, clock=clock)
+        elif settings.store.user_groups_from_store:
             logger.warning(
                 "USER_GROUPS_FROM_STORE needs ENTITY_STORE_TABLE: a JSON file's Users "
                 "are used as the file has them, other users' groups from the token"
             )
         engine = Engine.load(
             settings.policy_dir,
-            schema,
-            entities if settings.use_entities else None,
+            settings.schema_path,
+            settings.entities_path,
             settings.template_links,
             store=store,
         )
         engine.validate_requests = settings.validate_requests
-        revocations = revocation_list(environ, clock)  # boto3 imported only when it is set
+        # boto3 is imported only when REVOCATION_TABLE is set.
+        revocations = revocation_list(settings.revocation, settings.aws, clock)
         return cls(settings, engine, fetch=fetch, clock=clock, revocations=revocations)
 
     # --- the Lambda path -------------------------------------------------------------------
@@ -377,25 +370,6 @@ class Authorizer:
         """Cached decisions live for the TTL, never past the token's `exp`."""
         return min(self.clock() + self.settings.decision_cache_ttl, float(token.claims["exp"]))
 
-    # --- the engine, for the gateway and for backends --------------------------------------
-
-    def is_authorized(
-        self,
-        principal: api.PrincipalLike,
-        action: api.ActionLike,
-        resource: api.ResourceLike,
-        context: Mapping[str, Any] | None = None,
-        claims: Mapping[str, Any] | None = None,
-    ) -> Decision:
-        """One Cedar decision (``authorizer.sdk.api``). ``principal``: a token, a UID (dict or
-        ``Ns::Type::"id"``) or an entity dict; with ``claims``, its attributes and groups come
-        from them. ``resource``: a UID, or the entity the backend loaded (its attributes then
-        decide, not the store's). A live store reads the resource, and the principal without
-        claims, per request."""
-        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
-
-        return api.is_authorized(self, principal, action, resource, context, claims)
-
     def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
         claims = caller.token.claims
@@ -415,35 +389,12 @@ class Authorizer:
             return simple_response(decision.allowed, context)
         principal_id = outcome.principal["id"]
         if outcome.routes is not None and request.kind is not EventKind.HTTP_V2:
-            policy = self._route_policy(request, outcome.routes)
+            allowed = {route: d.allowed for route, d in outcome.routes.items()}
+            policy = route_policy(request.parsed_arn, request.arn, allowed)
             if policy is not None:
                 return iam_policy_statements(principal_id, *policy, context)
         effect: Effect = "Allow" if decision.allowed else "Deny"
         return iam_policy(principal_id, effect, [request.arn], context)
-
-    def _route_policy(
-        self, request: Request, decisions: Mapping[Route, Decision]
-    ) -> tuple[list[str], list[str]] | None:
-        """Allow and Deny resources for every token-level route (parameters as `*`), so that a
-        policy cached by token answers every such route right. None when a deny pattern would
-        also cover an allowed route (IAM's explicit deny would win): then answer for this
-        request only."""
-        arn = request.parsed_arn
-
-        def pattern(route: Route) -> str:
-            return arn.for_route("*" if route.method == "ANY" else route.method, route.arn_path)
-
-        allow = [pattern(r) for r, d in decisions.items() if d.allowed]
-        deny = [pattern(r) for r, d in decisions.items() if not d.allowed]
-        for route, decision in decisions.items():
-            if decision.allowed:
-                verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
-                samples = [arn.for_route(verb, route.sample_path) for verb in verbs]
-                if any(resource_matches(p, sample) for p in deny for sample in samples):
-                    return None
-        if not any(resource_matches(p, request.arn) for p in allow + deny):
-            return None  # the event's ARN is not one of ours (a stage or path mapping quirk)
-        return allow, deny
 
     def _log_failure(
         self, outcome: str, started: float, request: Request | None, reason: str, detail: str
@@ -456,83 +407,6 @@ class Authorizer:
             errors=(detail[:300],) if detail else (),
             event_kind=request.kind.value if request else None,
         )
-
-    # --- backends: thin entry points; the logic is in authorizer/sdk/api.py ---------------------
-
-    def authorize_token(
-        self,
-        token: str,
-        action: api.ActionLike,
-        resource: api.ResourceLike | None,
-        context: Mapping[str, Any] | None = None,
-        resource_entity: Mapping[str, Any] | None = None,
-    ) -> Decision:
-        """Verify ``token`` as the gateway does (``Unauthorized`` if it fails), then decide."""
-        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
-
-        return api.authorize_token(self, token, action, resource, context, resource_entity)
-
-    def decide_actions(
-        self,
-        principal: api.PrincipalLike,
-        resource: api.ResourceLike,
-        actions: Iterable[api.ActionLike],
-        context: Mapping[str, Any] | None = None,
-    ) -> dict[str, Decision]:
-        """Each action's decision on ``resource``, in one cedarpy call."""
-        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
-
-        return api.decide_actions(self, principal, resource, actions, context)
-
-    def allowed_actions(
-        self,
-        principal: api.PrincipalLike,
-        resource: api.ResourceLike,
-        actions: Iterable[api.ActionLike],
-        context: Mapping[str, Any] | None = None,
-    ) -> list[str]:
-        """The actions the principal may take on ``resource`` (show or hide a button)."""
-        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
-
-        return api.allowed_actions(self, principal, resource, actions, context)
-
-    def decide_resources(
-        self,
-        principal: api.PrincipalLike,
-        action: api.ActionLike,
-        resources: Iterable[api.ResourceLike],
-        context: Mapping[str, Any] | None = None,
-    ) -> list[Decision]:
-        """The action's decision on each resource, in one cedarpy call."""
-        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
-
-        return api.decide_resources(self, principal, action, resources, context)
-
-    def allowed_resources(
-        self,
-        principal: api.PrincipalLike,
-        action: api.ActionLike,
-        resources: Iterable[api.ResourceLike],
-        context: Mapping[str, Any] | None = None,
-    ) -> list[api.ResourceLike]:
-        """The resources (as given) the action is allowed on (filter a list)."""
-        from authorizer.sdk import api  # noqa: PLC0415  # off the Lambda's cold path
-
-        return api.allowed_resources(self, principal, action, resources, context)
-
-    def redact(
-        self,
-        documents: api.Document | Sequence[api.Document],
-        principal: api.PrincipalLike,
-        resources: api.ResourceOf,
-        field_actions: api.FieldActions = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """The documents without the fields whose view action is denied (``view_<path>``, or
-        ``field_actions``: a map ``{path: action}`` or a list of paths), in one cedarpy call."""
-        from authorizer.sdk import redaction  # noqa: PLC0415  # off the Lambda's cold path
-
-        return redaction.redact(self, documents, principal, resources, field_actions, context)
 
 
 def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from authorizer.tooling.local.sample import ROOT, sample_environment
 from authorizer.tooling.local.users import split_profile

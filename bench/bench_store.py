@@ -21,10 +21,10 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from authorizer.cedar.engine import Engine
-from authorizer.config import Settings
+from authorizer.config import Settings, StoreSettings
 from authorizer.pdp import Authorizer
 from authorizer.stores.dynamo_store import create_table, dynamodb_store, write_entities
-from authorizer.stores.store import CachingStore, StoreSettings
+from authorizer.stores.store import CachingStore
 from authorizer.telemetry import Telemetry
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.sample import ROOT, sample_environment

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer  # the pipeline and the backend API
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from authorizer.tooling.local.sample import sample_environment
 

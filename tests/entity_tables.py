@@ -10,7 +10,7 @@ from typing import Any
 
 from authorizer.cedar.engine import Engine
 from authorizer.config import Settings
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.stores.entity_graph import StoredEntity, UidKey, stored_entity
 from authorizer.stores.store import EntityStore, EntityStoreUnavailable
 from tests.conftest import ROOT, FakeClock

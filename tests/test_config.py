@@ -36,8 +36,10 @@ def test_defaults_for_an_oidc_issuer() -> None:
         audience=None,
         groups_claim="groups",
         policy_dir=Path("policies"),
-        schema_path=None,
-        entities_path=None,
+        # Unset: the one schema and entity file of ./schemas and ./entities (the tests run from
+        # the repository root, whose are the sample app's).
+        schema_path=Path("schemas/corp.cedarschema"),
+        entities_path=Path("entities/corp.json"),
         namespace=None,
         entity_id_prefix="issuer.example.com",
         decision_cache_ttl=60.0,
@@ -303,3 +305,22 @@ def test_settings_are_frozen() -> None:
     s = settings(AUTH_ISSUER=OIDC)
     with pytest.raises(AttributeError):
         s.issuer = "https://other.example"  # type: ignore[misc]
+
+
+def test_schema_and_entities_are_given_found_or_explicitly_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (
+        settings(AUTH_ISSUER=OIDC, CEDAR_SCHEMA="none", CEDAR_ENTITIES="None").schema_path is None
+    )
+    assert settings(AUTH_ISSUER=OIDC, CEDAR_ENTITIES="none").entities_path is None
+    given = settings(AUTH_ISSUER=OIDC, CEDAR_SCHEMA="s.cedarschema", CEDAR_ENTITIES="e.json")
+    assert (given.schema_path, given.entities_path) == (Path("s.cedarschema"), Path("e.json"))
+    monkeypatch.chdir(tmp_path)  # no ./schemas, no ./entities: nothing to find
+    found = settings(AUTH_ISSUER=OIDC)
+    assert (found.schema_path, found.entities_path) == (None, None)
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "a.cedarschema").write_text("")
+    (tmp_path / "schemas" / "b.cedarschema.json").write_text("{}")
+    with pytest.raises(ConfigError, match="holds 2 schemas"):
+        settings(AUTH_ISSUER=OIDC)

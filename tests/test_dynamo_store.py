@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from authorizer.config import AwsSettings, StoreSettings
 from authorizer.errors import ConfigError, DependencyError
 from authorizer.pdp import Authorizer
 from authorizer.stores.dynamo_store import (
@@ -34,7 +35,7 @@ from authorizer.stores.dynamo_store import (
     write_entities,
 )
 from authorizer.stores.entity_graph import UidKey, stored_entity
-from authorizer.stores.store import CachingStore, EntityStoreUnavailable, StoreSettings
+from authorizer.stores.store import CachingStore, EntityStoreUnavailable
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock
 from tests.entity_tables import CORP, REGION, create_table
@@ -213,7 +214,7 @@ def test_a_store_needs_a_table_and_a_region(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     with pytest.raises(ConfigError, match="AWS_REGION"):
-        dynamodb_store(StoreSettings(table=TABLE), environ={})
+        dynamodb_store(StoreSettings(table=TABLE), AwsSettings())
 
 
 # --- the authorizer over the table --------------------------------------------------------------------

@@ -23,16 +23,16 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from authorizer.config import RevocationSettings
 from authorizer.errors import ConfigError, DependencyError, InvalidToken, status_of
 from authorizer.identity.revocation import (
     DynamoRevocationLookup,
     RevocationList,
-    RevocationSettings,
     RevocationUnavailable,
     revocation_list,
     token_keys,
 )
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.sdk.middleware import identify
 from authorizer.stores.dynamo_store import create_table
 from authorizer.telemetry import Telemetry
@@ -340,9 +340,8 @@ def test_a_read_timeout_fails_closed_and_open(
     for fail_open in (False, True):
         authz = Authorizer.from_env(env, clock=clock)
         authz.revocations = revocation_list(
-            {"REVOCATION_TABLE": "revocations", "REVOCATION_FAIL_OPEN": str(fail_open)},
-            clock, client=client,
-        )  # fmt: skip
+            RevocationSettings("revocations", fail_open=fail_open), {}, clock, client=client
+        )
         if fail_open:
             assert outcome(authz, get(token)) == "Allow"
         else:
@@ -506,7 +505,7 @@ def test_a_user_item_without_a_readable_revoked_before_revokes_every_token(
 
 def test_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert RevocationSettings.from_env({}) == RevocationSettings(None, 30.0, False)
-    assert revocation_list({}) is None
+    assert revocation_list(RevocationSettings.from_env({})) is None
     assert RevocationSettings.from_env(
         {"REVOCATION_TABLE": " t ", "REVOCATION_CACHE_TTL": "5", "REVOCATION_FAIL_OPEN": "yes"}
     ) == RevocationSettings("t", 5.0, True)

@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 
 from authorizer.cedar.engine import Engine
 from authorizer.cedar.policies import load_policies
+from authorizer.config import StoreSettings
 from authorizer.errors import ConfigError, DependencyError
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.stores.entity_graph import (
     EntityGraphError,
     HierarchyTooDeep,
@@ -34,7 +35,6 @@ from authorizer.stores.store import (
     CachingStore,
     JsonFileStore,
     LiveEntities,
-    StoreSettings,
     TtlCache,
 )
 from authorizer.tooling.local.issuer import LocalIssuer

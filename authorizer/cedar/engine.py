@@ -32,7 +32,6 @@ from authorizer.stores.store import EntitySet, EntityStore, JsonFileStore, LiveE
 logger = logging.getLogger(__name__)
 
 EntityUid = Mapping[str, str]  # {"type": ..., "id": ...}
-SCHEMA_SUFFIXES = (".cedarschema", ".cedarschema.json")
 
 
 class Decision(NamedTuple):
@@ -264,28 +263,6 @@ def validate(policies: LoadedPolicies, schema: cedarpy.Schema) -> None:
         raise PolicyError(
             "policies do not validate against the schema:\n  " + "\n  ".join(problems)
         )
-
-
-def find_entities(directory: Path = Path("entities")) -> Path | None:
-    """The one ``*.json`` entity store in ``entities/`` (the default of CEDAR_ENTITIES)."""
-    if not directory.is_dir():
-        return None
-    found = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())
-    if len(found) > 1:
-        raise ConfigError(f"{directory} holds {len(found)} JSON files; set CEDAR_ENTITIES to one")
-    return found[0] if found else None
-
-
-def find_schema(directory: Path = Path("schemas")) -> Path | None:
-    """The one schema in ``schemas/`` (the default of CEDAR_SCHEMA)."""
-    if not directory.is_dir():
-        return None
-    found = sorted(p for p in directory.iterdir() if p.name.endswith(SCHEMA_SUFFIXES))
-    if len(found) > 1:
-        raise SchemaError(
-            f"{directory} holds {len(found)} schemas; set CEDAR_SCHEMA to one of them"
-        )
-    return found[0] if found else None
 
 
 def _cedar_schema(model: SchemaModel) -> cedarpy.Schema:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,12 +41,6 @@ class TemplateLink:
     link_id: str
     values: Mapping[str, Uid]  # slot -> entity UID
     line: int  # of the link in its file, for messages (0: unknown)
-
-
-def links_path(environ: Mapping[str, str] | None = None) -> Path | None:
-    """The links file the environment names (``CEDAR_TEMPLATE_LINKS``), if any."""
-    value = (os.environ if environ is None else environ).get(LINKS_ENV, "").strip()
-    return Path(value) if value else None
 
 
 def load_links(path: Path) -> list[TemplateLink]:

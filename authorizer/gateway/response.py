@@ -13,6 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
+from authorizer.gateway.events import HTTP_METHODS, Arn
+from authorizer.gateway.routes import Route
+
 ContextValue = str | int | float | bool
 Outcome = Literal["allow", "deny", "implicit-deny"]
 
@@ -123,3 +126,27 @@ def flat_context(values: Mapping[str, object]) -> dict[str, ContextValue]:
 def unauthorized() -> NoReturn:
     """The exact exception text API Gateway turns into a 401."""
     raise Exception("Unauthorized")  # the contract is this exact exception
+
+
+def route_policy(
+    arn: Arn, event_arn: str, allowed: Mapping[Route, bool]
+) -> tuple[list[str], list[str]] | None:
+    """Allow and Deny resources for every token-level route (parameters as `*`), so that a
+    policy cached by token answers every such route right. None when a deny pattern would
+    also cover an allowed route (IAM's explicit deny would win), or when the event's ARN is
+    none of ours: then answer for this request only."""
+
+    def pattern(route: Route) -> str:
+        return arn.for_route("*" if route.method == "ANY" else route.method, route.arn_path)
+
+    allow = [pattern(r) for r, ok in allowed.items() if ok]
+    deny = [pattern(r) for r, ok in allowed.items() if not ok]
+    for route, ok in allowed.items():
+        if ok:
+            verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
+            samples = [arn.for_route(verb, route.sample_path) for verb in verbs]
+            if any(resource_matches(p, sample) for p in deny for sample in samples):
+                return None
+    if not any(resource_matches(p, event_arn) for p in allow + deny):
+        return None  # the event's ARN is not one of ours (a stage or path mapping quirk)
+    return allow, deny

@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from authorizer.config import _flag, _number
+from authorizer.config import AWS_DEFAULTS, AwsSettings, RevocationSettings
 from authorizer.errors import DependencyError, InvalidToken
 from authorizer.stores.ttl_cache import TtlCache
 
@@ -63,20 +62,6 @@ class RevocationUnavailable(DependencyError):
         text = f"revocation table {reason}" + (f": {detail}" if detail else "")
         super().__init__(text)
         self.reason = reason
-
-
-class RevocationSettings(NamedTuple):
-    table: str | None = None  # REVOCATION_TABLE; unset: no revocation check
-    cache_ttl: float = 30.0  # REVOCATION_CACHE_TTL seconds
-    fail_open: bool = False  # REVOCATION_FAIL_OPEN
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RevocationSettings:
-        return cls(
-            table=(env.get("REVOCATION_TABLE") or "").strip() or None,
-            cache_ttl=_number(env, "REVOCATION_CACHE_TTL", 30.0),
-            fail_open=_flag(env, "REVOCATION_FAIL_OPEN", False),
-        )
 
 
 class RevocationLookup(Protocol):
@@ -217,26 +202,19 @@ def item_mark(key: str, item: Mapping[str, Any]) -> float:
     return number
 
 
-def dynamodb_client_from_env(env: Mapping[str, str]) -> DynamoClient:
-    """The project's DynamoDB client (tight timeouts, two attempts), for the region and endpoint
-    of the environment. Imports boto3."""
-    from authorizer.stores.dynamo_store import dynamodb_client  # noqa: PLC0415
-
-    # Lambda sets AWS_REGION; boto3 reads only AWS_DEFAULT_REGION by itself.
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
-    endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None
-    return dynamodb_client(region, endpoint)
-
-
 def revocation_list(
-    environ: Mapping[str, str] | None = None,
+    settings: RevocationSettings,
+    aws: AwsSettings = AWS_DEFAULTS,
     clock: Clock = time.time,
     client: DynamoClient | None = None,
 ) -> RevocationList | None:
-    """The revocation list of ``REVOCATION_TABLE``, or None when it is unset."""
-    env = os.environ if environ is None else environ
-    settings = RevocationSettings.from_env(env)
+    """The revocation list of ``REVOCATION_TABLE``, or None when it is unset. boto3 is imported
+    only when it is set (the project's client: tight timeouts, two attempts)."""
     if settings.table is None:
         return None
-    lookup = DynamoRevocationLookup(settings.table, client or dynamodb_client_from_env(env))
+    if client is None:
+        from authorizer.stores.dynamo_store import dynamodb_client_for  # noqa: PLC0415
+
+        client = dynamodb_client_for(aws)
+    lookup = DynamoRevocationLookup(settings.table, client)
     return RevocationList(lookup, settings.cache_ttl, settings.fail_open, clock)

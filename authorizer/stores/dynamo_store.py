@@ -45,6 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, cast
 
+from authorizer.config import AWS_DEFAULTS, AwsSettings, StoreSettings
 from authorizer.errors import ConfigError
 from authorizer.stores.aws_errors import failure_reason
 from authorizer.stores.entity_graph import (
@@ -54,7 +55,7 @@ from authorizer.stores.entity_graph import (
     stored_entity,
     uid_text,
 )
-from authorizer.stores.store import CachingStore, EntityStoreUnavailable, StoreSettings
+from authorizer.stores.store import CachingStore, EntityStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +262,11 @@ def classify_error(error: Exception) -> EntityStoreUnavailable:
     return EntityStoreUnavailable(*failure_reason(error))
 
 
+def dynamodb_client_for(aws: AwsSettings) -> DynamoClient:
+    """The client for the configured region and endpoint."""
+    return dynamodb_client(aws.region, aws.dynamodb_endpoint)
+
+
 @functools.cache
 def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) -> DynamoClient:
     """One client per container, with tight timeouts. boto3 is imported here only."""
@@ -284,20 +290,14 @@ def dynamodb_client(region: str | None = None, endpoint_url: str | None = None) 
 
 def dynamodb_store(
     settings: StoreSettings,
-    environ: Mapping[str, str] | None = None,
+    aws: AwsSettings = AWS_DEFAULTS,
     clock: Callable[[], float] = time.time,
     client: DynamoClient | None = None,
 ) -> CachingStore:
     """The live store of ``ENTITY_STORE_TABLE``: DynamoDB behind the TTL cache."""
     if not settings.table:
         raise ConfigError("ENTITY_STORE_TABLE is not set")
-    env = os.environ if environ is None else environ
-    if client is None:
-        # Lambda sets AWS_REGION; boto3 reads only AWS_DEFAULT_REGION by itself.
-        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None
-        endpoint = env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None
-        client = dynamodb_client(region, endpoint)
-    reader = DynamoEntityReader(settings.table, client)
+    reader = DynamoEntityReader(settings.table, client or dynamodb_client_for(aws))
     return CachingStore.from_settings(reader, settings, clock)
 
 
@@ -352,8 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     entities = json.loads(args.entities.read_text(encoding="utf-8"))
     if not isinstance(entities, list):
         parser.error(f"{args.entities}: a JSON list of entities is expected")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-    client = dynamodb_client(region, os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or None)
+    client = dynamodb_client_for(AwsSettings.from_env(os.environ))
     if args.create:
         create_table(client, args.table)
     count = write_entities(client, args.table, entities)

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple, Protocol
 import cedarpy
 from cachetools import LRUCache
 
-from authorizer.config import _flag, _number
+from authorizer.config import StoreSettings
 from authorizer.errors import ConfigError, DependencyError
 from authorizer.stores.entity_graph import (
     MAX_DEPTH,
@@ -72,25 +72,6 @@ class EntityStoreUnavailable(DependencyError):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"entity store {reason}: {detail}" if detail else f"entity store {reason}")
         self.reason = reason
-
-
-class StoreSettings(NamedTuple):
-    table: str | None = None  # ENTITY_STORE_TABLE: DynamoDB; unset: the JSON file
-    cache_ttl: float = 60.0  # ENTITY_CACHE_TTL seconds
-    cache_size: int = 10_000  # ENTITY_CACHE_SIZE entities
-    user_groups_from_store: bool = False  # USER_GROUPS_FROM_STORE
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
-        raw_size = (env.get("ENTITY_CACHE_SIZE") or "10000").strip()
-        if not raw_size.isdigit() or not 1 <= int(raw_size) <= 10_000_000:
-            raise ConfigError(f"ENTITY_CACHE_SIZE must be a whole number >= 1, not {raw_size!r}")
-        return cls(
-            table=(env.get("ENTITY_STORE_TABLE") or "").strip() or None,
-            cache_ttl=_number(env, "ENTITY_CACHE_TTL", 60.0),
-            cache_size=int(raw_size),
-            user_groups_from_store=_flag(env, "USER_GROUPS_FROM_STORE", False),
-        )
 
 
 class EntityStore(Protocol):

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import cedarpy
 
-from authorizer.cedar.engine import find_entities, find_schema
 from authorizer.cedar.links import LINKS_ENV, with_template_links
 from authorizer.cedar.policies import LoadedPolicies, load_policies
 from authorizer.cedar.schema import SchemaModel, load_schema
+from authorizer.config import find_entities, find_schema
 from authorizer.errors import ConfigError, SchemaError
 
 

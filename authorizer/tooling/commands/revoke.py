@@ -28,14 +28,15 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from authorizer.config import AwsSettings
 from authorizer.errors import ConfigError
 from authorizer.identity.revocation import (
     EXPIRES_AT,
     KEY,
     REVOKED_BEFORE,
     RevocationUnavailable,
-    dynamodb_client_from_env,
 )
+from authorizer.stores.dynamo_store import dynamodb_client_for
 from authorizer.tooling.authoring.inputs import Exit
 
 MAX_TOKEN_LIFETIME = 86_400  # seconds: Cognito's longest access and ID token validity (1 day)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> i
         if not table:
             raise ConfigError("no table: give --table or set REVOCATION_TABLE")
         item, condition = revocation_item(args, int(time.time()))
-        client = dynamodb_client_from_env(env)
+        client = dynamodb_client_for(AwsSettings.from_env(env))
         written = put(client, table, item, condition)
     except (ConfigError, RevocationUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -27,7 +27,7 @@ from aiohttp import web
 from cachetools import TTLCache
 
 from authorizer.gateway.response import MalformedAnswer, Outcome, policy_outcome
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.telemetry import Telemetry
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer

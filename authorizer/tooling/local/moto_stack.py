@@ -37,7 +37,7 @@ import boto3
 import jwt
 from boto3.dynamodb.types import TypeSerializer
 
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.tooling.local.users import SAMPLE_USERS
 from pre_token_hook.attributes import DynamoDBAttributeSource
 from pre_token_hook.claims import TokenKind

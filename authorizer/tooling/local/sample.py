@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from authorizer.pdp import Authorizer
+from authorizer.sdk.client import Authorizer
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.users import split_profile
 

@@ -23,9 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from authorizer.errors import UNAUTHORIZED, status_of
-from authorizer.pdp import Authorizer
 from authorizer.sdk import api
 from authorizer.sdk.api import Subject
+from authorizer.sdk.client import Authorizer
 from authorizer.sdk.middleware import (
     RESOURCE,
     AddressReader,
