@@ -240,7 +240,7 @@ def test_validate_an_unknown_action() -> None:
     errors = json.loads(result.stdout)["errors"]
     assert errors[0]["policy"] == "delete-employees"
     assert errors[0]["file"] == "tests/authoring/unknown_action/policies.cedar"
-    assert errors[0]["line"] == 5
+    assert errors[0]["line"] == 6  # the line that names the action, not the policy's first
     assert (
         'unrecognized action `Corp::Action::"delete /employees/{employeeId}"`'
         in (errors[0]["message"])
@@ -549,3 +549,37 @@ def test_diff_refuses_a_side_that_does_not_validate() -> None:
     result = cli("diff", "policies", FIXTURES / "type_error", "--tests", HTTP_TESTS, *ENTITIES)
     assert result.returncode == 3
     assert "limit-is-a-number" in result.stderr
+
+
+def test_validate_points_at_the_line_that_is_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing `;` shows at the policy after it (Cedar's message names the token only), and a
+    validation error at the line holding the name it quotes, not at the policy's first line."""
+    from authorizer.tooling.cli import main  # noqa: PLC0415  # in process: no subprocess needed
+
+    for name in [k for k in os.environ if k.startswith(("AUTH_", "CEDAR_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "policies" / "employees.cedar").read_text()
+    lines = text.splitlines()
+    end = next(n for n, line in enumerate(lines, 1) if line.rstrip().endswith("};"))
+    following = next(n for n in range(end + 1, len(lines) + 1) if lines[n - 1].startswith("@id"))
+    folder = tmp_path / "missing_semicolon"
+    folder.mkdir()
+    broken = lines.copy()
+    broken[end - 1] = broken[end - 1].replace("};", "}")
+    (folder / "employees.cedar").write_text("\n".join(broken) + "\n")
+    assert main(["validate", "--policies", str(folder), "--api", "none"]) == 1
+    assert f"╭─[{folder / 'employees.cedar'}:{following}]" in capsys.readouterr().out
+
+    where = next(n for n, line in enumerate(lines, 1) if "resource.group has hrGroup" in line)
+    folder = tmp_path / "unknown_attribute"
+    folder.mkdir()
+    wrong = lines.copy()
+    wrong[where - 1] = wrong[where - 1].replace("resource.group has", "resource.grupo has")
+    (folder / "employees.cedar").write_text("\n".join(wrong) + "\n")
+    assert main(["validate", "--policies", str(folder), "--api", "none"]) == 3
+    output = capsys.readouterr().out
+    assert "attribute `grupo`" in output
+    assert f"╭─[{folder / 'employees.cedar'}:{where}]" in output

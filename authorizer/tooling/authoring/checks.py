@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from authorizer.tooling.authoring.api_routes import ApiRoute, is_greedy
 from authorizer.tooling.authoring.problems import Problem, Severity, code_start, locate
 
 _POSITIONAL = re.compile(r"`(policy\d+)`")
+_QUOTED = re.compile(r"`([^`]+)`")
 _PARAM = re.compile(r"^\{[^{}]+\}$")
 _ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
 
@@ -46,8 +48,47 @@ def _first_failure(text: str, whole: str) -> tuple[int | None, str]:
         try:
             cedarpy.policies_to_json_str(statement)
         except ValueError as error:
-            return code_start(text, line), str(error)
+            return _error_line(text, line, statement), str(error)
     return None, whole
+
+
+def _error_line(text: str, line: int, statement: str) -> int:
+    """Where a statement that does not parse goes wrong: the first line after the longest run of
+    its lines that parses as policies on its own. A missing `;` then shows at the policy after
+    it, a broken condition at its own line; the statement's start when no part parses. (Cedar's
+    message names the token, not where it is.)"""
+    lines = statement.split("\n")
+    # ``line`` is where the statement's code starts; the blank and comment lines above it are
+    # part of the statement's text.
+    code = next(i for i, text in enumerate(lines) if text.strip() and not
+                text.lstrip().startswith("//"))  # fmt: skip
+    first = line - code
+    parsed = 0
+    for count in range(1, len(lines)):
+        try:
+            document = json.loads(cedarpy.policies_to_json_str("\n".join(lines[:count]) + "\n;"))
+        except ValueError:
+            continue
+        if document.get("staticPolicies") or document.get("templates"):
+            parsed = count
+    return code_start(text, first + parsed if parsed else line)
+
+
+def _validation_line(text: str, line: int, message: str, policy_id: str | None) -> int:
+    """The line of the policy (starting at ``line``) that holds the first name Cedar's message
+    quotes (an attribute, a type, an action), or the policy's first line."""
+    start = code_start(text, line)
+    lines = text.splitlines()
+    end = next((n for n in range(start, len(lines) + 1) if lines[n - 1].rstrip().endswith(";")),
+               len(lines))  # fmt: skip
+    for name in _QUOTED.findall(message):
+        if name == policy_id:
+            continue
+        pattern = re.compile(rf"(?<![\w:]){re.escape(name)}(?![\w])")
+        for number in range(start, end + 1):
+            if pattern.search(lines[number - 1].split("//")[0]):
+                return number
+    return start
 
 
 def _annotated_id(text: str, line: int | None) -> str | None:
@@ -73,8 +114,12 @@ def validation_problems(policies: LoadedPolicies, schema: cedarpy.Schema) -> lis
         for error in result.errors:
             policy_id = names.get(error.policy_id, error.policy_id)
             found = policies.sources.get(policy_id)
-            line = code_start(text, found.line) if found and found.line else None
             message = _named(error.error, names)
+            line = (
+                _validation_line(text, found.line, message, policy_id)
+                if found and found.line
+                else None
+            )
             if policy_id and not message.startswith("for policy"):
                 message = f"for policy `{policy_id}`, {message}"
             problems.append(Problem("validation", message, path, line, policy_id or None))
