@@ -417,9 +417,23 @@ def read_schema_file(path: pathlib.Path) -> str:
 
 
 def schema_from_text(path: pathlib.Path, raw: str) -> SchemaModel:
-    """The model of schema file ``path`` whose text is ``raw`` (see ``load_schema``)."""
-    if not path.name.endswith(".json"):
+    """The model of schema file ``path`` whose text is ``raw`` (see ``load_schema``). Told
+    apart by content, whatever the file's name: Cedar's schema syntax, Cedar's JSON format (an
+    object of namespaces), or what `aws verifiedpermissions get-schema` prints (an object whose
+    ``schema`` is the JSON format as a string)."""
+    if not path.name.endswith(".json") and not raw.lstrip().startswith("{"):
         return _build(cedarschema_to_json(raw, source=str(path)), raw, str(path), None)
+    doc = _json_object(path, raw)
+    inner = doc.get("schema")
+    if isinstance(inner, str):  # get-schema's answer: a namespace is an object, never a string
+        where = pathlib.Path(f"{path} (its `schema`)")
+        raw, doc = inner, _json_object(where, inner)
+        path = where
+    # Cedar reads the file's own text, so the line/column in its messages are the file's.
+    return _build(doc, None, str(path), raw)
+
+
+def _json_object(path: pathlib.Path, raw: str) -> dict[str, Any]:
     try:
         doc = json.loads(raw)
     except json.JSONDecodeError as error:
@@ -430,5 +444,4 @@ def schema_from_text(path: pathlib.Path, raw: str) -> SchemaModel:
     if not isinstance(doc, dict):
         kind = type(doc).__name__
         raise SchemaError(f"{path}: a JSON schema is an object of namespaces, not a {kind}")
-    # Cedar reads the file's own text, so the line/column in its messages are the file's.
-    return _build(doc, None, str(path), raw)
+    return doc
