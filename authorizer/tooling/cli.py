@@ -11,6 +11,7 @@ from authorizer.tooling.commands import (
     compile,
     diff,
     explain,
+    export_avp,
     format,
     invoke,
     revoke,
@@ -20,7 +21,19 @@ from authorizer.tooling.commands import (
     validate,
 )
 
-COMMANDS = (invoke, serve, token, validate, compile, format, test, explain, diff, revoke)
+COMMANDS = (
+    invoke,
+    serve,
+    token,
+    validate,
+    compile,
+    format,
+    test,
+    explain,
+    diff,
+    export_avp,
+    revoke,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
