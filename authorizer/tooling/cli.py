@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from authorizer.tooling.authoring.inputs import Exit
 from authorizer.tooling.commands import (
+    bundle,
     compile,
     diff,
     explain,
@@ -27,6 +28,7 @@ COMMANDS = (
     token,
     validate,
     compile,
+    bundle,
     format,
     test,
     explain,
