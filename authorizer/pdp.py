@@ -36,9 +36,10 @@ from authorizer.gateway.response import (
 )
 from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
 from authorizer.identity.entities import EntityMapping
+from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
 from authorizer.identity.revocation import RevocationList, revocation_list
-from authorizer.identity.tokens import TokenVerifier, VerifiedToken
+from authorizer.identity.tokens import VerifiedToken
 from authorizer.stores.store import EntitySet, EntityStore
 from authorizer.telemetry import Telemetry
 
@@ -96,9 +97,13 @@ class Authorizer:
         namespace = settings.namespace
         if namespace is None:
             namespace = engine.model.default_namespace if engine.model else ""
-        self.mapping = EntityMapping(
-            namespace, settings.entity_id_prefix, settings.groups_claim, engine.model
-        )
+        # The trusted issuers (AUTH_ISSUER, or AUTH_ISSUERS), each with its own verifier, key
+        # cache and mapping; the token's `iss` picks one before any key is fetched.
+        self.issuers = IssuerRegistry.build(settings, namespace, engine.model, fetch, clock)
+        # The first issuer's: what the mapping says of types, resources and context is the same
+        # for every issuer (only the principal's prefix and groups claim differ).
+        self.mapping: EntityMapping = self.issuers.first.mapping
+        self.several_issuers = len(self.issuers) > 1
         self.routes = RouteTable(build_routes(engine, self.mapping))
         # Level 1: routes whose decision depends on the token alone are answered together.
         self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
@@ -106,8 +111,8 @@ class Authorizer:
         # What each route's policies read of the context (the decision cache keys on that only),
         # worked out on a route's first request: cold start has better things to do.
         self._route_reads: dict[Route, frozenset[str] | None] = {}
-        self.keys = JwksCache(settings.jwks_url, fetch=fetch, clock=clock)
-        self.verifier = TokenVerifier(settings, self.keys, clock=clock)
+        self.keys: JwksCache = self.issuers.first.keys  # with one issuer, its key cache
+        self.verifier = self.issuers  # verifies a token of any trusted issuer
         self.telemetry = telemetry or Telemetry()
         # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
         self._tokens: TLRUCache[str, Caller] = TLRUCache(CACHE_SIZE, _until_exp, timer=clock)
@@ -211,6 +216,7 @@ class Authorizer:
             policies=decision.determining,
             errors=decision.errors,
             event_kind=request.kind.value,
+            issuer=caller.token.claims.get("iss") if self.several_issuers else None,
         )
         return self.respond(request, caller, outcome)
 
@@ -227,7 +233,7 @@ class Authorizer:
         verified = self.verifier.verify(token)  # the signature first: no table read for junk
         if self.revocations is not None:
             self.revocations.check(verified.claims)
-        extra = self.mapping.principal_entities(verified.claims)
+        extra = self.issuers.mapping_of(verified.claims).principal_entities(verified.claims)
         entities = None if self.engine.live_store else self.engine.entities_with(extra)
         caller = Caller(verified, extra[0]["uid"], entities, {}, tuple(extra), {})
         self._tokens[token] = caller
@@ -380,6 +386,8 @@ class Authorizer:
             "sub": claims.get("sub"),
             "policyVersion": self.engine.version,
             "tenant": _attribute(caller.extra[0], "tenant"),
+            # With several issuers, whose token it was (verified: its `iss` picked the keys).
+            "issuer": claims.get("iss") if self.several_issuers else None,
         }
         if outcome.routes is None:  # a per-request answer may say what decided it
             values["action"] = outcome.action["id"] if outcome.action else None

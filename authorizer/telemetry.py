@@ -62,6 +62,7 @@ class Telemetry:
         errors: tuple[str, ...] = (),
         reason: str | None = None,
         event_kind: str | None = None,
+        issuer: str | None = None,
     ) -> None:
         """The decision log line; its metrics: Decisions and Latency by outcome, CacheHits, and
         TokenFailures by reason. Built directly: it runs on every request, cache hits included."""
@@ -85,6 +86,8 @@ class Telemetry:
             record["errors"] = [capped(e) for e in errors[:MAX_LOGGED_ERRORS]]
         if reason:
             record["reason"] = capped(reason)
+        if issuer:  # with several issuers: whose token it was
+            record["issuer"] = capped(issuer)
         hit = cache != "none"
         if hit:
             record["CacheHits"] = 1

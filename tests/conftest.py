@@ -33,10 +33,13 @@ class FakeClock:
 
 
 class JwksServer:
-    """Serves ``document`` at /.well-known/jwks.json; ``fail`` makes it answer 503."""
+    """Serves ``document`` at /.well-known/jwks.json and, when set, ``discovery`` at
+    /.well-known/openid-configuration (an OIDC issuer at ``base``); ``fail`` makes it answer 503.
+    """
 
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
+        self.discovery: dict[str, Any] | None = None
         self.fail = False
         self.hits = 0
         server = self
@@ -44,11 +47,14 @@ class JwksServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits += 1
-                if server.fail or self.path != "/.well-known/jwks.json":
+                served = {"/.well-known/jwks.json": server.document}
+                if server.discovery is not None:
+                    served["/.well-known/openid-configuration"] = server.discovery
+                if server.fail or self.path not in served:
                     self.send_response(503 if server.fail else 404)
                     self.end_headers()
                     return
-                body = json.dumps(server.document).encode()
+                body = json.dumps(served[self.path]).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -59,7 +65,8 @@ class JwksServer:
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/.well-known/jwks.json"
+        self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self.url = f"{self.base}/.well-known/jwks.json"
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
 
@@ -99,6 +106,7 @@ def jwks_server(_jwks_server_process: JwksServer, issuer: LocalIssuer) -> JwksSe
     """One loopback server for the session, reset for every test."""
     server = _jwks_server_process
     server.document, server.fail, server.hits = issuer.jwks(), False, 0
+    server.discovery = None
     return server
 
 

@@ -30,7 +30,7 @@ def test_defaults_for_an_oidc_issuer() -> None:
     s = settings(AUTH_ISSUER=OIDC)
     assert s == Settings(
         issuer=OIDC,
-        jwks_url=f"{OIDC}/.well-known/jwks.json",
+        jwks_url=None,  # OIDC discovery
         client_ids=frozenset(),
         token_use="access",
         audience=None,
@@ -91,8 +91,11 @@ def test_every_variable_is_read() -> None:
     assert s.http_simple_responses is False
 
 
-def test_trailing_slash_of_the_issuer_does_not_double_in_the_jwks_url() -> None:
-    assert settings(AUTH_ISSUER=f"{OIDC}/").jwks_url == f"{OIDC}/.well-known/jwks.json"
+def test_trailing_slash_of_the_issuer_does_not_double_in_the_well_known_urls() -> None:
+    cognito = settings(AUTH_ISSUER=f"{COGNITO}", AUTH_CLIENT_IDS="c")
+    assert cognito.jwks_url == f"{COGNITO}/.well-known/jwks.json"
+    (oidc,) = settings(AUTH_ISSUER=f"{OIDC}/").trusted_issuers
+    assert oidc.discovery_url == f"{OIDC}/.well-known/openid-configuration"
 
 
 def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,7 +203,7 @@ def test_http_jwks_url_is_refused() -> None:
 
 def test_loopback_issuer_for_local_runs() -> None:
     s = settings(AUTH_ISSUER="http://127.0.0.1:9229")
-    assert s.jwks_url == "http://127.0.0.1:9229/.well-known/jwks.json"
+    assert s.jwks_url is None  # discovery: http://127.0.0.1:9229/.well-known/openid-configuration
     assert s.entity_id_prefix == "127.0.0.1"
 
 

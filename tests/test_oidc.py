@@ -25,9 +25,11 @@ when { principal has permissions && principal.permissions.contains("read:things"
 
 @pytest.fixture
 def oidc(jwks_server: JwksServer, rsa_key: SigningKey) -> LocalIssuer:
-    base = jwks_server.url.removesuffix("/.well-known/jwks.json")
+    base = jwks_server.base
     issuer = LocalIssuer(issuer=base, client_id="spa-client", keys=[rsa_key])
     jwks_server.document = issuer.jwks()
+    # No AUTH_JWKS_URL: the key set is found by OIDC discovery.
+    jwks_server.discovery = {"issuer": base, "jwks_uri": jwks_server.url}
     return issuer
 
 

@@ -63,10 +63,10 @@ class EntityMapping(NamedTuple):
         return {"type": self.user_type, "id": self.entity_id(str(claims["sub"]))}
 
     def groups(self, claims: Mapping[str, Any]) -> list[str]:
-        """The caller's groups, all of them or none: a list over ``MAX_GROUPS`` (or holding a
-        member that is not a name) is refused, never cut, since the group left out could be the
-        one a ``forbid`` names."""
-        value = claims.get(self.groups_claim)
+        """The caller's groups (``claim_at`` the groups claim), all of them or none: a list over
+        ``MAX_GROUPS`` (or holding a member that is not a name) is refused, never cut, since the
+        group left out could be the one a ``forbid`` names."""
+        value = claim_at(claims, self.groups_claim)
         if value is None:
             return []
         if isinstance(value, str):
@@ -155,6 +155,26 @@ class EntityMapping(NamedTuple):
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped
+
+
+def claim_at(claims: Mapping[str, Any], name: str) -> Any:
+    """The claim ``name``, or None when the token has none. A dotted name is a path into nested
+    claims (Keycloak's ``realm_access.roles``), unless a top-level claim has that very name
+    (Auth0's namespaced ``https://example.com/roles``); a token with both is refused, as is a
+    path through a value that is not an object: either way the groups are not clear."""
+    value = claims.get(name)
+    if "." not in name:
+        return value
+    nested: Any = claims
+    for step in name.split("."):
+        if nested is None:
+            break
+        if not isinstance(nested, Mapping):
+            raise InvalidToken("bad_groups", f"{name} passes through a value that is not an object")
+        nested = nested.get(step)
+    if value is not None and nested is not None:
+        raise InvalidToken("bad_groups", f"both a claim named {name} and a nested one")
+    return nested if value is None else value
 
 
 def request_record(request: Request, match: RouteMatch, now: float) -> dict[str, Any]:

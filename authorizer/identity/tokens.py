@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple
 
 from jwt.exceptions import PyJWTError
 
-from authorizer.config import Settings
+from authorizer.config import IssuerSettings, Settings
 from authorizer.errors import InvalidToken
 from authorizer.identity.jwks import KeySource
 from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
@@ -48,16 +48,29 @@ class VerifiedToken(NamedTuple):
     digest: str  # sha256 of the token: cache keys never hold the token itself
 
 
+Decoded = tuple[dict[str, Any], dict[str, Any]]  # decode_unverified's header and payload
+
+
 class TokenVerifier:
+    """Verifies the tokens of one issuer (``issuer``: default, the first of ``settings``) with
+    its keys; the algorithms and leeway are the authorizer's (``settings``)."""
+
     def __init__(
-        self, settings: Settings, keys: KeySource, clock: Callable[[], float] = time.time
+        self,
+        settings: Settings,
+        keys: KeySource,
+        clock: Callable[[], float] = time.time,
+        issuer: IssuerSettings | None = None,
     ) -> None:
         self._settings = settings
+        self._issuer = issuer or settings.trusted_issuers[0]
         self._keys = keys
         self._clock = clock
 
-    def verify(self, token: str) -> VerifiedToken:
-        header, payload = decode_unverified(token)
+    def verify(self, token: str, decoded: Decoded | None = None) -> VerifiedToken:
+        """``decoded``: ``decode_unverified(token)`` when the caller has it already (the issuer
+        registry reads ``iss`` from it to choose this verifier), so it is not decoded twice."""
+        header, payload = decoded or decode_unverified(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._settings.algorithms:
             raise InvalidToken("bad_alg", f"alg {str(alg)[:20]!r} is not accepted")
@@ -82,13 +95,13 @@ class TokenVerifier:
             valid = False
         if not valid:
             raise InvalidToken("bad_signature", "the signature does not verify")
-        if payload.get("iss") != self._settings.issuer:  # exact: no prefix, case or slash games
+        if payload.get("iss") != self._issuer.issuer:  # exact: no prefix, case or slash games
             raise InvalidToken("wrong_issuer", "iss is not the configured issuer")
         self._check_times(payload)
         sub = payload.get("sub")
         if not isinstance(sub, str) or not 0 < len(sub) <= 512:
             raise InvalidToken("missing_claim", "sub is missing or not a string")
-        kind = token_kind(header, payload, cognito=self._settings.is_cognito)
+        kind = token_kind(header, payload, cognito=self._issuer.is_cognito)
         self._check_use_and_client(payload, kind)
         return VerifiedToken(payload, kind, kid, alg, hashlib.sha256(token.encode()).hexdigest())
 
@@ -105,7 +118,7 @@ class TokenVerifier:
             raise InvalidToken("not_yet_valid", "nbf is in the future")
 
     def _check_use_and_client(self, claims: Mapping[str, Any], kind: TokenKind) -> None:
-        settings = self._settings
+        settings = self._issuer
         if settings.token_use not in ("any", kind):
             raise InvalidToken(
                 "wrong_token_use", f"an {kind} token where {settings.token_use} is required"

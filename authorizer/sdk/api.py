@@ -122,7 +122,6 @@ def subject(
     """Resolve a principal. A token is verified (cached until its ``exp``)."""
     from authorizer.pdp import Caller  # noqa: PLC0415  # pdp imports this module
 
-    mapping = authz.mapping
     if isinstance(principal, Subject):
         return principal
     if isinstance(principal, str) and "::" not in principal:
@@ -138,6 +137,10 @@ def subject(
     uid = parse_resource(principal).uid if isinstance(principal, str) else parse_uid(principal)
     if claims is None:
         return Subject(uid)
+    try:  # the mapping of the issuer the claims name (with one issuer, they may name none)
+        mapping = authz.issuers.mapping_of(claims)
+    except Unauthorized:
+        raise ValueError("the claims' iss names no trusted issuer") from None
     if mapping.principal_uid(claims) != uid:
         raise ValueError("the principal is not the one the claims name")
     return Subject(uid, tuple(mapping.principal_entities(claims)), claims)
@@ -244,7 +247,8 @@ def _entities(authz: Authorizer, who: Subject, resources: Sequence[Resource]) ->
         return caller.entities  # built once per token, with the principal and its groups
     extra: list[Mapping[str, Any]] = list(who.extra)
     if caller is not None and not extra:
-        extra = list(caller.extra or authz.mapping.principal_entities(caller.token.claims))
+        claims = caller.token.claims
+        extra = list(caller.extra or authz.issuers.mapping_of(claims).principal_entities(claims))
     if not extra:  # a principal given by UID alone: a live store reads it too
         stored.append(who.principal)
     if not inline:

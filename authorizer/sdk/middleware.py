@@ -84,7 +84,7 @@ HEADER_PREFIX = "x-authorizer-"
 # What the authorizer adds to its context beside the caller's claims.
 BOOKKEEPING = frozenset(
     {"principalId", "principal", "policyVersion", "action", "determiningPolicies",
-     "integrationLatency"}
+     "integrationLatency", "issuer"}
 )  # fmt: skip
 
 
@@ -127,10 +127,13 @@ def _from_gateway(
         claims = {k: v for k, v in context.items() if k not in BOOKKEEPING}
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise InvalidToken("missing_claim", "sub is missing")
-    uid = authz.mapping.principal_uid(claims)
+    # The issuer's mapping (prefix, groups claim): the token's `iss`, or with no token the
+    # context's `issuer` (the authorizer adds it when several issuers are trusted).
+    mapping = authz.issuers.named(claims.get("iss") or context.get("issuer")).mapping
+    uid = mapping.principal_uid(claims)
     if uid["id"] != principal_id:
         raise InvalidToken("principal_mismatch", "the token is not the gateway's principal")
-    return Subject(uid, tuple(authz.mapping.principal_entities(claims)), claims)
+    return Subject(uid, tuple(mapping.principal_entities(claims)), claims)
 
 
 def request_record(
@@ -227,7 +230,11 @@ class Guard:
         kid = kid_of(authorization)
         if kid is None:
             return  # verification refuses the token before any key is looked up
-        flight = self.authorizer.keys.pending(kid, _in_thread)
+        try:  # the keys of the issuer the token names; an unknown one is refused unfetched
+            keys = self.authorizer.issuers.of_token(bearer(authorization)).keys
+        except Unauthorized:
+            return
+        flight = keys.pending(kid, _in_thread)
         if flight is not None:
             await asyncio.wrap_future(flight)
 
