@@ -86,6 +86,7 @@ def handler_calls(issuer: LocalIssuer, iterations: int) -> dict[str, Call]:
         "handler: known token, new resource": run(new_resources),
         "handler: repeated request": lambda _i: authorizer.handle(repeated),
         "handler: fresh token, token-level route": run(listing),
+        **second_issuer_calls(issuer, iterations),
     }
 
 
@@ -95,6 +96,30 @@ HANDLER_NOTES = {
     "handler: repeated request": "decision cache hit",
     "handler: fresh token, token-level route": "every token-level route at once",
 }
+
+
+# --- several issuers (AUTH_ISSUERS) ------------------------------------------------------------
+SECOND_ISSUER = "handler: fresh token, new user, second of two issuers"
+HANDLER_NOTES[SECOND_ISSUER] = "vs the fresh-token row: iss picks keys and mapping"
+
+
+def second_issuer_calls(issuer: LocalIssuer, iterations: int) -> dict[str, Call]:
+    """The fresh-token, new-user row for issuer B's tokens with issuers A (``issuer``) and B
+    trusted: the cost of choosing the issuer by ``iss``, read against the one-issuer row."""
+    other = LocalIssuer("https://idp.example.com/realms/b", "b-client", [SigningKey.rsa("b-1")])
+    trusted = [(issuer, "a"), (other, "b")]
+    key_sets = {f"http://127.0.0.1/{p}/jwks": json.dumps(i.jwks()).encode() for i, p in trusted}
+    entries = [{"issuer": i.issuer, "jwks_url": f"http://127.0.0.1/{p}/jwks",
+                "client_ids": [i.client_id], "groups_claim": "cognito:groups",
+                "entity_id_prefix": p} for i, p in trusted]  # fmt: skip
+    sample = sample_environment(issuer, "")
+    env = {k: v for k, v in sample.items() if k.startswith("CEDAR_")}
+    authorizer = Authorizer.from_env({**env, "AUTH_ISSUERS": json.dumps(entries)},
+                                     fetch=key_sets.__getitem__)  # fmt: skip
+    authorizer.telemetry = Telemetry(stream=_Discard())  # type: ignore[arg-type]
+    events = [event(t, *RECORD) for t in alice_tokens(other, iterations + 100, True)]
+    assert allowed(authorizer, events[-1])
+    return {SECOND_ISSUER: lambda i: authorizer.handle(events[i])}
 
 
 def baseline_calls(issuer: LocalIssuer, iterations: int) -> dict[str, Call]:
