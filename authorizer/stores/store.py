@@ -56,6 +56,7 @@ from authorizer.stores.entity_graph import (
     find_cycle,
     references,
     stored_entity,
+    uid_dict,
     uid_key,
     uid_text,
 )
@@ -182,7 +183,9 @@ class CachingStore:
 
 
 class JsonFileStore:
-    """A Cedar JSON entities file: one pre-parsed handle; ``lookup`` serves the same data."""
+    """A Cedar JSON entities file: one pre-parsed handle (validated against the schema at cold
+    start), and each entity as a ``StoredEntity`` for ``lookup`` (the engine slices requests
+    from these: ``authorizer.stores.file_slices``)."""
 
     user_groups_from_store = False
     generation = 0
@@ -199,23 +202,42 @@ class JsonFileStore:
             raise ConfigError(f"{label}: invalid Cedar entities: {why}") from None
         if not isinstance(entities, list):
             raise ConfigError(f"{label}: a JSON list of entities is expected")
-        self._entities: list[Any] = entities
-        self.known_uids = frozenset(
-            _loose_key(e.get("uid")) for e in entities if isinstance(e, dict)
-        )
+        # Cedar accepted every entity, so each is an object with a well-formed uid.
+        self.known_uids: frozenset[UidKey] = frozenset(uid_key(e.get("uid")) for e in entities)
+        self._raw: list[Any] | None = entities  # until ``lookup`` first needs the index
         self._index: dict[UidKey, StoredEntity] | None = None
 
     @property
     def preloaded(self) -> cedarpy.Entities:
         return self.handle
 
+    def knows(self, uid: UidKey) -> bool:
+        return uid in self.known_uids
+
+    @property
+    def _entities(self) -> Iterable[Any]:
+        """Each entity (with its uid and parents, what the policy index reads of the file)."""
+        if self._raw is not None:
+            return self._raw
+        return (
+            {"uid": uid_dict(uid), "parents": [uid_dict(p) for p in entity.parents]}
+            for uid, entity in self._built().items()
+        )
+
+    def _built(self) -> dict[UidKey, StoredEntity]:
+        """Every entity as a ``StoredEntity``, built on first use (the parsed file is then let
+        go: the index is a third of its size)."""
+        if self._index is None:
+            self._index = {s.uid: s for s in map(stored_entity, self._raw or [])}
+            self._raw = None
+        return self._index
+
     def use_schema(self, schema: cedarpy.Schema | None) -> None:
         pass  # parsed with the schema already
 
     def lookup(self, uids: Collection[UidKey]) -> tuple[dict[UidKey, StoredEntity | None], float]:
-        if self._index is None:  # built on first use: the engine's fast path never asks
-            self._index = {s.uid: s for s in map(stored_entity, self._entities)}
-        return {uid: self._index.get(uid) for uid in uids}, math.inf
+        index = self._index if self._index is not None else self._built()
+        return {uid: index.get(uid) for uid in uids}, math.inf
 
     def invalidate(self, uids: Iterable[UidLike]) -> None:
         pass  # the file is read once; a new file is a new deployment
@@ -326,12 +348,6 @@ def uid_of(value: UidLike) -> UidKey:
     if isinstance(value, tuple):
         return value
     return uid_key(value)
-
-
-def _loose_key(uid: object) -> tuple[object, object]:
-    if isinstance(uid, dict):
-        return uid.get("type"), uid.get("id")
-    return None, None
 
 
 def _why(entities_json: str, error: Exception) -> str:
