@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -28,6 +29,7 @@ Claims = Mapping[str, Any]
 TokenKind = Literal["access", "id"]
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
 MAX_KID_LENGTH = 256
 # Header parameters that let a token name its own key, demand unknown processing or announce a
@@ -167,14 +169,33 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     duplicate keys, bounded size and depth. Nothing here is trusted until the signature is."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("malformed", "token is not a string or is oversized")
+    if _JWS.fullmatch(token) is None:  # the common case in one match; else say what is wrong
+        _refuse_shape(token)
+    header, payload, _ = token.split(".")
+    if len(header) > MAX_HEADER_LENGTH:
+        raise InvalidToken("bad_header", "header is oversized")
+    return _header(header), _json_object(payload, "payload")
+
+
+def _refuse_shape(token: str) -> None:
+    """The segment checks one by one, for the precise refusal (a segment that ``_SEGMENT``
+    accepts but ``_JWS`` does not, one ending in a newline, goes on as it always did)."""
     segments = token.split(".")
     if len(segments) != 3:
         raise InvalidToken("malformed", f"a JWS has 3 segments, this token has {len(segments)}")
     if not all(_SEGMENT.match(s) for s in segments):
         raise InvalidToken("malformed", "a segment is empty or not base64url")
-    if len(segments[0]) > MAX_HEADER_LENGTH:
-        raise InvalidToken("bad_header", "header is oversized")
-    return _json_object(segments[0], "header"), _json_object(segments[1], "payload")
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_header(segment: str) -> dict[str, Any]:
+    """An issuer signs every token of a key with the same header: decoded once per distinct
+    header (a failure is not cached: it raises)."""
+    return _json_object(segment, "header")
+
+
+def _header(segment: str) -> dict[str, Any]:
+    return dict(_parsed_header(segment))  # a copy: the cached one is never handed out
 
 
 def _b64decode(segment: str) -> bytes:
@@ -193,7 +214,8 @@ def _signature_bytes(segment: str) -> bytes:
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
         raw = _b64decode(segment)
-        value = json.loads(raw, object_pairs_hook=_no_duplicates)
+        # json.loads(raw, object_pairs_hook=...) exactly, without building a decoder per call.
+        value = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except (binascii.Error, ValueError, RecursionError) as error:
         raise InvalidToken("malformed", f"{what} is not base64url JSON: {error}") from None
     if not isinstance(value, dict):
@@ -211,6 +233,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(result) != len(pairs):
         raise ValueError("duplicate key in JSON object")
     return result
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
 
 def _depth(value: Any) -> int:
