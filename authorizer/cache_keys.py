@@ -34,19 +34,48 @@ def generation(policy_version: str, store_generation: int) -> str:
 
 def caller_digest(entities: Sequence[Mapping[str, Any]]) -> str:
     """What Cedar sees of the caller: its principal and group entities."""
-    return digest(list(entities))
+    return caller_digest_of([entity_text(e) for e in entities])
 
 
 def caller_with_token(caller: str, token_record: Any) -> str:
     """The caller, and the ``context.token`` record a route's policies read (they read nothing
     else of the context)."""
-    return digest([caller, token_record])
+    return caller_with_token_text(caller, entity_text(token_record))
 
 
 def caller_with_tokens(caller: str, token_records: Sequence[Any]) -> str:
     """The caller, and the token record of every token-level route, in route order: the key of
     the batch that answers all of them."""
-    return digest([caller, list(token_records)])
+    return caller_with_tokens_texts(caller, [entity_text(r) for r in token_records])
+
+
+# The same digests from values serialised once already (the request path serialises each entity
+# and token record once, and hands the text to Cedar too): ``json.dumps`` of a list is its
+# items' ``json.dumps`` joined by ", " in brackets, so these are ``digest`` of the same list.
+
+
+def entity_text(value: object) -> str:
+    """A value as ``digest`` serialises it (sorted keys); Cedar reads this text as well."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def caller_digest_of(entity_texts: Sequence[str]) -> str:
+    """``caller_digest`` of entities given as their ``entity_text``."""
+    return _sha256("[" + ", ".join(entity_texts) + "]")
+
+
+def caller_with_token_text(caller: str, token_text: str) -> str:
+    """``caller_with_token`` of a token record given as its ``entity_text``."""
+    return _sha256(f"[{json.dumps(caller)}, {token_text}]")
+
+
+def caller_with_tokens_texts(caller: str, token_texts: Sequence[str]) -> str:
+    """``caller_with_tokens`` of token records given as their ``entity_text``."""
+    return _sha256(f"[{json.dumps(caller)}, [{', '.join(token_texts)}]]")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def context_part(context: Mapping[str, Any], reads: Collection[str] | None) -> object:

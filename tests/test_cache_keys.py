@@ -108,3 +108,30 @@ def test_different_attributes_never_share_a_key(a: dict[str, Any], b: dict[str, 
     key_a = key(caller=keys.caller_digest(altered([0, "attrs"], a)))
     key_b = key(caller=keys.caller_digest(altered([0, "attrs"], b)))
     assert (key_a == key_b) == (a == b)
+
+
+# --- the digests from serialised texts are the digests of the values ----------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=6), JSON, max_size=4), max_size=4), JSON)
+def test_the_text_forms_give_the_keys_of_the_values(entities: list[Any], record: Any) -> None:
+    """The request path keys on texts it serialised once; the keys are exactly those of
+    ``digest`` over the values (what every test above checks), so nothing is keyed on less."""
+    caller = keys.digest(list(entities))
+    texts = [keys.entity_text(e) for e in entities]
+    assert keys.caller_digest(entities) == keys.caller_digest_of(texts) == caller
+    assert keys.caller_with_token(caller, record) == keys.digest([caller, record])
+    assert keys.caller_with_token_text(caller, keys.entity_text(record)) == keys.digest(
+        [caller, record]
+    )
+    records = [record, entities]
+    assert keys.caller_with_tokens(caller, records) == keys.digest([caller, records])
