@@ -446,13 +446,42 @@ def test_revocation_table(template: dict[str, Any], functions: Resources) -> Non
     authorizer = functions["AuthorizerFunction"]
     assert authorizer["Environment"]["Variables"]["REVOCATION_TABLE"] == ref("RevocationTable")
     statements = [s for policy in authorizer["Policies"] for s in policy["Statement"]]
-    assert statements == [
+    dynamodb = [s for s in statements if "Fn::If" not in s]  # the bundle's are conditional
+    assert dynamodb == [
         {
             "Effect": "Allow",
             "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem"],
             "Resource": get_att("RevocationTable", "Arn"),
         }
     ]
+
+
+def test_policy_bundles(template: dict[str, Any], functions: Resources) -> None:
+    """A versioned, private, encrypted bucket; with PolicyBundleKey set, the authorizer reads
+    that key only (and lists the tenants' prefix, so a missing tenant bundle is a 404); with it
+    empty (the default) no bundle variable, no S3 permission: the packaged policies serve."""
+    bucket = resources_of(template, "AWS::S3::Bucket")["PolicyBundleBucket"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert template["Parameters"]["PolicyBundleKey"]["Default"] == ""
+    env = functions["AuthorizerFunction"]["Environment"]["Variables"]
+    assert env["CEDAR_POLICY_BUNDLE"] == {"Fn::If": [
+        "UseBundle", {"Fn::Sub": "s3://${PolicyBundleBucket}/${PolicyBundleKey}"},
+        {"Ref": "AWS::NoValue"}]}  # fmt: skip
+    assert env["CEDAR_TENANT_CLAIM"]["Fn::If"][0] == "UseTenantBundles"
+    statements = [s for policy in functions["AuthorizerFunction"]["Policies"]
+                  for s in policy["Statement"] if "Fn::If" in s]  # fmt: skip
+    (get,) = [s["Fn::If"] for s in statements if s["Fn::If"][0] == "UseBundle"]
+    assert get[1]["Action"] == "s3:GetObject"
+    key_only = {"Fn::Join": ["*", {"Fn::Split": ["{tenant}", {"Ref": "PolicyBundleKey"}]}]}
+    assert get[1]["Resource"]["Fn::Sub"][1] == {"Key": key_only}
+    assert get[2] == {"Ref": "AWS::NoValue"}
+    (listing,) = [s["Fn::If"] for s in statements if s["Fn::If"][0] == "UseTenantBundles"]
+    assert listing[1]["Condition"] == {"StringLike": {"s3:prefix": key_only}}
+    conditions = template["Conditions"]
+    assert conditions["UseBundle"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PolicyBundleKey"}, ""]}]
+    }
 
 
 def sample_group_names() -> set[str]:
