@@ -106,6 +106,32 @@ class RevocationSettings(NamedTuple):
         )
 
 
+TENANT_PLACEHOLDER = "{tenant}"
+
+
+class BundleSettings(NamedTuple):
+    """Policies that change without a deploy (docs/architecture.md, Policy bundles)."""
+
+    url: str | None = None  # CEDAR_POLICY_BUNDLE: a path or s3://bucket/key; None: the folder
+    refresh_seconds: float = 30.0  # CEDAR_POLICY_REFRESH_SECONDS; 0: never re-checked
+    tenant_claim: str | None = None  # CEDAR_TENANT_CLAIM: whose value fills {tenant}
+    tenants_max: int = 100  # CEDAR_TENANT_BUNDLES_MAX: tenant bundles kept loaded (LRU)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> BundleSettings:
+        url = (env.get("CEDAR_POLICY_BUNDLE") or "").strip() or None
+        claim = (env.get("CEDAR_TENANT_CLAIM") or "").strip() or None
+        per_tenant = url is not None and TENANT_PLACEHOLDER in url
+        if per_tenant and claim is None:
+            raise ConfigError("CEDAR_POLICY_BUNDLE has {tenant}: set CEDAR_TENANT_CLAIM too")
+        if claim is not None and not per_tenant:
+            raise ConfigError("CEDAR_TENANT_CLAIM needs {tenant} in CEDAR_POLICY_BUNDLE")
+        raw_max = (env.get("CEDAR_TENANT_BUNDLES_MAX") or "100").strip()
+        if not raw_max.isdigit() or not 1 <= int(raw_max) <= 100_000:
+            raise ConfigError(f"CEDAR_TENANT_BUNDLES_MAX must be 1 to 100000, not {raw_max!r}")
+        return cls(url, _number(env, "CEDAR_POLICY_REFRESH_SECONDS", 30.0), claim, int(raw_max))
+
+
 # The fields of one AUTH_ISSUERS entry, and the single-issuer variable each one stands for.
 ISSUER_FIELDS = {
     "issuer": "AUTH_ISSUER",
@@ -166,6 +192,7 @@ class Settings(NamedTuple):
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     store: StoreSettings = StoreSettings()  # ENTITY_STORE_TABLE and its cache
     revocation: RevocationSettings = RevocationSettings()  # REVOCATION_TABLE and its cache
+    bundle: BundleSettings = BundleSettings()  # CEDAR_POLICY_BUNDLE and its refresh
     aws: AwsSettings = AWS_DEFAULTS  # region and endpoints of the AWS clients
     # AUTH_ISSUERS, in its order; empty with AUTH_ISSUER, whose issuer is the fields above (which,
     # with AUTH_ISSUERS, repeat its first entry). Read it through ``trusted_issuers``.
@@ -219,6 +246,7 @@ class Settings(NamedTuple):
             else None,
             store=StoreSettings.from_env(env),
             revocation=RevocationSettings.from_env(env),
+            bundle=BundleSettings.from_env(env),
             aws=AwsSettings.from_env(env),
             issuers=issuers if listed else (),
         )

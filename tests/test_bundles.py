@@ -21,8 +21,8 @@ from authorizer.cedar.bundle_source import (
     LiveBundle,
     bundle_source,
 )
-from authorizer.config import AwsSettings
-from authorizer.errors import PolicyError
+from authorizer.config import AwsSettings, BundleSettings
+from authorizer.errors import ConfigError, PolicyError
 from authorizer.tooling.cli import main
 from tests.conftest import ROOT, FakeClock
 
@@ -220,3 +220,21 @@ def test_a_cold_start_with_no_good_bundle_fails_closed(tmp_path: Path) -> None:
     shutil.copy(write_sample_bundle(tmp_path), bad)
     clock.advance(30)
     assert live.engine().version
+
+
+def test_bundle_settings() -> None:
+    assert BundleSettings.from_env({}) == BundleSettings(None, 30.0, None, 100)
+    tenants = BundleSettings.from_env({
+        "CEDAR_POLICY_BUNDLE": "s3://b/tenants/{tenant}.json", "CEDAR_TENANT_CLAIM": "tenant",
+        "CEDAR_POLICY_REFRESH_SECONDS": "5", "CEDAR_TENANT_BUNDLES_MAX": "50",
+    })  # fmt: skip
+    assert tenants == BundleSettings("s3://b/tenants/{tenant}.json", 5.0, "tenant", 50)
+    for bad in (
+        {"CEDAR_POLICY_BUNDLE": "s3://b/{tenant}.json"},  # no claim to fill it
+        {"CEDAR_POLICY_BUNDLE": "s3://b/all.json", "CEDAR_TENANT_CLAIM": "tenant"},
+        {"CEDAR_TENANT_CLAIM": "tenant"},
+        {"CEDAR_TENANT_BUNDLES_MAX": "0"},
+        {"CEDAR_POLICY_REFRESH_SECONDS": "soon"},
+    ):
+        with pytest.raises(ConfigError):
+            BundleSettings.from_env(bad)
