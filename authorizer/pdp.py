@@ -19,7 +19,7 @@ import cedarpy
 from cachetools import TLRUCache
 
 from authorizer import cache_keys
-from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT, context_reads, reads_only_token
+from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT
 from authorizer.cedar.engine import Decision, Engine
 from authorizer.cedar.policies import LoadedPolicies
 from authorizer.config import Settings
@@ -130,18 +130,13 @@ class Authorizer:
         application = self.mapping.application["type"]
         if any(t != application for t in route.resource_types):
             return False
-        applicable = self.engine.applicable((route.action_type, route.action_id))
-        return reads_only_token(source.json for source in applicable)
+        reads = self.context_reads(route)
+        return reads is not None and reads <= TOKEN_ONLY_CONTEXT
 
     def context_reads(self, route: Route) -> frozenset[str] | None:
-        """The context attributes any policy of the route reads (None: the context whole)."""
-        found: set[str] = set()
-        for source in self.engine.applicable((route.action_type, route.action_id)):
-            reads = context_reads(source.json)
-            if reads is None:
-                return None
-            found |= reads
-        return frozenset(found)
+        """The context attributes any policy of the route reads (None: the context whole), from
+        the engine's index: no policy is read (a cold start with many policies reads none)."""
+        return self.engine.context_reads([(route.action_type, route.action_id)])
 
     def route_reads(self, route: Route) -> frozenset[str] | None:
         """``context_reads``, kept per route."""

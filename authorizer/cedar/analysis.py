@@ -1,12 +1,11 @@
-"""What the policies can depend on, read from their Cedar JSON form at cold start (pure).
+"""What the policies can depend on, read from their Cedar JSON form (pure).
 
-- Which policies can apply to an action (the action scope): the engine evaluates only those,
-  so latency stays flat as the policy set grows. Cedar never evaluates the conditions of a
-  policy whose scope does not match, so leaving such policies out changes no decision, no
-  determining policy and no error.
-- Which policies read the context beyond ``context.token``: a route whose policies read only
-  the token and whose resource is the Application decides the same for every request with that
-  token, so API Gateway may cache the answer by token alone (docs/architecture.md, Caching).
+- Which context attributes a policy reads: a route whose policies read only ``context.token``
+  and whose resource is the Application decides the same for every request with that token, so
+  API Gateway may cache the answer by token alone (docs/architecture.md, Caching); the decision
+  cache keys on the attributes read. The policy index (``index.py``) keeps this per bucket.
+- An action's groups, for the index's action keys. (Which policies can apply to a request is
+  the index's: ``authorizer.cedar.index``.)
 """
 
 from __future__ import annotations
@@ -17,24 +16,6 @@ from typing import Any
 Uid = tuple[str, str]  # (type, id)
 
 TOKEN_ONLY_CONTEXT = frozenset({"token"})
-
-
-def action_scope_matches(
-    scope: Mapping[str, Any], action: Uid, ancestors: frozenset[Uid] | None
-) -> bool:
-    """Whether a policy's action scope can match ``action``; ``ancestors`` are its action groups,
-    None when unknown (no schema). Unknown shapes and unknown groups count as a match: including
-    a policy is always safe, leaving one out is not."""
-    op = scope.get("op")
-    if op == "All":
-        return True
-    named = [scope["entity"]] if "entity" in scope else list(scope.get("entities", []))
-    uids = {(e.get("type"), e.get("id")) for e in named if isinstance(e, Mapping)}
-    if op == "==":
-        return action in uids
-    if op == "in":
-        return ancestors is None or action in uids or bool(uids.intersection(ancestors))
-    return True
 
 
 def context_reads(policy: Mapping[str, Any]) -> frozenset[str] | None:
@@ -64,14 +45,6 @@ def _context_access(node: Mapping[str, Any]) -> str | None:
             attr = inner.get("attr")
             return attr if isinstance(attr, str) else None
     return None
-
-
-def reads_only_token(policies: Iterable[Mapping[str, Any]]) -> bool:
-    for policy in policies:
-        reads = context_reads(policy)
-        if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
-            return False
-    return True
 
 
 def ancestors_of(action: Uid, member_of: Mapping[Uid, Iterable[Uid]]) -> frozenset[Uid]:

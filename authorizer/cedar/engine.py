@@ -1,6 +1,16 @@
 """The Cedar engine: policies, schema and resource entities parsed once at cold start; each
 decision is one cedarpy call on pre-parsed handles with dict-form entity UIDs.
 
+Policies are indexed (``authorizer.cedar.index``) by action, principal scope and resource scope:
+a request is evaluated against the buckets that can apply to it (its action and action groups x
+the principal and its ancestors x the resource and its ancestors, read from the entities handle
+by ``authorizer.cedar.ancestry``), so the cost of a decision stays flat as policies for other
+actions, principals or resources are added. The policy set of each combination of buckets is
+built on first use and kept (bounded LRU). A batch is one cedarpy call over the union of its
+requests' buckets; a request whose buckets hold no permit is a Deny without Cedar (a forbid
+alone never allows) when ``deny_without_permit`` is on, as it is in the runtime
+(``Engine.load``): then Cedar is not asked which forbids would have matched.
+
 Entities come from an entity store (``authorizer.stores.store``): a JSON file is one handle
 parsed at cold start (``self.entities``); a live store (DynamoDB) is read per request, for the
 resources and the principal's groups only, through a TTL cache (``entity_set``).
@@ -12,18 +22,22 @@ exception inside cedarpy is a Deny carrying the error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import cedarpy
 from cachetools import LRUCache
 
-from authorizer.cedar.analysis import Uid, action_scope_matches, ancestors_of
+from authorizer.cedar.analysis import Uid, ancestors_of
+from authorizer.cedar.ancestry import Ancestry, StoreParents, edges_of, edges_of_handle
 from authorizer.cedar.compiled import compiled_key, read_compiled
+from authorizer.cedar.index import PolicyIndex, Reads, request_action_keys
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policies, read_policy_files
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
 from authorizer.errors import ConfigError, PolicyError, SchemaError
@@ -33,16 +47,27 @@ logger = logging.getLogger(__name__)
 
 EntityUid = Mapping[str, str]  # {"type": ..., "id": ...}
 
+NO_CANDIDATE_PERMIT = "no candidate permit"
+# Handles of at most this many entities whose edges the engine did not record (a live store's
+# per-request slice) are read back from Cedar's rendering; larger ones fall back to the action.
+SMALL_HANDLE = 512
+# Policies kept in the combined policy sets, all sets together (each set counts its policies).
+COMBINED_POLICIES = 200_000
+
 
 class Decision(NamedTuple):
     allowed: bool
     decision: str  # Cedar's answer: Allow, Deny or NoDecision
     determining: tuple[str, ...]  # policy @ids
     errors: tuple[str, ...]
+    reason: str = ""  # why Cedar was not asked (NO_CANDIDATE_PERMIT); "" when it answered
 
     @classmethod
     def failed(cls, error: str) -> Decision:
         return cls(False, "NoDecision", (), (error,))
+
+
+NO_PERMIT = Decision(False, "Deny", (), (), NO_CANDIDATE_PERMIT)
 
 
 class Engine:
@@ -56,6 +81,8 @@ class Engine:
         validate_requests: bool = False,
         store: EntityStore | None = None,
         validated: bool = False,  # the policies were validated against this schema already
+        deny_without_permit: bool = False,
+        index: PolicyIndex[PolicySource] | None = None,  # built from ``policies`` when None
     ) -> None:
         self.policies = policies
         # Checking each request against the schema costs about a third of an evaluation; our
@@ -66,7 +93,7 @@ class Engine:
         self.schema = _cedar_schema(schema) if schema else None
         if self.schema is not None and not validated:
             validate(policies, self.schema)
-        self.policy_set = policies.policy_set()
+        self._full: cedarpy.PolicySet | None = None  # every policy: built when first asked for
         # The entity store: given (a live store, read per request), or the JSON entities.
         if store is None:
             store = JsonFileStore(entities_json, self.schema, entities_label)
@@ -82,15 +109,26 @@ class Engine:
             store.known_uids if isinstance(store, JsonFileStore) else frozenset()
         )
         self.version = policies.version
-        # Policy indexing: each action (or set of actions in a batch) gets the policy set of the
-        # policies whose action scope can match it, built on first use and kept.
-        self.indexed = indexed
+        self.indexed = indexed  # False: every request against every policy (tests compare)
+        self.deny_without_permit = deny_without_permit
         self._groups: dict[Uid, frozenset[Uid]] | None = None
         if schema is not None:
             member_of = {(a.type, a.id): a.member_of for a in schema.actions}
             self._groups = {uid: ancestors_of(uid, member_of) for uid in member_of}
-        self._subsets: dict[frozenset[Uid], cedarpy.PolicySet] = {}
+        if index is None:
+            static = (s for s in policies.sources.values() if not s.is_template)
+            index = PolicyIndex.of(static, groups_known=schema is not None)
+        self.index = index
+        self._action_keys: dict[Uid, tuple[str, ...]] = {}
         self._handles: LRUCache[str, cedarpy.Entities] = LRUCache(maxsize=4096)
+        self._sets: LRUCache[frozenset[int], cedarpy.PolicySet] = LRUCache(
+            COMBINED_POLICIES, getsizeof=lambda policy_set: len(policy_set) + 1
+        )
+        # The parent edges of each handle the engine decides with (None: not known).
+        self._ancestries: weakref.WeakKeyDictionary[cedarpy.Entities, Ancestry | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._store_parents: StoreParents | None = None
 
     @classmethod
     def load(
@@ -136,6 +174,7 @@ class Engine:
             str(entities_path),
             store=store,
             validated=compiled is not None,
+            deny_without_permit=True,
         )
 
     def knows(self, uid: EntityUid) -> bool:
@@ -173,62 +212,156 @@ class Engine:
         if handle is None:
             handle = self.entities.with_added_json_str(delta)
             self._handles[delta] = handle
+            self._remember(handle, fresh)
         return handle
+
+    def _remember(self, handle: cedarpy.Entities, added: Sequence[Mapping[str, Any]]) -> None:
+        """Record the edges of a handle made of the JSON store and ``added`` (which the store
+        lacks): the index reads the principal's and the resource's ancestors from them."""
+        store = self._store()
+        if store is None:
+            return
+        # A shape Cedar took and we cannot read: not recorded, the index uses the action alone.
+        with contextlib.suppress(ValueError):
+            self._ancestries[handle] = Ancestry(edges_of(added), store)
+
+    def _store(self) -> StoreParents | None:
+        """The JSON store's parents, read through its ``lookup`` (a file: a dictionary)."""
+        if self._store_parents is None and isinstance(self.store, JsonFileStore):
+            lookup = self.store.lookup
+
+            def parents(uid: Uid) -> tuple[Uid, ...]:
+                found = lookup((uid,))[0].get(uid)
+                return found.parents if found is not None else ()
+
+            self._store_parents = StoreParents(parents)
+        return self._store_parents
+
+    def _ancestry(self, handle: cedarpy.Entities) -> Ancestry | None:
+        """The edges Cedar sees in ``handle``; None when not known."""
+        if not isinstance(handle, cedarpy.Entities):
+            return None
+        try:
+            return self._ancestries[handle]
+        except KeyError:
+            pass
+        found: Ancestry | None = None
+        store = self._store() if self.live is None else None
+        if handle is self.entities and store is not None:
+            found = Ancestry({}, store)
+        elif len(handle) <= SMALL_HANDLE:
+            try:
+                found = Ancestry(edges_of_handle(str(handle)), None)
+            except ValueError:
+                found = None
+        self._ancestries[handle] = found
+        return found
 
     def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
         return self.decide_batch([request], entities)[0]
 
-    def policies_for(self, actions: frozenset[Uid]) -> cedarpy.PolicySet:
+    @property
+    def policy_set(self) -> cedarpy.PolicySet:
+        """Every policy, templates and links included (parsed when first asked for)."""
+        if self._full is None:
+            self._full = self.policies.policy_set()
+        return self._full
+
+    def policies_for(self, actions: Iterable[Uid]) -> cedarpy.PolicySet:
         """The policies that can apply to any of ``actions`` (all of them when not indexed)."""
         if not self.indexed:
             return self.policy_set
-        subset = self._subsets.get(actions)
-        if subset is None:
-            chosen = {s.id: s.json for action in actions for s in self.applicable(action)}
-            document = {"staticPolicies": chosen, "templates": {}, "templateLinks": []}
-            subset = cedarpy.PolicySet.from_json_str(json.dumps(document))
-            self._subsets[actions] = subset
-        return subset
+        return self._policy_set(frozenset(self._action_buckets(actions)))
 
     def applicable(self, action: Uid) -> list[PolicySource]:
         """The policies whose action scope can match ``action``."""
-        ancestors = self._ancestors(action)
-        return [
-            source
-            for source in self.policies.sources.values()
-            if not source.is_template
-            and action_scope_matches(source.json.get("action", {}), action, ancestors)
-        ]
+        found = {s.id: s for b in self._action_buckets([action]) for s in self.index.members(b)}
+        return list(found.values())
 
-    def _ancestors(self, action: Uid) -> frozenset[Uid] | None:
-        if self._groups is None:
-            return None
-        return self._groups.get(action, frozenset())
+    def context_reads(self, actions: Iterable[Uid]) -> Reads:
+        """The context attributes any policy that can apply to ``actions`` reads (None: the
+        context whole), from the index: no policy is read."""
+        return self.index.reads(self._action_buckets(actions))
+
+    def _action_buckets(self, actions: Iterable[Uid]) -> tuple[int, ...]:
+        return self.index.action_buckets([k for a in actions for k in self._keys_of_action(a)])
+
+    def _keys_of_action(self, action: Uid) -> tuple[str, ...]:
+        found = self._action_keys.get(action)
+        if found is None:
+            groups = self._groups.get(action, frozenset()) if self._groups is not None else ()
+            found = self._action_keys[action] = request_action_keys(action, groups)
+        return found
+
+    def _policy_set(self, buckets: frozenset[int]) -> cedarpy.PolicySet:
+        """The policy set of these buckets, built on first use and kept."""
+        found = self._sets.get(buckets)
+        if found is None:
+            chosen = {s.id: s.json for b in sorted(buckets) for s in self.index.members(b)}
+            document = {"staticPolicies": chosen, "templates": {}, "templateLinks": []}
+            found = cedarpy.PolicySet.from_json_str(json.dumps(document))
+            if len(chosen) < COMBINED_POLICIES:
+                self._sets[buckets] = found
+        return found
 
     def decide_batch(
         self, requests: Sequence[Mapping[str, Any]], entities: cedarpy.Entities
     ) -> list[Decision]:
-        """One cedarpy call per distinct action, each with that action's policies only, so the
-        cost stays flat as policies for other actions are added."""
-        by_action: dict[Uid, list[int]] = {}
-        for index, request in enumerate(requests):
-            action = request["action"]
-            by_action.setdefault((action["type"], action["id"]), []).append(index)
-        decisions: list[Decision] = [Decision.failed("not evaluated")] * len(requests)
+        """One cedarpy call for the batch, over the union of the buckets its requests can meet;
+        a request whose buckets hold no permit is denied without it (``deny_without_permit``)."""
+        decisions: list[Decision] = [NO_PERMIT] * len(requests)
         try:
-            for action, indexes in by_action.items():
+            todo, policies = self._plan(requests, entities)
+            if policies is not None:
                 results = cedarpy.is_authorized_batch(
-                    [dict(requests[i]) for i in indexes],
-                    self.policies_for(frozenset({action})),
+                    [dict(requests[i]) for i in todo],
+                    policies,
                     entities,
                     self.schema if self.validate_requests else None,
                 )
-                for index, result in zip(indexes, results, strict=True):
+                for index, result in zip(todo, results, strict=True):
                     decisions[index] = decision_of(result)
         except Exception as error:  # whatever breaks inside, it is a Deny
             logger.exception("cedarpy failed; denying")
             return [Decision.failed(f"engine error: {error}") for _ in requests]
         return decisions
+
+    def _plan(
+        self, requests: Sequence[Mapping[str, Any]], entities: cedarpy.Entities
+    ) -> tuple[list[int], cedarpy.PolicySet | None]:
+        """Which requests Cedar must answer, and the policies it needs for them (None: none)."""
+        if not self.indexed:
+            return list(range(len(requests))), self.policy_set
+        ancestry = self._ancestry(entities)
+        # With request validation on, Cedar must see every request (it may be NoDecision).
+        shortcut = self.deny_without_permit and not self.validate_requests
+        todo: list[int] = []
+        union: set[int] = set()
+        for index, request in enumerate(requests):
+            buckets = self._candidates(request, ancestry)
+            if shortcut and not self.index.any_permit(buckets):
+                continue
+            todo.append(index)
+            union.update(buckets)
+        return todo, self._policy_set(frozenset(union)) if todo else None
+
+    def _candidates(self, request: Mapping[str, Any], ancestry: Ancestry | None) -> list[int]:
+        action = request["action"]
+        keys = self._keys_of_action((action["type"], action["id"]))
+        principal = _uid(request.get("principal"))
+        resource = _uid(request.get("resource"))
+        if ancestry is None or principal is None or resource is None:
+            return self.index.candidates(keys, None, None)
+        return self.index.candidates(keys, ancestry.keys(principal), ancestry.keys(resource))
+
+
+def _uid(value: object) -> Uid | None:
+    """A request's ``{"type", "id"}``; None for another form (the index then assumes nothing)."""
+    if isinstance(value, Mapping):
+        kind, ident = value.get("type"), value.get("id")
+        if isinstance(kind, str) and isinstance(ident, str):
+            return kind, ident
+    return None
 
 
 def decision_of(result: cedarpy.AuthzResult) -> Decision:

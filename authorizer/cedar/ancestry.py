@@ -1,0 +1,128 @@
+"""The ancestors Cedar sees of a request's principal and resource, for the policy index.
+
+A cedarpy entities handle is opaque, so the engine keeps, beside each handle it builds, the
+parent edges that went into it: the JSON store's (``StoreParents``, read through the store's
+``lookup``) and those of the request's own entities added on top (the principal and its groups).
+An entity's parents are the added entity's when it was added (the engine adds only entities the
+store lacks), else the store's; a slice of the store holds every ancestor of what it holds, so
+the same holds for a slice. A handle built elsewhere (a live store's small per-request handle, a
+backend's own entities) is read back from Cedar's own rendering when it is small
+(``edges_of_handle``); otherwise its ancestry is unknown and the index falls back to the action
+alone, which is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from cachetools import LRUCache
+
+from authorizer.cedar.index import Uid, entity_keys
+
+Edges = Mapping[Uid, tuple[Uid, ...]]
+Parents = Callable[[Uid], tuple[Uid, ...]]  # an entity's parents (none when it is absent)
+
+
+def uid_of(node: object) -> Uid:
+    """``{"type", "id"}`` or ``{"__entity": {...}}`` -> (type, id); ValueError otherwise."""
+    if isinstance(node, Mapping):
+        inner = node.get("__entity", node)
+        if isinstance(inner, Mapping):
+            kind, ident = inner.get("type"), inner.get("id")
+            if isinstance(kind, str) and isinstance(ident, str):
+                return kind, ident
+    raise ValueError(f"not an entity uid: {str(node)[:80]}")
+
+
+def edges_of(entities: Iterable[Any]) -> dict[Uid, tuple[Uid, ...]]:
+    """Each entity's parents, from Cedar JSON entities (ValueError on a shape Cedar refuses)."""
+    edges: dict[Uid, tuple[Uid, ...]] = {}
+    for entity in entities:
+        if not isinstance(entity, Mapping):
+            raise ValueError("an entity is a JSON object")
+        parents = entity.get("parents") or []
+        if not isinstance(parents, list):
+            raise ValueError("parents must be a list")
+        edges[uid_of(entity.get("uid"))] = tuple(uid_of(p) for p in parents)
+    return edges
+
+
+def edges_of_handle(rendered: str) -> dict[Uid, tuple[Uid, ...]]:
+    """The edges of a handle from ``str(handle)``: Cedar renders every entity with all of its
+    ancestors (the transitive closure), exactly what it evaluates ``in`` with."""
+    return edges_of(json.loads(rendered))
+
+
+def _closure(uid: Uid, parents: Parents) -> frozenset[Uid]:
+    seen: set[Uid] = set()
+    stack = list(parents(uid))
+    while stack:
+        parent = stack.pop()
+        if parent not in seen:
+            seen.add(parent)
+            stack.extend(parents(parent))
+    seen.discard(uid)  # a cycle back to itself: Cedar refuses those, but never loop or lie
+    return frozenset(seen)
+
+
+def _of(edges: Edges) -> Parents:
+    return lambda uid: edges.get(uid, ())
+
+
+class StoreParents:
+    """The JSON store's edges, with each entity's ancestors and keys kept once computed (the
+    store does not change while the engine lives)."""
+
+    def __init__(self, parents: Parents, cache_size: int = 100_000) -> None:
+        self.parents = parents
+        self._ancestors: LRUCache[Uid, frozenset[Uid]] = LRUCache(cache_size)
+        self._keys: LRUCache[Uid, frozenset[str]] = LRUCache(cache_size)
+
+    def ancestors(self, uid: Uid) -> frozenset[Uid]:
+        found = self._ancestors.get(uid)
+        if found is None:
+            found = self._ancestors[uid] = _closure(uid, self.parents)
+        return found
+
+    def keys(self, uid: Uid) -> frozenset[str]:
+        found = self._keys.get(uid)
+        if found is None:
+            found = self._keys[uid] = entity_keys(uid, self.ancestors(uid))
+        return found
+
+
+class Ancestry:
+    """The edges of one handle: ``own`` (the entities added to the store, or a whole small
+    handle) over ``store`` (None: ``own`` is everything)."""
+
+    __slots__ = ("_keys", "own", "store")
+
+    def __init__(self, own: Edges, store: StoreParents | None) -> None:
+        self.own = own
+        self.store = store
+        self._keys: dict[Uid, frozenset[str]] = {}
+
+    def keys(self, uid: Uid) -> frozenset[str]:
+        """The index keys matching ``uid`` in this handle."""
+        found = self._keys.get(uid)
+        if found is None:
+            found = self._keys[uid] = self._compute(uid)
+        return found
+
+    def _compute(self, uid: Uid) -> frozenset[str]:
+        store, own = self.store, self.own
+        if store is None:
+            return entity_keys(uid, _closure(uid, _of(own)))
+        if uid not in own:
+            stored = store.ancestors(uid)
+            if not own or own.keys().isdisjoint(stored):
+                return store.keys(uid)  # nothing added on top reaches it: the store's answer
+        stored_parents = store.parents
+
+        def layered(entity: Uid) -> tuple[Uid, ...]:  # an added entity's parents are its own
+            found = own.get(entity)
+            return stored_parents(entity) if found is None else found
+
+        return entity_keys(uid, _closure(uid, layered))
