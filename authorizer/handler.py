@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from authorizer.pdp import Authorizer
+from authorizer.live import Handles, authorizer_from_env
 
 logging.getLogger().setLevel(logging.INFO)
-_authorizer: Authorizer | None = None
+_authorizer: Handles | None = None
 
 
-def get_authorizer() -> Authorizer:
+def get_authorizer() -> Handles:
+    """The packaged policies' authorizer, or the policy bundles' (CEDAR_POLICY_BUNDLE)."""
     global _authorizer  # noqa: PLW0603  # one per container, by design
     if _authorizer is None:
-        _authorizer = Authorizer.from_env()
+        _authorizer = authorizer_from_env()
     return _authorizer
 
 

@@ -63,6 +63,7 @@ class Telemetry:
         reason: str | None = None,
         event_kind: str | None = None,
         issuer: str | None = None,
+        policy_version: str | None = None,
     ) -> None:
         """The decision log line; its metrics: Decisions and Latency by outcome, CacheHits, and
         TokenFailures by reason. Built directly: it runs on every request, cache hits included."""
@@ -88,6 +89,8 @@ class Telemetry:
             record["reason"] = capped(reason)
         if issuer:  # with several issuers: whose token it was
             record["issuer"] = capped(issuer)
+        if policy_version:  # which policies decided (a bundle's version changes without deploy)
+            record["policy_version"] = policy_version
         hit = cache != "none"
         if hit:
             record["CacheHits"] = 1
@@ -95,6 +98,18 @@ class Telemetry:
             record["TokenFailures"] = 1
             record["token_failure"] = record.get("reason", "unknown")
         directive = _decision_directive(hit, unauthorized)
+        line = _ENCODER.encode(record)
+        stream = self._stream or sys.stdout
+        stream.write(
+            f'{line[:-1]},"_aws":{{"Timestamp":{int(self._clock() * 1000)},{directive}}}}}\n'
+        )
+
+    def bundle_refused(self, url: str, why: str) -> None:
+        """A policy bundle refused (unreachable, damaged, invalid): the last good one serves.
+        Metric BundleRefusals, so an alarm can say that a publish did not take."""
+        record = {"level": "ERROR", "service": self._service, "message": "bundle refused",
+                  "bundle": capped(url), "reason": capped(why), "BundleRefusals": 1}  # fmt: skip
+        directive = _directive((("BundleRefusals", "Count"),), ())
         line = _ENCODER.encode(record)
         stream = self._stream or sys.stdout
         stream.write(

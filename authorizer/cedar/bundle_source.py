@@ -142,6 +142,7 @@ class LiveBundle:
         self._engine: Engine | None = None
         self._etag: str | None = None
         self._checked_at: float | None = None
+        self._missing = False  # no engine yet because there is no bundle (until the next check)
         self._lock = threading.Lock()  # one check at a time; requests read without it
 
     @property
@@ -158,11 +159,14 @@ class LiveBundle:
                     self._check()
                 engine = self._engine
         if engine is None:
+            if self._missing:
+                raise BundleMissing(f"{self.source.url}: no such bundle")
             raise BundleUnavailable(f"{self.source.url}: no good bundle to serve")
         return engine
 
     def _check(self) -> None:
         self._checked_at = self._clock()
+        self._missing = False
         try:
             fetched = self.source.fetch(self._etag if self._engine is not None else None)
             if fetched.body is None:
@@ -174,6 +178,7 @@ class LiveBundle:
             engine = engine_of(bundle, self.source.url)
         except BundleMissing:
             if self._engine is None:
+                self._missing = True
                 raise
             self._on_refused(self.source.url, "missing")
             return

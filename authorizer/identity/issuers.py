@@ -72,6 +72,14 @@ class IssuerRegistry:
             trusted.append(TrustedIssuer(entry, keys, verifier, mapping))
         return cls(trusted)
 
+    def for_policies(self, namespace: str, schema: SchemaModel | None) -> IssuerRegistry:
+        """The same issuers, keys and verifiers, with mappings for another policy set (a policy
+        bundle's namespace and schema): bundles swapped in share one key cache per issuer."""
+        return IssuerRegistry([
+            issuer._replace(mapping=issuer.mapping._replace(namespace=namespace, schema=schema))
+            for issuer in self._by_iss.values()
+        ])  # fmt: skip
+
     def __len__(self) -> int:
         return len(self._by_iss)
 

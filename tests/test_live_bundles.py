@@ -1,0 +1,224 @@
+"""The authorizer over policy bundles, end to end: real tokens and key set, bundles in files and on
+S3 (a moto server on loopback), the refresh driven by an injected clock.
+
+- one bundle: it decides; an edit published is decided within the refresh interval, never before,
+  and no decision cached for the old version survives; a bad publish is refused (log line and
+  metric) while the last good one serves; a cold start with none fails closed;
+- a bundle per tenant: each tenant is decided by its own bundle only (a property test), a tenant
+  with no bundle is denied, a tenant claim that is not a safe name is 401.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto.server import ThreadedMotoServer
+
+from authorizer.cedar.bundle import make_bundle
+from authorizer.cedar.bundle_source import BundleUnavailable
+from authorizer.cedar.schema import cedarschema_to_json
+from authorizer.config import Settings
+from authorizer.live import LiveAuthorizer, authorizer_from_env
+from authorizer.pdp import Authorizer
+from authorizer.telemetry import Telemetry
+from authorizer.tooling.cli import main
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from tests.conftest import ROOT, FakeClock, JwksServer
+from tests.helpers import outcome, rest, user_token
+from tests.test_hardening import SCHEMA
+
+SHOP_SCHEMA = cedarschema_to_json(SCHEMA)
+TENANTS = ("acme", "globex", "initech")  # each has a bundle; "hooli" has none
+
+
+def shop_bundle(*policies: str) -> bytes:
+    return json.dumps(make_bundle({"shop.cedar": "\n".join(policies)}, SHOP_SCHEMA)).encode()
+
+
+def doc_policy(owner: str) -> str:
+    return (
+        f'@id("{owner}-reads-own")\npermit (principal, action == '
+        f'Shop::Action::"get /docs/{{docId}}", resource == Shop::Doc::"{owner}-doc");'
+    )
+
+
+def get_doc(token: str, doc: str) -> dict[str, Any]:
+    return apigw.rest_request_event("GET", f"/docs/{doc}", "/docs/{docId}",
+                                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+def shop_env(issuer: LocalIssuer, jwks_server: JwksServer, bundle: str) -> dict[str, str]:
+    return {
+        "AUTH_ISSUER": issuer.issuer,
+        "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id,
+        "ENTITY_ID_PREFIX": "",
+        "CEDAR_POLICY_BUNDLE": bundle,
+    }
+
+
+# --- one bundle ---------------------------------------------------------------------------------
+
+
+def test_the_sample_app_decides_alike_from_its_bundle(
+    tmp_path: Path, env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    out = tmp_path / "bundle.json"
+    assert main(["bundle", "--policies", str(ROOT / "policies"), "--schema",
+                 str(ROOT / "schemas" / "corp.cedarschema"), "--entities",
+                 str(ROOT / "entities" / "corp.json"), "-o", str(out)]) == 0  # fmt: skip
+    version = json.loads(out.read_text())["version"]
+    bundled = authorizer_from_env({**env, "CEDAR_POLICY_BUNDLE": str(out)}, clock=clock)
+    assert isinstance(bundled, LiveAuthorizer)
+    from tests.test_sample_app import CASES  # noqa: PLC0415
+
+    for _, user, method, path, template, kwargs, expected in CASES:
+        event = rest(user_token(issuer, user, clock.now), method, path, template,
+                     **{"now_ms": int(clock.now * 1000), **kwargs})  # fmt: skip
+        assert outcome(bundled, event) == expected, (user, method, path)
+    answer = bundled.handle(rest(user_token(issuer, "alice", clock.now), "GET", "/employees",
+                                 "/employees"))  # fmt: skip
+    assert answer["context"]["policyVersion"] == version
+    # Without CEDAR_POLICY_BUNDLE the packaged folder serves, as before.
+    assert isinstance(authorizer_from_env(env, clock=clock), Authorizer)
+
+
+def test_an_edit_is_decided_within_the_refresh_interval_and_a_bad_publish_is_refused(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    lines = io.StringIO()
+    live = LiveAuthorizer(Settings.from_env(shop_env(issuer, jwks_server, str(path))),
+                          clock=clock, telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    token = issuer.token("u1", now=clock())
+    assert outcome(live, get_doc(token, "acme-doc")) == "Allow"
+    assert outcome(live, get_doc(token, "globex-doc")) == "Deny"  # cached from here on
+    path.write_bytes(shop_bundle(doc_policy("globex")))
+    clock.advance(29)
+    assert outcome(live, get_doc(token, "globex-doc")) == "Deny"  # not due yet
+    clock.advance(1)
+    assert outcome(live, get_doc(token, "globex-doc")) == "Allow"  # the new version
+    assert outcome(live, get_doc(token, "acme-doc")) == "Deny"  # no old decision survives
+    version = json.loads(path.read_bytes())["version"]
+    assert json.loads(lines.getvalue().splitlines()[-1])["policy_version"] == version
+    # A publish that does not validate: refused, said so, and the last good one serves.
+    path.write_bytes(shop_bundle('permit (principal, action == Shop::Action::"nope", resource);'))
+    clock.advance(30)
+    assert outcome(live, get_doc(token, "globex-doc")) == "Allow"
+    refused = [json.loads(line) for line in lines.getvalue().splitlines()
+               if '"bundle refused"' in line]  # fmt: skip
+    assert refused and refused[-1]["BundleRefusals"] == 1
+    assert "do not validate" in refused[-1]["reason"]
+
+
+def test_a_cold_start_with_no_good_bundle_fails_closed(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    broken = tmp_path / "bundle.json"
+    broken.write_bytes(shop_bundle("permit (principal, action, resource"))
+    for url in (str(broken), str(tmp_path / "missing.json")):
+        with pytest.raises(BundleUnavailable):
+            LiveAuthorizer(Settings.from_env(shop_env(issuer, jwks_server, url)), clock=clock)
+
+
+# --- S3: the publishing loop ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_publish_with_bundle_upload_and_see_the_new_decision(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock,
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")  # moto's, not AWS's
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
+    boto3.client("s3", region_name="us-east-1", endpoint_url=s3_endpoint).create_bucket(
+        Bucket="bundles"
+    )
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (tmp_path / "shop.cedarschema").write_text(SCHEMA)
+    publish = ["bundle", "--policies", str(policies), "--schema", str(tmp_path / "shop.cedarschema"),
+               "--entities", "none", "--upload", "s3://bundles/prod/bundle.json"]  # fmt: skip
+    (policies / "shop.cedar").write_text(doc_policy("acme"))
+    assert main(publish) == 0
+    env = {**shop_env(issuer, jwks_server, "s3://bundles/prod/bundle.json"),
+           "AWS_ENDPOINT_URL_S3": s3_endpoint, "AWS_REGION": "us-east-1"}  # fmt: skip
+    live = LiveAuthorizer(Settings.from_env(env), clock=clock)
+    token = issuer.token("u1", now=clock())
+    assert outcome(live, get_doc(token, "globex-doc")) == "Deny"
+    (policies / "shop.cedar").write_text(doc_policy("globex"))
+    assert main(publish) == 0
+    clock.advance(30)
+    assert outcome(live, get_doc(token, "globex-doc")) == "Allow"
+
+
+# --- a bundle per tenant ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def tenants(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> LiveAuthorizer:
+    folder = tmp_path / "tenants"
+    folder.mkdir()
+    for tenant in TENANTS:
+        (folder / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
+    env = {**shop_env(issuer, jwks_server, str(folder / "{tenant}.json")),
+           "CEDAR_TENANT_CLAIM": "tenant", "CEDAR_TENANT_BUNDLES_MAX": "2"}  # fmt: skip
+    return LiveAuthorizer(Settings.from_env(env), clock=clock)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(
+    tenant=st.sampled_from([*TENANTS, "hooli", "../acme", "", "acme/x", "a" * 65]),
+    owner=st.sampled_from([*TENANTS, "hooli"]),
+)
+def test_no_request_is_decided_by_another_tenants_bundle(
+    tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock, tenant: str, owner: str
+) -> None:
+    token = issuer.token("u1", extra={"tenant": tenant}, now=clock())
+    result = outcome(tenants, get_doc(token, f"{owner}-doc"))
+    if tenant not in (*TENANTS, "hooli"):
+        assert result == "401"  # not a safe name: never a key, never a bundle
+    elif tenant == owner and tenant in TENANTS:
+        assert result == "Allow"
+    else:
+        assert result == "Deny"  # another tenant's document, or no bundle at all
+
+
+def test_a_tenant_without_a_bundle_is_denied_and_the_lru_reloads_on_demand(
+    tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    hooli = issuer.token("u1", extra={"tenant": "hooli"}, now=clock())
+    answer = tenants.handle(get_doc(hooli, "hooli-doc"))
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert answer["context"]["tenant"] == "hooli"
+    # Three tenants through a cache of two: each still decided by its own bundle.
+    for _ in range(2):
+        for tenant in TENANTS:
+            token = issuer.token("u1", extra={"tenant": tenant}, now=clock())
+            assert outcome(tenants, get_doc(token, f"{tenant}-doc")) == "Allow"
+    assert len(tenants._bundles) <= 2
+    missing_claim = issuer.token("u1", now=clock())
+    assert outcome(tenants, get_doc(missing_claim, "acme-doc")) == "401"
