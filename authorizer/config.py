@@ -124,7 +124,7 @@ class BundleSettings(NamedTuple):
         per_tenant = url is not None and TENANT_PLACEHOLDER in url
         if per_tenant and claim is None:
             raise ConfigError("CEDAR_POLICY_BUNDLE has {tenant}: set CEDAR_TENANT_CLAIM too")
-        if claim is not None and not per_tenant:
+        if claim is not None and url is not None and not per_tenant:
             raise ConfigError("CEDAR_TENANT_CLAIM needs {tenant} in CEDAR_POLICY_BUNDLE")
         raw_max = (env.get("CEDAR_TENANT_BUNDLES_MAX") or "100").strip()
         if not raw_max.isdigit() or not 1 <= int(raw_max) <= 100_000:
@@ -157,8 +157,8 @@ class IssuerSettings(NamedTuple):
     audience: str | None = None
     groups_claim: str = "groups"  # a dotted path reaches into a nested claim
     entity_id_prefix: str = ""
-    # Read and kept for the per-issuer policy bundles to come; not applied yet: every issuer's
-    # tokens are decided by the configured policies (the authorizer logs a warning).
+    # This issuer's policy bundle (authorizer/live.py); None: CEDAR_POLICY_BUNDLE, else the
+    # packaged folder.
     policy_bundle: str | None = None
 
     @property

@@ -54,32 +54,50 @@ class LiveAuthorizer:
         clock: Clock = time.time,
         telemetry: Telemetry | None = None,
         sources: Callable[[str], BundleSource] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``environ``: the settings' environment, for the packaged folder's authorizer."""
         bundle = settings.bundle
-        if bundle.url is None:
-            raise ConfigError("CEDAR_POLICY_BUNDLE is not set")
+        # Each issuer's bundle: its own, else CEDAR_POLICY_BUNDLE, else (None) the packaged folder.
+        self._urls = {i.issuer: i.policy_bundle or bundle.url for i in settings.trusted_issuers}
+        urls = {url for url in self._urls.values() if url is not None}
+        if not urls:
+            raise ConfigError(
+                "no policy bundle: set CEDAR_POLICY_BUNDLE or an issuer's policy_bundle"
+            )
         if settings.store.table:
-            raise ConfigError("ENTITY_STORE_TABLE with CEDAR_POLICY_BUNDLE: a bundle carries "
-                              "its entities (CEDAR_ENTITIES' part); unset one of them")  # fmt: skip
+            raise ConfigError("ENTITY_STORE_TABLE with a policy bundle: a bundle carries its "
+                              "entities (CEDAR_ENTITIES' part); unset one of them")  # fmt: skip
+        per_tenant = {url for url in urls if TENANT_PLACEHOLDER in url}
+        if per_tenant and bundle.tenant_claim is None:
+            raise ConfigError("a policy bundle has {tenant}: set CEDAR_TENANT_CLAIM too")
+        if bundle.tenant_claim is not None and not per_tenant:
+            raise ConfigError("CEDAR_TENANT_CLAIM needs {tenant} in a policy bundle's URL")
         self.settings, self.clock = settings, clock
         self.telemetry = telemetry or Telemetry()
         self._sources = sources or (lambda url: bundle_source(url, settings.aws))
-        self._url = bundle.url
         self.tenant_claim = bundle.tenant_claim
         # The issuers' keys and verifiers, and the revocation list, shared by every version.
         self.issuers = IssuerRegistry.build(settings, "", None, fetch, clock)
         self.revocations = revocation_list(settings.revocation, settings.aws, clock)
         self._fetch = fetch
-        # Per bundle (one, or one per tenant): its LiveBundle; per engine: its Authorizer.
-        self._bundles: LRUCache[str, LiveBundle] = LRUCache(bundle.tenants_max)
-        self._authorizers: LRUCache[int, tuple[Engine, Authorizer]] = LRUCache(
-            VERSIONS_KEPT * bundle.tenants_max
-        )
-        # Claims of verified tokens, so the tenant is known before the tenant's authorizer runs
-        # (which verifies again, from its own cache after the first time).
+        # The bundle a request needs is known before any token is read when there is one for
+        # everyone: no up-front verification then.
+        self._one_url = next(iter(urls)) if len(set(self._urls.values())) == 1 and not per_tenant \
+            else None  # fmt: skip
+        # The packaged folder, for issuers without a bundle when others have one.
+        self._folder: Authorizer | None = None
+        if None in self._urls.values():
+            self._folder = Authorizer.from_env(environ, fetch, clock)
+        # Per bundle URL: its LiveBundle; per engine: its Authorizer.
+        kept = bundle.tenants_max + len(urls - per_tenant)
+        self._bundles: LRUCache[str, LiveBundle] = LRUCache(kept)
+        self._authorizers: LRUCache[int, tuple[Engine, Authorizer]] = LRUCache(VERSIONS_KEPT * kept)
+        # Claims of verified tokens, so the bundle is known before its authorizer runs (which
+        # verifies again, from its own cache after the first time).
         self._claims: TLRUCache[str, Mapping[str, Any]] = TLRUCache(10_000, _until_exp, timer=clock)
-        if self.tenant_claim is None:
-            self.bundle("").engine()  # a cold start with no good bundle fails here: 500
+        for url in urls - per_tenant:
+            self.bundle(url).engine()  # a cold start with no good bundle fails here: 500
 
     @classmethod
     def from_env(
@@ -88,17 +106,16 @@ class LiveAuthorizer:
         fetch: Fetch = http_fetch,
         clock: Clock = time.time,
     ) -> LiveAuthorizer:
-        return cls(Settings.from_env(environ), fetch, clock)
+        return cls(Settings.from_env(environ), fetch, clock, environ=environ)
 
-    def bundle(self, tenant: str) -> LiveBundle:
-        """The live bundle of ``tenant`` ("": the one bundle)."""
+    def bundle(self, url: str) -> LiveBundle:
+        """The live bundle at ``url`` (its ``{tenant}`` filled in)."""
         try:
-            return self._bundles[tenant]
+            return self._bundles[url]
         except KeyError:
-            url = self._url.replace(TENANT_PLACEHOLDER, tenant) if tenant else self._url
             live = LiveBundle(self._sources(url), self.settings.bundle.refresh_seconds,
                               self.clock, on_refused=self._refused)  # fmt: skip
-            self._bundles[tenant] = live
+            self._bundles[url] = live
             return live
 
     def authorizer(self, engine: Engine) -> Authorizer:
@@ -118,19 +135,30 @@ class LiveAuthorizer:
         self._authorizers[id(engine)] = (engine, authorizer)
         return authorizer
 
+    def url_of(self, claims: Mapping[str, Any]) -> str | None:
+        """The bundle that decides for these verified claims: their issuer's (None: the packaged
+        folder), with the tenant claim in place of ``{tenant}``."""
+        url = self._urls.get(claims.get("iss"))  # type: ignore[arg-type]  # verified: a string
+        if url is None or TENANT_PLACEHOLDER not in url:
+            return url
+        return url.replace(TENANT_PLACEHOLDER, self.tenant_of(claims))
+
     def handle(self, event: object) -> dict[str, Any]:
         started = time.perf_counter()
         request: Request | None = None
         try:
-            if self.tenant_claim is None:
-                return self.authorizer(self.bundle("").engine()).handle(event)
+            if self._one_url is not None:  # one bundle for every caller: nothing to read first
+                return self.authorizer(self.bundle(self._one_url).engine()).handle(event)
             request = parse_event(event)
             claims = self.verified(bearer_token(request))
-            tenant = self.tenant_of(claims)
+            url = self.url_of(claims)
+            if url is None:
+                assert self._folder is not None  # built for every issuer without a bundle
+                return self._folder.handle(event)
             try:
-                engine = self.bundle(tenant).engine()
+                engine = self.bundle(url).engine()
             except BundleMissing:
-                return self._no_bundle(request, claims, tenant, started)
+                return self._no_bundle(request, claims, url, started)
         except Exception as error:  # a bundle that cannot be had, a token refused up front
             if status_of(error) == UNAUTHORIZED:
                 reason = error.reason if isinstance(error, InvalidToken) else "unauthorized"
@@ -158,13 +186,14 @@ class LiveAuthorizer:
         return tenant
 
     def _no_bundle(
-        self, request: Request, claims: Mapping[str, Any], tenant: str, started: float
+        self, request: Request, claims: Mapping[str, Any], url: str, started: float
     ) -> dict[str, Any]:
         """A tenant with no bundle: denied, and said so in the log."""
+        tenant = claims.get(self.tenant_claim) if self.tenant_claim else None
         principal = self.issuers.mapping_of(claims).principal_uid(claims)["id"]
         self.telemetry.decision(
             outcome="Deny", latency_ms=(time.perf_counter() - started) * 1000, cache="none",
-            principal=principal, errors=(f"tenant {tenant!r} has no policy bundle",),
+            principal=principal, errors=(f"no policy bundle at {url}",),
             event_kind=request.kind.value,
         )  # fmt: skip
         context = flat_context({"principal": principal, "sub": claims.get("sub"),
@@ -200,9 +229,9 @@ def authorizer_from_env(
     fetch: Fetch = http_fetch,
     clock: Clock = time.time,
 ) -> Handles:
-    """The Lambda's authorizer: over policy bundles when CEDAR_POLICY_BUNDLE is set, else over
-    the packaged policy folder."""
+    """The Lambda's authorizer: over policy bundles when CEDAR_POLICY_BUNDLE or an issuer's
+    policy_bundle is set, else over the packaged policy folder."""
     settings = Settings.from_env(environ)
-    if settings.bundle.url is not None:
-        return LiveAuthorizer(settings, fetch, clock)
+    if settings.bundle.url is not None or any(i.policy_bundle for i in settings.trusted_issuers):
+        return LiveAuthorizer(settings, fetch, clock, environ=environ)
     return Authorizer.from_env(environ, fetch, clock)

@@ -232,7 +232,6 @@ def test_bundle_settings() -> None:
     for bad in (
         {"CEDAR_POLICY_BUNDLE": "s3://b/{tenant}.json"},  # no claim to fill it
         {"CEDAR_POLICY_BUNDLE": "s3://b/all.json", "CEDAR_TENANT_CLAIM": "tenant"},
-        {"CEDAR_TENANT_CLAIM": "tenant"},
         {"CEDAR_TENANT_BUNDLES_MAX": "0"},
         {"CEDAR_POLICY_REFRESH_SECONDS": "soon"},
     ):

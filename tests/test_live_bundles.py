@@ -26,6 +26,7 @@ from authorizer.cedar.bundle import make_bundle
 from authorizer.cedar.bundle_source import BundleUnavailable
 from authorizer.cedar.schema import cedarschema_to_json
 from authorizer.config import Settings
+from authorizer.errors import ConfigError
 from authorizer.live import LiveAuthorizer, authorizer_from_env
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import Telemetry
@@ -35,6 +36,7 @@ from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock, JwksServer
 from tests.helpers import outcome, rest, user_token
 from tests.test_hardening import SCHEMA
+from tests.test_issuers import _two_servers, entry, other_key, pair, servers  # noqa: F401
 
 SHOP_SCHEMA = cedarschema_to_json(SCHEMA)
 TENANTS = ("acme", "globex", "initech")  # each has a bundle; "hooli" has none
@@ -222,3 +224,60 @@ def test_a_tenant_without_a_bundle_is_denied_and_the_lru_reloads_on_demand(
     assert len(tenants._bundles) <= 2
     missing_claim = issuer.token("u1", now=clock())
     assert outcome(tenants, get_doc(missing_claim, "acme-doc")) == "401"
+
+
+def test_bundle_configurations_that_cannot_work_refuse_to_start(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    base = shop_env(issuer, jwks_server, str(path))
+    for extra in (
+        {"CEDAR_POLICY_BUNDLE": ""},  # no bundle at all
+        {"ENTITY_STORE_TABLE": "entities"},  # the bundle carries the entities
+    ):
+        with pytest.raises(ConfigError):
+            LiveAuthorizer(Settings.from_env({**base, **extra}), clock=clock)
+    issuers = json.dumps([{"issuer": issuer.issuer, "jwks_url": jwks_server.url,
+                           "client_ids": [issuer.client_id], "entity_id_prefix": "p",
+                           "policy_bundle": str(tmp_path / "{tenant}.json")}])  # fmt: skip
+    only_issuers = {"AUTH_ISSUERS": issuers, "ENTITY_ID_PREFIX": ""}
+    with pytest.raises(ConfigError, match="CEDAR_TENANT_CLAIM"):
+        LiveAuthorizer(Settings.from_env(only_issuers), clock=clock)
+    with pytest.raises(ConfigError, match="needs"):
+        LiveAuthorizer(Settings.from_env({**base, "CEDAR_POLICY_BUNDLE": "",
+                                          "CEDAR_TENANT_CLAIM": "tenant",
+                                          "AUTH_ISSUERS": issuers.replace("{tenant}", "x"),
+                                          "AUTH_ISSUER": ""}), clock=clock)  # fmt: skip
+
+
+def test_each_issuer_is_decided_by_its_own_bundle(
+    tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],  # noqa: F811
+    servers: tuple[JwksServer, JwksServer],  # noqa: F811
+) -> None:  # fmt: skip
+    """Issuer A names its own bundle; issuer B falls back to CEDAR_POLICY_BUNDLE, or, with none
+    for everyone, to the packaged folder."""
+    (tmp_path / "a.json").write_bytes(shop_bundle(doc_policy("acme")))
+    a, b = pair
+    issuers = [entry(a, servers[0], "a", policy_bundle=str(tmp_path / "a.json")),
+               entry(b, servers[1], "b")]  # fmt: skip
+    (tmp_path / "everyone.json").write_bytes(shop_bundle(doc_policy("globex")))
+    env = {"AUTH_ISSUERS": json.dumps(issuers),
+           "CEDAR_POLICY_BUNDLE": str(tmp_path / "everyone.json")}  # fmt: skip
+    live = authorizer_from_env(env, clock=clock)
+    assert isinstance(live, LiveAuthorizer)
+    from_a, from_b = (i.token("u1", now=clock.now) for i in pair)
+    assert outcome(live, get_doc(from_a, "acme-doc")) == "Allow"
+    assert outcome(live, get_doc(from_a, "globex-doc")) == "Deny"
+    assert outcome(live, get_doc(from_b, "globex-doc")) == "Allow"
+    assert outcome(live, get_doc(from_b, "acme-doc")) == "Deny"
+    # Without CEDAR_POLICY_BUNDLE, B is decided by the packaged folder (here: the Shop app's).
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "shop.cedar").write_text(doc_policy("initech"))
+    (tmp_path / "shop.cedarschema").write_text(SCHEMA)
+    folder = {"AUTH_ISSUERS": json.dumps(issuers), "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+              "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"), "CEDAR_ENTITIES": "none"}  # fmt: skip
+    mixed = authorizer_from_env(folder, clock=clock)
+    assert outcome(mixed, get_doc(from_b, "initech-doc")) == "Allow"
+    assert outcome(mixed, get_doc(from_b, "globex-doc")) == "Deny"
+    assert outcome(mixed, get_doc(from_a, "acme-doc")) == "Allow"

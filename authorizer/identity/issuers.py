@@ -59,13 +59,6 @@ class IssuerRegistry:
     ) -> IssuerRegistry:
         trusted = []
         for entry in settings.trusted_issuers:
-            if entry.policy_bundle is not None:
-                logger.warning(
-                    "issuer %s: policy_bundle %r is not applied yet; the configured policies "
-                    "decide for every issuer",
-                    entry.issuer,
-                    entry.policy_bundle,
-                )
             keys = key_cache(entry, fetch, clock)
             verifier = TokenVerifier(settings, keys, clock, issuer=entry)
             mapping = EntityMapping(namespace, entry.entity_id_prefix, entry.groups_claim, schema)
