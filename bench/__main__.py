@@ -14,7 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from bench import authorizer_bench as ours
-from bench import bench_backend, bench_pre_token_hook, bench_revocation, bench_store
+from bench import (
+    bench_backend,
+    bench_bundles,
+    bench_pre_token_hook,
+    bench_revocation,
+    bench_store,
+)
 from bench.cold_start import cold_start, environment
 from bench.timing import Row, measure_together, table
 
@@ -112,6 +118,11 @@ def main() -> int:
     print("\ntoken revocation (REVOCATION_TABLE): the check alone, per request")
     print(table([Row(label, median, p99) for label, median, p99 in bench_revocation.run()]))
 
+    print("\npolicy bundles (CEDAR_POLICY_BUNDLE): refresh checks, a swap, a repeated request")
+    bundles = bench_bundles.run()
+    print(table([Row(label, median, p99) for label, median, p99 in bundles]))
+    by.update({label: median for label, median, _ in bundles})
+
     print("\nbackends: batch forms against the same number of single decisions")
     backend = [Row(label, median, p99) for label, median, p99 in bench_backend.run(ITERATIONS // 4)]
     print(table(backend))
@@ -123,6 +134,10 @@ def main() -> int:
         "decision-cache hit / fresh token": (by[HIT] / by[FRESH], "<= 0.1"),
         "10,000 policies / 10 policies (indexed)": (by[largest] / by[smallest], "<= 2"),
         "cold start / bare imports (median of each round's ratio)": (cold.ratio, "<= 1.3"),
+        "repeated request through a bundle / packaged folder": (
+            by[bench_bundles.BUNDLE_HIT] / by[bench_bundles.FOLDER_HIT],
+            "<= 1.1",
+        ),
     }
     if CEDARLING in by:
         ratios["Cedarling / ours, same tokens: one user, new token each call"] = (
