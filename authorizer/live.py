@@ -228,7 +228,7 @@ def authorizer_from_env(
     environ: Mapping[str, str] | None = None,
     fetch: Fetch = http_fetch,
     clock: Clock = time.time,
-) -> Handles:
+) -> Authorizer | LiveAuthorizer:
     """The Lambda's authorizer: over policy bundles when CEDAR_POLICY_BUNDLE or an issuer's
     policy_bundle is set, else over the packaged policy folder."""
     settings = Settings.from_env(environ)

@@ -1,8 +1,9 @@
 """`cedar-authz invoke EVENT.json`: run the Lambda handler on an event file and print the answer
 (this project's `sam local invoke`). Exit 0 allow, 2 deny, 1 unauthorized or error.
 
-With AUTH_ISSUER set, the configured authorizer runs on the event as it is. Without, the sample
-application and the local issuer run, and ``{{token:USER}}`` placeholders get fresh tokens.
+With AUTH_ISSUER (or AUTH_ISSUERS) set, the configured authorizer (over CEDAR_POLICY_BUNDLE when
+that is set) runs on the event as it is. Without, the sample application and the local issuer
+run, and ``{{token:USER}}`` placeholders get fresh tokens.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from authorizer.errors import CedarAuthzError
 from authorizer.gateway.response import policy_allows
+from authorizer.live import LiveAuthorizer, authorizer_from_env
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import Telemetry
 from authorizer.tooling.authoring.inputs import Exit
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         return Exit.FAILURE
     try:
         if configured():
-            authorizer = Authorizer.from_env()
+            authorizer: Authorizer | LiveAuthorizer = authorizer_from_env()
         else:
             issuer = LocalIssuer()
             authorizer = sample_authorizer(issuer)

@@ -60,5 +60,5 @@ def fill_tokens(event: Any, issuer: LocalIssuer) -> Any:
 
 
 def configured() -> bool:
-    """True when the environment configures a real issuer: then no defaults apply."""
-    return bool(os.environ.get("AUTH_ISSUER"))
+    """True when the environment configures a real issuer (or several): then no defaults apply."""
+    return bool(os.environ.get("AUTH_ISSUER") or os.environ.get("AUTH_ISSUERS"))
