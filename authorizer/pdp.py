@@ -88,6 +88,7 @@ class Authorizer:
         clock: Clock = time.time,
         telemetry: Telemetry | None = None,
         revocations: RevocationList | None = None,
+        issuers: IssuerRegistry | None = None,
     ) -> None:
         self.settings = settings
         # REVOCATION_TABLE: checked for every token, fresh or cached (``verify``); None: unset.
@@ -99,7 +100,10 @@ class Authorizer:
             namespace = engine.model.default_namespace if engine.model else ""
         # The trusted issuers (AUTH_ISSUER, or AUTH_ISSUERS), each with its own verifier, key
         # cache and mapping; the token's `iss` picks one before any key is fetched.
-        self.issuers = IssuerRegistry.build(settings, namespace, engine.model, fetch, clock)
+        # (Given: shared with other policy sets, as the bundles of authorizer/live.py are.)
+        if issuers is None:
+            issuers = IssuerRegistry.build(settings, namespace, engine.model, fetch, clock)
+        self.issuers = issuers
         # The first issuer's: what the mapping says of types, resources and context is the same
         # for every issuer (only the principal's prefix and groups claim differ).
         self.mapping: EntityMapping = self.issuers.first.mapping
@@ -212,6 +216,7 @@ class Authorizer:
             errors=decision.errors,
             event_kind=request.kind.value,
             issuer=caller.token.claims.get("iss") if self.several_issuers else None,
+            policy_version=self.engine.version,
         )
         return self.respond(request, caller, outcome)
 
