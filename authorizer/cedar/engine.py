@@ -40,6 +40,7 @@ from authorizer.cedar.compiled import compiled_key, read_compiled
 from authorizer.cedar.index import PolicyIndex, Reads, request_action_keys
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policies, read_policy_files
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
+from authorizer.cedar.validation import problems_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
 from authorizer.stores.store import EntitySet, EntityStore, JsonFileStore, LiveEntities, UidLike
 
@@ -92,7 +93,7 @@ class Engine:
         self.model = schema
         self.schema = _cedar_schema(schema) if schema else None
         if self.schema is not None and not validated:
-            validate(policies, self.schema)
+            validate(policies, self.schema, schema)
         self._full: cedarpy.PolicySet | None = None  # every policy: built when first asked for
         # The entity store: given (a live store, read per request), or the JSON entities.
         if store is None:
@@ -372,21 +373,13 @@ def decision_of(result: cedarpy.AuthzResult) -> Decision:
     return Decision(answer == "Allow" and not errors, answer, reasons, errors)
 
 
-def validate(policies: LoadedPolicies, schema: cedarpy.Schema) -> None:
-    """Strict validation, file by file, so each error names its file, line and @id."""
-    problems: list[str] = []
-    by_file: dict[Path, dict[str, str]] = {}
-    for source in policies.sources.values():
-        by_file.setdefault(source.file, {})[source.cedar_id] = source.id
-    for path, text in policies.files.items():
-        result = cedarpy.validate_policies(text, schema)
-        for error in result.errors:
-            policy_id = by_file.get(path, {}).get(error.policy_id, error.policy_id)
-            found = policies.sources.get(policy_id)
-            where = f"{path}:{found.line}" if found else str(path)
-            problems.append(f"{where}: policy {policy_id!r}: {error.error}")
-        if not result.validation_passed and not result.errors:
-            problems.append(f"{path}: validation failed")
+def validate(
+    policies: LoadedPolicies, schema: cedarpy.Schema, model: SchemaModel | None = None
+) -> None:
+    """Strict validation, so each error names its file, line and @id. With the schema's
+    ``model``, many policies are validated in groups by the actions they can apply to
+    (``authorizer.cedar.validation``: the same problems, without policies x every action)."""
+    problems = [problem.text for problem in problems_of(policies, schema, model)]
     if policies.document.get("templateLinks"):
         from authorizer.cedar.links import link_validation_errors  # noqa: PLC0415  # only when used
 

@@ -18,7 +18,7 @@ import copy
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +66,23 @@ def parse_links(text: str, source: str = "links") -> list[TemplateLink]:
         raise PolicyError(f"{source}: JSON nested too deeply") from None
     if not isinstance(document, list):
         raise PolicyError(f"{source}: a JSON list of template links is expected")
-    lines = [text.count("\n", 0, m.start()) + 1 for m in _LINK_ID_KEY.finditer(text)]
+    lines = _lines_of(text, (m.start() for m in _LINK_ID_KEY.finditer(text)))
     links: list[TemplateLink] = []
     for index, item in enumerate(document):
         line = lines[index] if index < len(lines) else 0
         links.append(_link(item, f"{source}:{line}" if line else f"{source}[{index}]", line))
     return links
+
+
+def _lines_of(text: str, positions: Iterable[int]) -> list[int]:
+    """The 1-based line of each of the (increasing) ``positions``, counted in one pass."""
+    found: list[int] = []
+    line, counted = 1, 0
+    for position in positions:
+        line += text.count("\n", counted, position)
+        counted = position
+        found.append(line)
+    return found
 
 
 def _link(item: object, where: str, line: int) -> TemplateLink:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -43,18 +44,42 @@ class LoadedPolicies(NamedTuple):
         return cedarpy.PolicySet.from_json_str(json.dumps(self.document))
 
 
+# One pass over a file: strings (an unterminated one runs to the end; an escape skips line
+# breaks to the character it escapes), `//` comments (ended by CR or LF, as Cedar ends them) and
+# the `;` outside both, which ends a statement.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\[\r\n]*[^\r\n]|\\[\r\n]*\Z)*"?|//[^\r\n]*|;')
+_VISIBLE = re.compile(r"\S")
+
+
 def statements(text: str) -> list[tuple[int, str]]:
     """Each top-level statement (policy or template) with the 1-based line it starts on. A `;`
-    outside strings and comments ends one: Cedar has no `;` inside expressions."""
-    masked = _mask(text)
+    outside strings and comments ends one: Cedar has no `;` inside expressions. One pass: the
+    line numbers are counted as the scan goes (linear in the text, whatever the policy count)."""
     found: list[tuple[int, str]] = []
-    start = 0
-    for end in [i + 1 for i, char in enumerate(masked) if char == ";"] + [len(text)]:
-        chunk = masked[start:end]
-        if chunk.strip():
-            first = start + len(chunk) - len(chunk.lstrip())
-            found.append((text.count("\n", 0, first) + 1, text[start:end]))
-        start = end
+    start = 0  # of the current statement
+    first: int | None = None  # its first character outside comments and whitespace
+    line, counted = 1, 0  # the line of position ``counted``
+    position = 0
+    for token in _TOKENS.finditer(text):
+        if first is None:
+            visible = _VISIBLE.search(text, position, token.start())
+            if visible is not None:
+                first = visible.start()
+            elif not token.group().startswith("//"):
+                first = token.start()
+        position = token.end()
+        if token.group() == ";":
+            begin = token.start() if first is None else first  # (first is set: the `;` is)
+            line += text.count("\n", counted, begin)
+            counted = begin
+            found.append((line, text[start:position]))
+            start, first = position, None
+    if first is None:
+        visible = _VISIBLE.search(text, position)
+        first = visible.start() if visible is not None else None
+    if first is not None:
+        line += text.count("\n", counted, first)
+        found.append((line, text[start:]))
     return found
 
 
@@ -66,33 +91,6 @@ def _locate_parse_error(text: str) -> int | None:
         except ValueError:
             return line
     return None
-
-
-def _mask(text: str) -> str:
-    """The text with strings and comments blanked, so `;` inside them is not a boundary."""
-    out, in_string, escaped, in_comment = [], False, False, False
-    for index, char in enumerate(text):
-        if char in "\r\n":  # Cedar ends a `//` comment at a lone CR too
-            in_comment = False
-            out.append(char)
-        elif in_comment:
-            out.append(" ")
-        elif in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-            out.append(" ")
-        elif char == "/" and text.startswith("//", index):
-            in_comment = True
-            out.append(" ")
-        else:
-            if char == '"':
-                in_string = True
-            out.append(char)
-    return "".join(out)
 
 
 def parse_file(path: Path, text: str, name: str | None = None) -> list[PolicySource]:

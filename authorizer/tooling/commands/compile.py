@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         if schema_input is not None:
             model = schema_from_text(*schema_input)
             try:
-                validate(policies, cedar_schema(model))
+                validate(policies, cedar_schema(model), model)
             except PolicyError as error:
                 print(f"error: {error}", file=sys.stderr)
                 return Exit.VALIDATION
