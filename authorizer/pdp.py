@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, Self, TypeVar
@@ -40,6 +39,7 @@ from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
 from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import VerifiedToken
+from authorizer.stores.file_slices import PrincipalPart
 from authorizer.stores.store import EntitySet, EntityStore
 from authorizer.telemetry import Telemetry
 
@@ -55,8 +55,8 @@ class Caller(NamedTuple):
 
     token: VerifiedToken
     principal: Mapping[str, str]
-    # The store's entities with the principal and its groups; None with a live entity store
-    # (DynamoDB), whose entities are read per request for the resource (Engine.entity_set).
+    # Always None: a caller holds no entities handle (memory would grow with callers x store);
+    # each request gets a small one from ``part`` (Engine.entity_set). Kept for the backend API.
     entities: cedarpy.Entities | None
     # context.token by its declared type (EntityMapping.token_shape): shaped once per token.
     token_records: dict[object, Any]
@@ -65,6 +65,8 @@ class Caller(NamedTuple):
     # What Cedar can see of this caller, as decision-cache key parts (``Authorizer._seen``): per
     # action, and "" for the token-level batch.
     seen: dict[tuple[str, str] | str, str]
+    # ``extra`` serialised once, with the caller's slice of a JSON entity store (Engine).
+    part: PrincipalPart | None = None
 
 
 class Outcome(NamedTuple):
@@ -234,8 +236,8 @@ class Authorizer:
         if self.revocations is not None:
             self.revocations.check(verified.claims)
         extra = self.issuers.mapping_of(verified.claims).principal_entities(verified.claims)
-        entities = None if self.engine.live_store else self.engine.entities_with(extra)
-        caller = Caller(verified, extra[0]["uid"], entities, {}, tuple(extra), {})
+        part = self.engine.principal_part(extra)
+        caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part)
         self._tokens[token] = caller
         return caller
 
@@ -274,19 +276,20 @@ class Authorizer:
             context = self._context(caller, request, match)
         cedar_request = {"principal": principal, "action": action, "resource": resource,
                          "context": context}  # fmt: skip
-        entities = self._entities(caller, resource)
+        entities = self._entities(caller, resource, [context])
         decision = self._evaluate([cedar_request], entities.handle)[0]
         if self.settings.decision_cache_ttl > 0:
             until = min(self._expiry(caller.token), entities.expires_at)
             self._decisions[key] = (decision, until)
         return Outcome(decision, principal, action, resource)
 
-    def _entities(self, caller: Caller, resource: Mapping[str, str]) -> EntitySet:
-        """The caller's handle (a JSON file store), or the live store's entities for this
-        resource, with the time until which a decision made with them may be reused."""
-        if caller.entities is not None:
-            return EntitySet(caller.entities, math.inf)
-        return self.engine.entity_set(caller.extra, (resource,))
+    def _entities(
+        self, caller: Caller, resource: Mapping[str, str], contexts: list[Any]
+    ) -> EntitySet:
+        """The entities Cedar needs for the caller's requests about ``resource`` (a slice of a
+        JSON file store, or what a live store reads), with the time until which a decision made
+        with them may be reused."""
+        return self.engine.entity_set(caller.part or caller.extra, (resource,), contexts)
 
     def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
         """Every token-level route in one pass; the answers are cached per caller content."""
@@ -302,7 +305,8 @@ class Authorizer:
                  "context": self._context(caller, request, RouteMatch(route, {}))}
                 for route in self.token_routes
             ]  # fmt: skip
-            entities = self._entities(caller, self.mapping.application)
+            contexts = [r["context"] for r in requests]
+            entities = self._entities(caller, self.mapping.application, contexts)
             decisions, cache = tuple(self._evaluate(requests, entities.handle)), "none"
             if self.settings.decision_cache_ttl > 0:
                 until = min(self._expiry(caller.token), entities.expires_at)

@@ -320,17 +320,27 @@ def test_json_store_serves_lookups_from_the_file() -> None:
     assert store.generation == 0
 
 
-def test_the_json_store_stays_on_the_fast_path(
+def test_a_json_store_is_shared_and_each_request_gets_a_slice(
     authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
-    """One pre-parsed handle, the caller's handle built once per token."""
+    """No caller holds a copy of the store: a request's handle is the slice of the file it can
+    reach, not the file."""
     engine = authz.engine
     assert not engine.live_store and isinstance(engine.store, JsonFileStore)
     token = user_token(issuer, "alice", clock.now)
     for path in ("/employees/emp-001", "/employees/emp-002"):
         assert outcome(authz, rest(token, "GET", path, "/employees/{employeeId}")) == "Allow"
     caller = authz.verify(token)
-    assert caller.entities is engine.entities_with(list(caller.extra))
+    assert caller.entities is None and caller.part is not None
+    found = engine.entity_set(caller.part, [{"type": "Corp::Employee", "id": "emp-001"}], [{}])
+    uids = {(e["uid"]["type"], e["uid"]["id"]) for e in json.loads(str(found.handle))}
+    # The policies read emp-001's group and whether that has an hrGroup (not the hrGroup's
+    # data); alice's group is in the file. The schema's actions come with any handle.
+    assert {u for u in uids if u[0] != "Corp::Action"} == {
+        ("Corp::Employee", "emp-001"),
+        (G, "engineering"),
+        ("Corp::User", "alice"),
+    }
 
 
 # --- a live store through the engine and the authorizer -------------------------------------------

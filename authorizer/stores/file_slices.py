@@ -53,7 +53,7 @@ _READS_DATA = frozenset({".", "has", "getTag", "hasTag"})
 _YIELDS_ATTRIBUTE = frozenset({".", "getTag"})
 # Where an operator keeps its operands in Cedar's JSON form (``Record`` keeps them by name).
 _OPERANDS = ("left", "right", "arg", "if", "then", "else", "in")
-RESOURCE_PARTS = 4096  # resource parts kept (a few entities each)
+RESOURCE_PARTS = 1024  # resource parts kept (~11 KB each with the sample schema's actions)
 
 
 class Reach(NamedTuple):
@@ -194,12 +194,14 @@ class FileSlices:
         schema: cedarpy.Schema | None,
         policy_document: object,
         context_entities: bool,
+        known: Reach | None = None,
     ) -> None:
         """``context_entities``: whether a request's context can hold entity references (the
         schema declares an entity type in some action's context); then the entities the
         policies read through ``context`` are sliced in too."""
         self.store, self.schema = store, schema
-        found = reach(policy_document)
+        # ``known``: the reach the compiled policy store keeps, so a cold start reads no policy.
+        found = reach(policy_document) if known is None else known
         self.principal_hops = found.variables.get("principal", 0)
         self.resource_hops = found.variables.get("resource", 0)
         # context.a.b counts the record read `.a`: an entity in the context is one hop less.

@@ -56,7 +56,6 @@ from authorizer.stores.entity_graph import (
     find_cycle,
     references,
     stored_entity,
-    uid_dict,
     uid_key,
     uid_text,
 )
@@ -202,10 +201,10 @@ class JsonFileStore:
             raise ConfigError(f"{label}: invalid Cedar entities: {why}") from None
         if not isinstance(entities, list):
             raise ConfigError(f"{label}: a JSON list of entities is expected")
-        # Cedar accepted every entity, so each is an object with a well-formed uid.
-        self.known_uids: frozenset[UidKey] = frozenset(uid_key(e.get("uid")) for e in entities)
-        self._raw: list[Any] | None = entities  # until ``lookup`` first needs the index
-        self._index: dict[UidKey, StoredEntity] | None = None
+        # Cedar accepted every entity, so each is an object with a well-formed uid. The index
+        # is a third of the parsed file's size, which is let go.
+        self._index: dict[UidKey, StoredEntity] = {s.uid: s for s in map(stored_entity, entities)}
+        self.known_uids: frozenset[UidKey] = frozenset(self._index)
 
     @property
     def preloaded(self) -> cedarpy.Entities:
@@ -214,29 +213,11 @@ class JsonFileStore:
     def knows(self, uid: UidKey) -> bool:
         return uid in self.known_uids
 
-    @property
-    def _entities(self) -> Iterable[Any]:
-        """Each entity (with its uid and parents, what the policy index reads of the file)."""
-        if self._raw is not None:
-            return self._raw
-        return (
-            {"uid": uid_dict(uid), "parents": [uid_dict(p) for p in entity.parents]}
-            for uid, entity in self._built().items()
-        )
-
-    def _built(self) -> dict[UidKey, StoredEntity]:
-        """Every entity as a ``StoredEntity``, built on first use (the parsed file is then let
-        go: the index is a third of its size)."""
-        if self._index is None:
-            self._index = {s.uid: s for s in map(stored_entity, self._raw or [])}
-            self._raw = None
-        return self._index
-
     def use_schema(self, schema: cedarpy.Schema | None) -> None:
         pass  # parsed with the schema already
 
     def lookup(self, uids: Collection[UidKey]) -> tuple[dict[UidKey, StoredEntity | None], float]:
-        index = self._index if self._index is not None else self._built()
+        index = self._index
         return {uid: index.get(uid) for uid in uids}, math.inf
 
     def invalidate(self, uids: Iterable[UidLike]) -> None:
