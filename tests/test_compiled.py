@@ -4,6 +4,7 @@ damaged, and never a way around validation."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -104,7 +105,10 @@ def test_a_schema_edit_makes_it_stale(app: Path, caplog: pytest.LogCaptureFixtur
         (lambda data: data + b" ", "cannot be used"),  # the content no longer matches its digest
         (lambda data: data[: len(data) // 2], "cannot be used"),  # truncated
         (lambda data: b"not json\n" + data, "cannot be used"),  # header unreadable
-        (lambda data: data.replace(b'"format": 1', b'"format": 99'), "is stale"),  # other format
+        (
+            lambda data: data.replace(b'"format": %d' % compiled.FORMAT, b'"format": 99'),
+            "is stale",
+        ),  # other format
     ],
     ids=["extra-byte", "truncated", "bad-header", "other-format"],
 )
@@ -125,15 +129,27 @@ def test_a_damaged_store_is_ignored(
 
 def test_a_store_whose_content_drops_a_policy_is_ignored(app: Path) -> None:
     # The header's digest covers the content: a store edited by hand (here: the tenant
-    # isolation forbid removed) is not trusted, so no forbid can silently go missing.
+    # isolation forbid removed from its bucket, the tables made to match) is not trusted, so no
+    # forbid can silently go missing.
     path = app / "policies" / COMPILED_NAME
-    header, _, body = path.read_bytes().partition(b"\n")
-    content = json.loads(body)
-    kept = [r for r in content["policies"] if r[0] != "tenant-isolation"]
-    assert len(kept) == len(content["policies"]) - 1
-    content["policies"] = kept
-    path.write_bytes(header + b"\n" + json.dumps(content, separators=(",", ":")).encode())
-    assert "tenant-isolation" in load(app).policies.sources
+    header, _, rest = path.read_bytes().partition(b"\n")
+    meta_line, _, body = rest.partition(b"\n")
+    meta = json.loads(meta_line)
+    offsets = meta["offsets"]
+    parts = [json.loads(body[a:b]) for a, b in itertools.pairwise(offsets)]
+    kept = [[r for r in part if r[1] != "tenant-isolation"] for part in parts]
+    assert sum(map(len, kept)) == sum(map(len, parts)) - 1
+    texts = [json.dumps(part, separators=(",", ":")).encode() for part in kept]
+    meta["offsets"] = [0]
+    for text in texts:
+        meta["offsets"].append(meta["offsets"][-1] + len(text))
+    edited = json.dumps(meta, separators=(",", ":")).encode() + b"\n" + b"".join(texts)
+    path.write_bytes(header + b"\n" + edited)
+    loaded = load(app)
+    assert "tenant-isolation" in loaded.policies.sources
+    assert any(
+        s.id == "tenant-isolation" for s in loaded.applicable(("Corp::Action", "view_salary"))
+    )
 
 
 def test_an_unknown_cedar_version_never_trusts_a_store(

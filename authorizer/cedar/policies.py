@@ -41,7 +41,7 @@ class LoadedPolicies(NamedTuple):
     version: str  # digest of every file's name and text
 
     def policy_set(self) -> cedarpy.PolicySet:
-        return cedarpy.PolicySet.from_json_str(json.dumps(self.document))
+        return cedarpy.PolicySet.from_json_str(json.dumps(dict(self.document)))
 
 
 # One pass over a file: strings (an unterminated one runs to the end; an escape skips line

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: {error}", file=sys.stderr)
                 return Exit.VALIDATION
         schema_json = dict(model.json) if model is not None and model.text is not None else None
-        target = write_compiled(directory, key, policies, schema_json)
+        target = write_compiled(directory, key, policies, schema_json, model is not None)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.FAILURE
