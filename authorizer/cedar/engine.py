@@ -42,6 +42,13 @@ from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policie
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
 from authorizer.cedar.validation import problems_of
 from authorizer.errors import ConfigError, PolicyError, SchemaError
+from authorizer.stores.file_slices import (
+    FileSlices,
+    PrincipalPart,
+    Reach,
+    context_holds_entities,
+    plain_part,
+)
 from authorizer.stores.store import EntitySet, EntityStore, JsonFileStore, LiveEntities, UidLike
 
 logger = logging.getLogger(__name__)
@@ -84,6 +91,7 @@ class Engine:
         validated: bool = False,  # the policies were validated against this schema already
         deny_without_permit: bool = False,
         index: PolicyIndex[PolicySource] | None = None,  # built from ``policies`` when None
+        reach: Reach | None = None,  # file_slices.reach of the policies, when known
     ) -> None:
         self.policies = policies
         # Checking each request against the schema costs about a third of an evaluation; our
@@ -109,6 +117,12 @@ class Engine:
         self.known_uids: frozenset[tuple[object, object]] = (
             store.known_uids if isinstance(store, JsonFileStore) else frozenset()
         )
+        # A JSON file is given to Cedar a slice per request (``authorizer.stores.file_slices``):
+        # no handle per caller, whatever the number of callers and the size of the file.
+        self.slices: FileSlices | None = None
+        if isinstance(store, JsonFileStore):
+            holds = context_holds_entities(schema)
+            self.slices = FileSlices(store, self.schema, policies.document, holds, reach)
         self.version = policies.version
         self.indexed = indexed  # False: every request against every policy (tests compare)
         self.deny_without_permit = deny_without_permit
@@ -121,7 +135,6 @@ class Engine:
             index = PolicyIndex.of(static, groups_known=schema is not None)
         self.index = index
         self._action_keys: dict[Uid, tuple[str, ...]] = {}
-        self._handles: LRUCache[str, cedarpy.Entities] = LRUCache(maxsize=4096)
         self._sets: LRUCache[frozenset[int], cedarpy.PolicySet] = LRUCache(
             COMBINED_POLICIES, getsizeof=lambda policy_set: len(policy_set) + 1
         )
@@ -177,6 +190,7 @@ class Engine:
             validated=compiled is not None,
             deny_without_permit=True,
             index=_compiled_index(compiled, schema),
+            reach=compiled.reach if compiled is not None else None,
         )
 
     def knows(self, uid: EntityUid) -> bool:
@@ -187,34 +201,57 @@ class Engine:
         """True when entities are read per request (then a caller has no handle of its own)."""
         return self.live is not None
 
+    def principal_part(self, extra: Sequence[Mapping[str, Any]]) -> PrincipalPart:
+        """What a caller adds to every request (the principal entity, then its groups, as
+        ``EntityMapping.principal_entities`` makes them), made once per caller: the entities
+        serialised, and with a JSON file the caller's slice of it."""
+        if self.slices is None:
+            return plain_part(extra)
+        return self.slices.principal(extra)
+
     def entity_set(
-        self, extra: Sequence[Mapping[str, Any]], resources: Sequence[UidLike] = ()
+        self,
+        caller: Sequence[Mapping[str, Any]] | PrincipalPart,
+        resources: Sequence[UidLike] = (),
+        contexts: Sequence[Mapping[str, Any]] | None = None,
     ) -> EntitySet:
-        """The entities for a request about ``resources`` by the principal in ``extra`` (the
-        principal entity, then its groups, as ``EntityMapping.principal_entities`` makes them),
-        with the time until which a decision made with them may be reused."""
-        if self.live is None:
-            return EntitySet(self.entities_with(extra), math.inf)
-        return self.live.entity_set(extra, resources)
+        """The entities for requests about ``resources`` with ``contexts`` (None: not known) by
+        ``caller`` (its ``principal_part``, or the entities that make it), with the time until
+        which a decision made with them may be reused. A JSON file: the slice of it these
+        requests can reach plus the caller's entities; a live store: what it reads for them."""
+        if isinstance(caller, PrincipalPart):
+            part = caller
+        else:
+            part = self.principal_part(caller) if self.live is None else plain_part(caller)
+        if self.live is not None:
+            return self.live.entity_set(part.extra, resources)
+        found = self.slices.entity_set(part, resources, contexts) if self.slices else None
+        if found is None:  # the policies read entities through a context not given
+            return EntitySet(self._whole(part), math.inf)
+        self._remember(found.handle, part.fresh)
+        return found
 
     def entities_with(
-        self, extra: Sequence[Mapping[str, Any]], resources: Sequence[UidLike] = ()
+        self,
+        extra: Sequence[Mapping[str, Any]],
+        resources: Sequence[UidLike] | None = None,
+        contexts: Sequence[Mapping[str, Any]] | None = None,
     ) -> cedarpy.Entities:
-        """The resource store plus per-request entities (principal, groups) not already in it.
-        Handles are kept per distinct delta: a user's next token (a refresh) with the same
-        attributes reuses the handle, whose first evaluation costs cedarpy more than later ones.
-        A JSON file holds every resource already; a live store reads ``resources``."""
+        """``entity_set``'s handle. With ``resources`` None: the whole store and ``extra``, for a
+        caller that adds entities of its own, which may reference any stored entity (built per
+        call: a copy of the store, not kept)."""
         if self.live is not None:
-            return self.live.entity_set(extra, resources).handle
-        fresh = [e for e in extra if not self.knows(e["uid"])]
-        if not fresh:
+            return self.live.entity_set(extra, resources or ()).handle
+        if resources is None:
+            return self._whole(self.principal_part(extra))
+        return self.entity_set(extra, resources, contexts).handle
+
+    def _whole(self, part: PrincipalPart) -> cedarpy.Entities:
+        """The whole store plus the caller's entities it lacks (a copy of the store)."""
+        if not part.fresh:
             return self.entities
-        delta = json.dumps(fresh, sort_keys=True)
-        handle = self._handles.get(delta)
-        if handle is None:
-            handle = self.entities.with_added_json_str(delta)
-            self._handles[delta] = handle
-            self._remember(handle, fresh)
+        handle = self.entities.with_added_json_str(f"[{part.fresh_json}]")
+        self._remember(handle, part.fresh)
         return handle
 
     def _remember(self, handle: cedarpy.Entities, added: Sequence[Mapping[str, Any]]) -> None:
