@@ -12,10 +12,9 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Self, TypeVar
+from typing import Any, NamedTuple, Self
 
 import cedarpy
-from cachetools import TLRUCache
 
 from authorizer import cache_keys
 from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT
@@ -41,12 +40,11 @@ from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import VerifiedToken
 from authorizer.stores.file_slices import PrincipalPart
 from authorizer.stores.store import EntitySet, EntityStore
+from authorizer.stores.ttl_cache import ExpiringCache
 from authorizer.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
-K = TypeVar("K")
-V = TypeVar("V")
 CACHE_SIZE = 10_000
 
 
@@ -66,7 +64,15 @@ class Caller(NamedTuple):
     # action, and "" for the token-level batch.
     seen: dict[tuple[str, str] | str, str]
     # ``extra`` serialised once, with the caller's slice of a JSON entity store (Engine).
-    part: PrincipalPart | None = None
+    part: PrincipalPart
+    # ``token_records`` serialised (cache_keys.entity_text), once each: the decision-cache key
+    # and Cedar's context both take the text.
+    token_texts: dict[object, str]
+    # ``extra`` serialised once, with the caller's slice of a JSON entity store (Engine).
+    part: PrincipalPart
+    # ``token_records`` serialised (cache_keys.entity_text), once each: the decision-cache key
+    # and Cedar's context both take the text.
+    token_texts: dict[object, str]
 
 
 class Outcome(NamedTuple):
@@ -121,12 +127,12 @@ class Authorizer:
         self.verifier = self.issuers  # verifies a token of any trusted issuer
         self.telemetry = telemetry or Telemetry()
         # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
-        self._tokens: TLRUCache[str, Caller] = TLRUCache(CACHE_SIZE, _until_exp, timer=clock)
-        self._decisions: TLRUCache[cache_keys.DecisionKey, tuple[Decision, float]] = TLRUCache(
-            CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock
+        self._tokens: ExpiringCache[str, Caller] = ExpiringCache(CACHE_SIZE, clock)
+        self._decisions: ExpiringCache[cache_keys.DecisionKey, Decision] = ExpiringCache(
+            CACHE_SIZE, clock
         )
-        self._batches: TLRUCache[cache_keys.BatchKey, tuple[tuple[Decision, ...], float]] = (
-            TLRUCache(CACHE_SIZE, lambda _k, v, _now: v[1], timer=clock)
+        self._batches: ExpiringCache[cache_keys.BatchKey, tuple[Decision, ...]] = ExpiringCache(
+            CACHE_SIZE, clock
         )
 
     def is_token_level(self, route: Route) -> bool:
@@ -227,7 +233,7 @@ class Authorizer:
         revocation list is asked every time (its answers are cached for REVOCATION_CACHE_TTL), so
         a cached token, and the decisions cached for it, are refused once its revocation is seen.
         """
-        cached = _cached(self._tokens, token)
+        cached = self._tokens.get(token)
         if cached is not None:
             if self.revocations is not None:
                 self.revocations.check(cached.token.claims)
@@ -237,8 +243,8 @@ class Authorizer:
             self.revocations.check(verified.claims)
         extra = self.issuers.mapping_of(verified.claims).principal_entities(verified.claims)
         part = self.engine.principal_part(extra)
-        caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part)
-        self._tokens[token] = caller
+        caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part, {})
+        self._tokens.put(token, caller, float(verified.claims["exp"]))
         return caller
 
     def decide(self, request: Request, caller: Caller) -> Outcome:
@@ -269,18 +275,18 @@ class Authorizer:
             seen = self._seen(caller, match.route if reads else None)
         current = cache_keys.generation(self.engine.version, self.engine.store.generation)
         key = cache_keys.decision_key(current, seen, action, resource, part)
-        cached = _cached(self._decisions, key)
+        cached = self._decisions.get(key)
         if cached is not None:
-            return Outcome(cached[0], principal, action, resource, cache="decision")
+            return Outcome(cached, principal, action, resource, cache="decision")
         if context is None:
             context = self._context(caller, request, match)
         cedar_request = {"principal": principal, "action": action, "resource": resource,
-                         "context": context}  # fmt: skip
+                         "context": self._context_json(caller, match.route, context)}  # fmt: skip
         entities = self._entities(caller, resource, [context])
         decision = self._evaluate([cedar_request], entities.handle)[0]
         if self.settings.decision_cache_ttl > 0:
             until = min(self._expiry(caller.token), entities.expires_at)
-            self._decisions[key] = (decision, until)
+            self._decisions.put(key, decision, until)
         return Outcome(decision, principal, action, resource)
 
     def _entities(
@@ -289,28 +295,30 @@ class Authorizer:
         """The entities Cedar needs for the caller's requests about ``resource`` (a slice of a
         JSON file store, or what a live store reads), with the time until which a decision made
         with them may be reused."""
-        return self.engine.entity_set(caller.part or caller.extra, (resource,), contexts)
+        return self.engine.entity_set(caller.part, (resource,), contexts)
 
     def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
         """Every token-level route in one pass; the answers are cached per caller content."""
         current = cache_keys.generation(self.engine.version, self.engine.store.generation)
         key = cache_keys.batch_key(current, self._seen_batch(caller))
-        cached = _cached(self._batches, key)
+        cached = self._batches.get(key)
         if cached is not None:
-            decisions, cache = cached[0], "token"
+            decisions, cache = cached, "token"
         else:
+            contexts = [
+                self._context(caller, request, RouteMatch(route, {})) for route in self.token_routes
+            ]
             requests = [
                 {"principal": caller.principal, "action": route.action_uid,
                  "resource": self.mapping.application,
-                 "context": self._context(caller, request, RouteMatch(route, {}))}
-                for route in self.token_routes
+                 "context": self._context_json(caller, route, context)}
+                for route, context in zip(self.token_routes, contexts, strict=True)
             ]  # fmt: skip
-            contexts = [r["context"] for r in requests]
             entities = self._entities(caller, self.mapping.application, contexts)
             decisions, cache = tuple(self._evaluate(requests, entities.handle)), "none"
             if self.settings.decision_cache_ttl > 0:
                 until = min(self._expiry(caller.token), entities.expires_at)
-                self._batches[key] = (decisions, until)
+                self._batches.put(key, decisions, until)
         by_route = dict(zip(self.token_routes, decisions, strict=True))
         return Outcome(
             by_route[match.route], caller.principal, match.route.action_uid,
@@ -326,10 +334,10 @@ class Authorizer:
         found = caller.seen.get(key)
         if found is None:
             if route is None:
-                found = cache_keys.caller_digest(caller.extra)
+                found = cache_keys.caller_digest_of(caller.part.texts)
             else:
-                found = cache_keys.caller_with_token(
-                    self._seen(caller), self._token_record(caller, route)
+                found = cache_keys.caller_with_token_text(
+                    self._seen(caller), self._token_text(caller, route)
                 )
             caller.seen[key] = found
         return found
@@ -339,8 +347,9 @@ class Authorizer:
         record (those routes' policies read nothing else)."""
         found = caller.seen.get("")
         if found is None:
-            tokens = [self._token_record(caller, route) for route in self.token_routes]
-            found = caller.seen[""] = cache_keys.caller_with_tokens(self._seen(caller), tokens)
+            tokens = [self._token_text(caller, route) for route in self.token_routes]
+            seen = self._seen(caller)
+            found = caller.seen[""] = cache_keys.caller_with_tokens_texts(seen, tokens)
         return found
 
     def _token_record(self, caller: Caller, route: Route) -> Any:
@@ -353,6 +362,29 @@ class Authorizer:
             token = self.mapping.token_record(caller.token.claims, action)
             caller.token_records[shape] = token
         return token
+
+    def _token_text(self, caller: Caller, route: Route) -> str:
+        """``_token_record`` serialised, once per caller and token type."""
+        model = self.engine.model
+        action = model.action(route.action_type, route.action_id) if model else None
+        shape = self.mapping.token_shape(action)
+        text = caller.token_texts.get(shape)
+        if text is None:
+            text = caller.token_texts[shape] = cache_keys.entity_text(
+                self._token_record(caller, route)
+            )
+        return text
+
+    def _context_json(self, caller: Caller, route: Route, context: dict[str, Any]) -> str:
+        """The context as the JSON Cedar parses (cedarpy would ``json.dumps`` a dict itself),
+        with the caller's token record spliced in as serialised once."""
+        if "token" not in context:
+            return json.dumps(context)
+        token = self._token_text(caller, route)
+        if len(context) == 1:
+            return f'{{"token": {token}}}'
+        rest = json.dumps({k: v for k, v in context.items() if k != "token"})
+        return f'{rest[:-1]}, "token": {token}}}'
 
     def _context(self, caller: Caller, request: Request, match: RouteMatch) -> dict[str, Any]:
         model = self.engine.model
@@ -448,19 +480,6 @@ def policy_action_ids(policies: LoadedPolicies, action_type: str) -> set[str]:
             e["id"] for e in entities if isinstance(e, dict) and e.get("type") == action_type
         )
     return ids
-
-
-def _until_exp(_key: str, caller: Caller, _now: float) -> float:
-    return float(caller.token.claims["exp"])
-
-
-def _cached(cache: TLRUCache[K, V], key: K) -> V | None:
-    """``cache.get(key)`` without its second lookup: it runs on every request, and ``get``
-    (membership test, then the item) costs cachetools several times what one lookup does."""
-    try:
-        return cache[key]
-    except KeyError:  # absent or expired
-        return None
 
 
 def _attribute(entity: Mapping[str, Any], name: str) -> Any:
