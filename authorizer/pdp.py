@@ -68,11 +68,6 @@ class Caller(NamedTuple):
     # ``token_records`` serialised (cache_keys.entity_text), once each: the decision-cache key
     # and Cedar's context both take the text.
     token_texts: dict[object, str]
-    # ``extra`` serialised once, with the caller's slice of a JSON entity store (Engine).
-    part: PrincipalPart
-    # ``token_records`` serialised (cache_keys.entity_text), once each: the decision-cache key
-    # and Cedar's context both take the text.
-    token_texts: dict[object, str]
 
 
 class Outcome(NamedTuple):
