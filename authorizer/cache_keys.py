@@ -16,6 +16,8 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 DecisionKey = tuple[str, str, str, str, str, str]
+# ``json.dumps(value, sort_keys=True, default=str)``, without building an encoder per call.
+_SORTED = json.JSONEncoder(sort_keys=True, default=str)
 BatchKey = tuple[str, str]
 
 
@@ -23,7 +25,7 @@ def digest(value: object) -> str:
     """SHA-256 of the value's canonical JSON (sorted keys); "" for None (nothing to key on)."""
     if value is None:
         return ""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(_SORTED.encode(value).encode()).hexdigest()
 
 
 def generation(policy_version: str, store_generation: int) -> str:
@@ -56,7 +58,7 @@ def caller_with_tokens(caller: str, token_records: Sequence[Any]) -> str:
 
 def entity_text(value: object) -> str:
     """A value as ``digest`` serialises it (sorted keys); Cedar reads this text as well."""
-    return json.dumps(value, sort_keys=True, default=str)
+    return _SORTED.encode(value)
 
 
 def caller_digest_of(entity_texts: Sequence[str]) -> str:

@@ -53,6 +53,8 @@ _READS_DATA = frozenset({".", "has", "getTag", "hasTag"})
 _YIELDS_ATTRIBUTE = frozenset({".", "getTag"})
 # Where an operator keeps its operands in Cedar's JSON form (``Record`` keeps them by name).
 _OPERANDS = ("left", "right", "arg", "if", "then", "else", "in")
+# ``json.dumps(entity, sort_keys=True)``, without building an encoder per call.
+_SORTED = json.JSONEncoder(sort_keys=True)
 RESOURCE_PARTS = 1024  # resource parts kept (~11 KB each with the sample schema's actions)
 
 
@@ -182,7 +184,7 @@ def context_holds_entities(model: SchemaModel | None) -> bool:
 
 def entity_texts(extra: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     """Each entity serialised once: the cache key's digest and the caller part both use them."""
-    return tuple(json.dumps(entity, sort_keys=True) for entity in extra)
+    return tuple(_SORTED.encode(entity) for entity in extra)
 
 
 class FileSlices:
