@@ -25,15 +25,18 @@ def test_distinct_callers_hold_no_entities_handle(
     authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
     """Before: each cached caller kept the store plus its entities (a handle per distinct user,
-    and an LRU of 4,096 more). Now the handles in memory do not grow with the callers."""
+    and an LRU of 4,096 more). Now the handles in memory do not grow with the callers: the only
+    ones kept are the engine's bounded caches (here bounded at 8 request handles)."""
     path = ("GET", "/employees/emp-001", "/employees/{employeeId}")
+    assert authz.engine.slices is not None
+    authz.engine.slices._handles.maxsize = 8
     assert outcome(authz, rest(user_token(issuer, "alice", clock.now), *path)) == "Allow"
     before = live_handles()
     groups, profile = split_profile("alice")
     for n in range(60):
         token = issuer.token(f"alice-{n}", groups=groups, extra=profile, now=clock.now)
         assert outcome(authz, rest(token, *path)) == "Allow"
-    assert live_handles() <= before + 1
+    assert live_handles() <= before + 8
     assert all(caller.entities is None for caller, _ in authz._tokens._data.values())
 
 

@@ -35,7 +35,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import cedarpy
-from cachetools import LRUCache
 
 from authorizer.cedar.schema import CedarType, EntityRef, RecordType, SchemaModel, SetType
 from authorizer.stores.entity_graph import (
@@ -46,6 +45,7 @@ from authorizer.stores.entity_graph import (
     uid_key,
 )
 from authorizer.stores.store import EntitySet, JsonFileStore, UidLike, uid_of
+from authorizer.stores.ttl_cache import Lru
 
 # Operators that read the data of the entity on their left, and those that read its ancestors.
 _READS_DATA = frozenset({".", "has", "getTag", "hasTag"})
@@ -56,6 +56,7 @@ _OPERANDS = ("left", "right", "arg", "if", "then", "else", "in")
 # ``json.dumps(entity, sort_keys=True)``, without building an encoder per call.
 _SORTED = json.JSONEncoder(sort_keys=True)
 RESOURCE_PARTS = 1024  # resource parts kept (~11 KB each with the sample schema's actions)
+CALLER_HANDLES = 1024  # request handles kept (a resource part and a caller's entities)
 
 
 class Reach(NamedTuple):
@@ -146,6 +147,11 @@ def _note(
             literals[root] = max(literals.get(root, 0), hops)
 
 
+class _Part(NamedTuple):
+    handle: cedarpy.Entities
+    held: frozenset[UidKey]  # the uids in it
+
+
 class PrincipalPart(NamedTuple):
     """What a caller adds to every request, made once per caller (``FileSlices.principal``)."""
 
@@ -217,9 +223,14 @@ class FileSlices:
         self._static: dict[UidKey, StoredEntity] | None = None
         deepest = [self.principal_hops, self.resource_hops, self.context_hops, action_hops]
         self._fresh_hops = max(deepest + list(found.literals.values())) - 1
-        self._parts: LRUCache[
-            tuple[tuple[UidKey, ...], int], tuple[cedarpy.Entities, frozenset[UidKey]]
-        ] = LRUCache(RESOURCE_PARTS)
+        # Resource parts by the resources asked for, and by what they hold (resources the file
+        # lacks all share the part of the static entities alone).
+        self._parts: Lru[tuple[tuple[UidKey, ...], int], _Part] = Lru(RESOURCE_PARTS)
+        self._contents: Lru[frozenset[UidKey], _Part] = Lru(RESOURCE_PARTS)
+        # Request handles by caller content and part: a caller's next request about the same
+        # resource that the decision cache cannot answer (a context that changes, no decision
+        # cache) adds nothing again. Bounded by count, not by callers.
+        self._handles: Lru[tuple[object, ...], cedarpy.Entities] = Lru(CALLER_HANDLES)
 
     def principal(self, extra: Sequence[Mapping[str, Any]]) -> PrincipalPart:
         """The caller part. The file's version of an entity it holds is used as the file has it
@@ -264,6 +275,22 @@ class FileSlices:
         # A principal named by uid alone is one of the resources: read as far as either.
         hops = self.resource_hops if caller.extra else max(self.resource_hops, self.principal_hops)
         base, held = self._resource_part(tuple(uid_of(r) for r in resources), hops)
+        key = (held, caller.fresh_json, caller.stored)
+        handle = None if extra else self._handles.get(key)
+        if handle is None:
+            handle = self._with_caller(base, held, caller, extra)
+            if not extra:
+                self._handles.put(key, handle)
+        return EntitySet(handle, math.inf)
+
+    def _with_caller(
+        self,
+        base: cedarpy.Entities,
+        held: frozenset[UidKey],
+        caller: PrincipalPart,
+        extra: list[tuple[UidKey, str]],
+    ) -> cedarpy.Entities:
+        """The resource part plus the caller's entities (and the context's) it lacks."""
         # Cedar refuses an entity twice unless identical, ancestors included: the part's copy
         # has its ancestors computed, an added copy only its parents. Add only what it lacks.
         pieces = [text for uid, text in caller.stored if uid not in held]
@@ -273,20 +300,22 @@ class FileSlices:
         if caller.fresh_json:
             pieces.append(caller.fresh_json)
         if not pieces:
-            return EntitySet(base, math.inf)
-        return EntitySet(base.with_added_json_str("[" + ",".join(pieces) + "]"), math.inf)
+            return base
+        return base.with_added_json_str("[" + ",".join(pieces) + "]")
 
-    def _resource_part(
-        self, keys: tuple[UidKey, ...], hops: int
-    ) -> tuple[cedarpy.Entities, frozenset[UidKey]]:
+    def _resource_part(self, keys: tuple[UidKey, ...], hops: int) -> _Part:
         """The handle of the resources' slice, and the uids it holds; built once, shared."""
         part = self._parts.get((keys, hops))
         if part is None:
             found = dict(self._static_part())
             found.update(self._closure(dict.fromkeys(keys, hops)))
-            text = "[" + ",".join(e.json for e in found.values()) + "]"
-            handle = cedarpy.Entities.from_json_str(text, self.schema)
-            part = self._parts[(keys, hops)] = (handle, frozenset(found))
+            held = frozenset(found)
+            part = self._contents.get(held)
+            if part is None:
+                text = "[" + ",".join(e.json for e in found.values()) + "]"
+                part = _Part(cedarpy.Entities.from_json_str(text, self.schema), held)
+                self._contents.put(held, part)
+            self._parts.put((keys, hops), part)
         return part
 
     def _static_part(self) -> dict[UidKey, StoredEntity]:

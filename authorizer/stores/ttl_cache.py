@@ -92,3 +92,28 @@ class ExpiringCache(Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+class Lru(Generic[K, V]):
+    """Bounded, least recently used out first, without cachetools' per-call overhead (a hit is
+    one lookup and a move to the end). Not thread-safe: one request path per instance."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._data.get(key)
+        if found is not None:
+            self._data.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        data = self._data
+        data[key] = value
+        data.move_to_end(key)
+        if len(data) > self.maxsize:
+            data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
