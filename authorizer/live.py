@@ -89,6 +89,7 @@ class LiveAuthorizer:
         self._folder: Authorizer | None = None
         if None in self._urls.values():
             self._folder = Authorizer.from_env(environ, fetch, clock)
+            self._folder.telemetry = self.telemetry
         # Per bundle URL: its LiveBundle; per engine: its Authorizer.
         kept = bundle.tenants_max + len(urls - per_tenant)
         self._bundles: LRUCache[str, LiveBundle] = LRUCache(kept)
