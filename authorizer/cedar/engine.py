@@ -368,30 +368,55 @@ class Engine:
     def _plan(
         self, requests: Sequence[Mapping[str, Any]], entities: cedarpy.Entities
     ) -> tuple[list[int], cedarpy.PolicySet | None]:
-        """Which requests Cedar must answer, and the policies it needs for them (None: none)."""
+        """Which requests Cedar must answer, and the policies it needs for them (None: none).
+        Runs per request of a batch (a token-level batch holds every token-level route), so it
+        is kept to dictionary lookups: the keys of the principal and of the resource are
+        computed once per batch when its requests share them, as a batch's requests do."""
         if not self.indexed:
             return list(range(len(requests))), self.policy_set
         ancestry = self._ancestry(entities)
         # With request validation on, Cedar must see every request (it may be NoDecision).
         shortcut = self.deny_without_permit and not self.validate_requests
+        index, permits, action_keys = self.index, self.index.permits, self._action_keys
         todo: list[int] = []
         union: set[int] = set()
-        for index, request in enumerate(requests):
-            buckets = self._candidates(request, ancestry)
-            if shortcut and not self.index.any_permit(buckets):
-                continue
-            todo.append(index)
+        principal: object = _NOTHING
+        resource: object = _NOTHING
+        principal_keys: frozenset[str] | None = None
+        resource_keys: frozenset[str] | None = None
+        for position, request in enumerate(requests):
+            if request.get("principal") is not principal or request.get("resource") is not resource:
+                principal, resource = request.get("principal"), request.get("resource")
+                principal_keys = self._entity_keys(ancestry, principal)
+                resource_keys = self._entity_keys(ancestry, resource)
+                if principal_keys is not None and resource_keys is not None:
+                    principal_keys, resource_keys = index.present(principal_keys, resource_keys)
+            action = request["action"]
+            uid = (action["type"], action["id"])
+            keys = action_keys.get(uid) or self._keys_of_action(uid)
+            if principal_keys is None or resource_keys is None:
+                buckets = index.candidates(keys, None, None)
+            else:
+                buckets = index.candidates(keys, principal_keys, resource_keys)
+            if shortcut:
+                for bucket in buckets:
+                    if permits[bucket]:
+                        break
+                else:
+                    continue  # no candidate permit: a Deny without Cedar
+            todo.append(position)
             union.update(buckets)
         return todo, self._policy_set(frozenset(union)) if todo else None
 
-    def _candidates(self, request: Mapping[str, Any], ancestry: Ancestry | None) -> list[int]:
-        action = request["action"]
-        keys = self._keys_of_action((action["type"], action["id"]))
-        principal = _uid(request.get("principal"))
-        resource = _uid(request.get("resource"))
-        if ancestry is None or principal is None or resource is None:
-            return self.index.candidates(keys, None, None)
-        return self.index.candidates(keys, ancestry.keys(principal), ancestry.keys(resource))
+    def _entity_keys(self, ancestry: Ancestry | None, entity: object) -> frozenset[str] | None:
+        """The index keys of a request's principal or resource (None: not known)."""
+        uid = _uid(entity)
+        if ancestry is None or uid is None:
+            return None
+        return ancestry.keys(uid)
+
+
+_NOTHING = object()  # no principal or resource seen yet
 
 
 def _compiled_index(

@@ -177,6 +177,7 @@ class PolicyIndex(Generic[P]):
         self._members = members
         self._loaded: dict[int, Sequence[P]] = {}
         self._action_buckets: dict[str, tuple[int, ...]] = {}
+        self._present: tuple[frozenset[str], frozenset[str]] | None = None
 
     @classmethod
     def of(cls, policies: Iterable[P], groups_known: bool) -> PolicyIndex[P]:
@@ -199,18 +200,42 @@ class PolicyIndex(Generic[P]):
         resource: Collection[str] | None,
     ) -> list[int]:
         """The buckets that can apply to a request: ``actions`` its action's keys, ``principal``
-        and ``resource`` their entities' keys (None: not known, every bucket of the action)."""
+        and ``resource`` their entities' keys (None: not known, every bucket of the action).
+        Each level is looked up from its smaller side: a principal with many groups meets an
+        action with few principal scopes, and the other way round. (Per request: kept flat.)"""
         found: list[int] = []
+        tree = self.tree
         for action in actions:
-            level = self.tree.get(action)
-            if level is not None:
-                for inner in _matching(level, principal):
-                    found.extend(_matching(inner, resource))
+            level = tree.get(action)
+            if level is None:
+                continue
+            if principal is None:
+                inners = list(level.values())
+            elif len(level) <= len(principal):
+                inners = [inner for key, inner in level.items() if key in principal]
+            else:
+                inners = [level[key] for key in principal if key in level]
+            for inner in inners:
+                if resource is None:
+                    found.extend(inner.values())
+                elif len(inner) <= len(resource):
+                    found.extend(bucket for key, bucket in inner.items() if key in resource)
+                else:
+                    found.extend(inner[key] for key in resource if key in inner)
         return found
 
-    def any_permit(self, buckets: Iterable[int]) -> bool:
-        permits = self.permits
-        return any(permits[bucket] for bucket in buckets)
+    def present(
+        self, principal: frozenset[str], resource: frozenset[str]
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """An entity's keys without those no policy has: what is left is looked up per request
+        (a principal's keys for ten groups meet one or two scopes that exist)."""
+        if self._present is None:  # the keys of every scope, on first use: one pass
+            principals = {key for level in self.tree.values() for key in level}
+            resources = {
+                k for level in self.tree.values() for inner in level.values() for k in inner
+            }
+            self._present = frozenset(principals), frozenset(resources)
+        return principal & self._present[0], resource & self._present[1]
 
     def action_buckets(self, actions: Sequence[str]) -> tuple[int, ...]:
         """Every bucket of these action keys, whatever the principal and resource."""
@@ -231,14 +256,3 @@ class PolicyIndex(Generic[P]):
             if found is None:
                 return None
         return found
-
-
-def _matching(level: Mapping[str, Any], keys: Collection[str] | None) -> list[Any]:
-    """The values of ``level`` under any of ``keys`` (None: all), looking up from the smaller
-    side: a principal with many groups meets an action with few principal scopes, and the
-    other way round."""
-    if keys is None:
-        return list(level.values())
-    if len(level) <= len(keys):
-        return [value for key, value in level.items() if key in keys]
-    return [level[key] for key in keys if key in level]
