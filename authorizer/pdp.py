@@ -24,6 +24,7 @@ from authorizer.config import Settings
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
 from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
 from authorizer.gateway.response import (
+    ContextValue,
     Effect,
     flat_context,
     iam_policy,
@@ -68,6 +69,8 @@ class Caller(NamedTuple):
     # ``token_records`` serialised (cache_keys.entity_text), once each: the decision-cache key
     # and Cedar's context both take the text.
     token_texts: dict[object, str]
+    # What ``respond`` forwards of the caller to backends, flattened, per policy version.
+    answers: dict[str, dict[str, ContextValue]]
 
 
 class Outcome(NamedTuple):
@@ -238,7 +241,7 @@ class Authorizer:
             self.revocations.check(verified.claims)
         extra = self.issuers.mapping_of(verified.claims).principal_entities(verified.claims)
         part = self.engine.principal_part(extra)
-        caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part, {})
+        caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part, {}, {})
         self._tokens.put(token, caller, float(verified.claims["exp"]))
         return caller
 
@@ -409,21 +412,11 @@ class Authorizer:
 
     def respond(self, request: Request, caller: Caller, outcome: Outcome) -> dict[str, Any]:
         decision = outcome.decision
-        claims = caller.token.claims
-        # Only what Cedar saw, under Cedar's names: the principal's `tenant` attribute as the
-        # mapping gave it to Cedar, never a raw claim (a user-writable `custom:tenant` is not it).
-        values: dict[str, object] = {
-            "principal": outcome.principal["id"],
-            "sub": claims.get("sub"),
-            "policyVersion": self.engine.version,
-            "tenant": _attribute(caller.extra[0], "tenant"),
-            # With several issuers, whose token it was (verified: its `iss` picked the keys).
-            "issuer": claims.get("iss") if self.several_issuers else None,
-        }
+        context = dict(self._answer(caller))
         if outcome.routes is None:  # a per-request answer may say what decided it
-            values["action"] = outcome.action["id"] if outcome.action else None
-            values["determiningPolicies"] = list(decision.determining)
-        context = flat_context(values)
+            action = outcome.action["id"] if outcome.action else None
+            determining = list(decision.determining)
+            context |= flat_context({"action": action, "determiningPolicies": determining})
         if request.kind is EventKind.HTTP_V2 and self.settings.http_simple_responses:
             return simple_response(decision.allowed, context)
         principal_id = outcome.principal["id"]
@@ -434,6 +427,25 @@ class Authorizer:
                 return iam_policy_statements(principal_id, *policy, context)
         effect: Effect = "Allow" if decision.allowed else "Deny"
         return iam_policy(principal_id, effect, [request.arn], context)
+
+    def _answer(self, caller: Caller) -> dict[str, ContextValue]:
+        """The caller's part of the context forwarded to backends, flattened once per policy
+        version. Only what Cedar saw, under Cedar's names: the principal's `tenant` attribute as
+        the mapping gave it to Cedar, never a raw claim (a user-writable `custom:tenant` is not
+        it)."""
+        version = self.engine.version
+        found = caller.answers.get(version)
+        if found is None:
+            claims = caller.token.claims
+            found = caller.answers[version] = flat_context({
+                "principal": caller.principal["id"],
+                "sub": claims.get("sub"),
+                "policyVersion": version,
+                "tenant": _attribute(caller.extra[0], "tenant"),
+                # With several issuers, whose token it was (verified: its `iss` picked the keys).
+                "issuer": claims.get("iss") if self.several_issuers else None,
+            })  # fmt: skip
+        return found
 
     def _log_failure(
         self, outcome: str, started: float, request: Request | None, reason: str, detail: str

@@ -118,9 +118,9 @@ def flat_context(values: Mapping[str, object]) -> dict[str, ContextValue]:
     for key, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
             continue  # NaN and infinities are not JSON: API Gateway would answer 500
-        if isinstance(value, str | int | float | bool):
+        if isinstance(value, (str, int, float, bool)):  # a tuple: faster than a union
             out[key] = value
-        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             out[key] = ",".join(value)
     return out
 

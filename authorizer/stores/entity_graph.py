@@ -55,9 +55,9 @@ Lookup = Callable[[Collection[UidKey]], tuple[Mapping[UidKey, StoredEntity | Non
 
 def uid_key(value: object) -> UidKey:
     """``{"type", "id"}`` or ``{"__entity": {...}}`` -> (type, id); ValueError otherwise."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # a dict skips the ABC check
         inner = value.get("__entity", value)
-        if isinstance(inner, Mapping):
+        if type(inner) is dict or isinstance(inner, Mapping):
             kind, ident = inner.get("type"), inner.get("id")
             if isinstance(kind, str) and kind and isinstance(ident, str):
                 return kind, ident
@@ -95,8 +95,10 @@ def references(value: object) -> list[UidKey]:
     stack = [value]
     while stack:
         node = stack.pop()
-        if isinstance(node, Mapping):
-            if "__entity" in node or set(node) == {"type", "id"}:
+        if type(node) is str:  # the usual leaf: no ABC check
+            continue
+        if type(node) is dict or isinstance(node, Mapping):
+            if "__entity" in node or (len(node) == 2 and "type" in node and "id" in node):
                 try:
                     found.append(uid_key(node))
                     continue

@@ -231,6 +231,9 @@ class FileSlices:
         # resource that the decision cache cannot answer (a context that changes, no decision
         # cache) adds nothing again. Bounded by count, not by callers.
         self._handles: Lru[tuple[object, ...], cedarpy.Entities] = Lru(CALLER_HANDLES)
+        self._callers: Lru[tuple[tuple[UidKey, int], ...], tuple[tuple[UidKey, str], ...]] = Lru(
+            CALLER_HANDLES
+        )
 
     def principal(self, extra: Sequence[Mapping[str, Any]]) -> PrincipalPart:
         """The caller part. The file's version of an entity it holds is used as the file has it
@@ -254,8 +257,21 @@ class FileSlices:
             if self._fresh_hops >= 0:
                 for reference in references(entity.get("attrs", {})):
                     roots[reference] = max(roots.get(reference, 0), self._fresh_hops)
-        stored = tuple((k, e.json) for k, e in self._closure(roots).items()) if roots else ()
-        return PrincipalPart(tuple(extra), texts, tuple(fresh), ",".join(fresh_texts), stored)
+        return PrincipalPart(
+            tuple(extra), texts, tuple(fresh), ",".join(fresh_texts), self._caller_slice(roots)
+        )
+
+    def _caller_slice(self, roots: dict[UidKey, int]) -> tuple[tuple[UidKey, str], ...]:
+        """The file's entities a caller brings, shared by callers with the same roots (the same
+        groups, most often)."""
+        if not roots:
+            return ()
+        key = tuple(roots.items())
+        found = self._callers.get(key)
+        if found is None:
+            found = tuple((k, e.json) for k, e in self._closure(roots).items())
+            self._callers.put(key, found)
+        return found
 
     def entity_set(
         self,
