@@ -8,15 +8,14 @@ import importlib
 import json
 import os
 import sys
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from bench import authorizer_bench as ours
 from bench import (
     bench_backend,
     bench_bundles,
+    bench_policies,
     bench_pre_token_hook,
     bench_revocation,
     bench_store,
@@ -26,7 +25,6 @@ from bench.cold_start import cold_start, environment
 from bench.timing import Row, measure_together, table
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "2000"))
-COUNTS = [10, 100, 1_000, 10_000]
 CEDARLING = "cedarling signed, new token each call"
 CEDARLING_NEW_USER = "cedarling signed, new user each call"
 OURS_RETURNING = "handler on Cedarling's tokens: one user, new token each call"
@@ -87,15 +85,14 @@ def main() -> int:
     rows = main_rows(issuer)
     print(table(rows))
 
-    print("\npolicy-count scaling: one policy relevant to the action, the handler, token cached")
-    with tempfile.TemporaryDirectory() as scratch:
-        calls = ours.scaling_calls(issuer, COUNTS, Path(scratch))
-        scaling = measure_together(calls, max(200, ITERATIONS // 4))
-    print(table(scaling))
-    by = {r.label: r.median_us for r in rows + scaling}
+    by = {r.label: r.median_us for r in rows}
+    url, server = serve_jwks(issuer.jwks())
+    print(f"\npolicy count: {bench_policies.SMALL} against {bench_policies.LARGE:,} policies "
+          "(BENCH_POLICIES) in four generated layouts (bench/policy_layouts.py)")  # fmt: skip
+    counted = bench_policies.run(issuer, url, ITERATIONS)
+    print(bench_policies.report(counted))
 
     print("\ncold start: fresh interpreters, time after interpreter start-up, median of 11")
-    url, server = serve_jwks(issuer.jwks())
     event = ours.event(ours.alice_tokens(issuer, 1)[0], *ours.RECORD)
     env = environment({**os.environ, **ours.sample_environment(issuer, url)}, event)
     cold = cold_start(env)
@@ -131,14 +128,13 @@ def main() -> int:
     print(table(backend))
     by.update({r.label: r.median_us for r in backend})
 
-    largest, smallest = f"{COUNTS[-1]:>6} policies, indexed", f"{COUNTS[0]:>6} policies, indexed"
     ratios = {
         **ours.targets(by),
         f"RSS growth, {grown.users:,} users, {grown.file_mb:.0f} MB entity file / 100 MB": (
             grown.growth / memory.TARGET_MB,
             "< 1",
         ),
-        "10,000 policies / 10 policies (indexed)": (by[largest] / by[smallest], "<= 2"),
+        **counted.ratios,
         "cold start / bare imports (median of each round's ratio)": (cold.ratio, "<= 1.2"),
         "repeated request through a bundle / packaged folder": (
             by[bench_bundles.BUNDLE_HIT] / by[bench_bundles.FOLDER_HIT],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import cedarpy
@@ -246,55 +245,3 @@ def targets(by: dict[str, float]) -> dict[str, tuple[float, str]]:
         "repeated request / fresh token, token-level route": (
             by[HIT_TOKEN_LEVEL] / by[FRESH_TOKEN_LEVEL], "<= 0.1"),
     }  # fmt: skip
-
-
-SCALING_SCHEMA = """
-namespace Corp {
-  entity Application;
-  entity UserGroup in [UserGroup];
-  entity User in [UserGroup] = { "tenant"?: String, "permissions"?: Set<String> };
-  type Ctx = { "token": { "scope"?: Set<String> }, "request": { "method": String } };
-  action "get /things", "get /other", "get /else", "get /more"
-    appliesTo { principal: User, resource: Application, context: Ctx };
-}
-"""
-RELEVANT = (
-    '@id("relevant")\npermit (principal, action == Corp::Action::"get /things", resource) when '
-    '{ context.request.method == "GET" && context.token has scope && '
-    'context.token.scope.contains("employee:read") };'
-)
-
-
-def scaling_calls(issuer: LocalIssuer, counts: list[int], scratch: Path) -> dict[str, Call]:
-    """N policies, one relevant to the requested action (the rest name three other actions);
-    the handler with a cached token and no decision cache, with and without indexing. The
-    relevant policy reads the request, so the route is decided per request, not in a batch.
-    The policy files are written under ``scratch``."""
-    calls: dict[str, Call] = {}
-    token = alice_tokens(issuer, 1)[0]
-    others = ["get /other", "get /else", "get /more"]
-    schema = scratch / "s.cedarschema"
-    schema.write_text(SCALING_SCHEMA)
-    for count in counts:
-        policies = scratch / f"p{count}"
-        policies.mkdir()
-        lines = [RELEVANT] + [
-            f'@id("p{n}")\npermit (principal, action == Corp::Action::"{others[n % 3]}", '
-            f'resource) when {{ principal has tenant && principal.tenant == "t{n}" }};'
-            for n in range(count - 1)
-        ]
-        (policies / "all.cedar").write_text("\n".join(lines))
-        env = {
-            "CEDAR_POLICY_DIR": str(policies),
-            "CEDAR_SCHEMA": str(schema),
-            "CEDAR_ENTITIES": "none",
-            "DECISION_CACHE_TTL": "0",
-        }
-        request = event(token, "GET", "/things", "/things")
-        for indexed in (True, False):
-            authorizer = make_authorizer(issuer, **env)
-            authorizer.engine.indexed = indexed
-            assert allowed(authorizer, request)
-            label = f"{count:>6} policies, {'indexed' if indexed else 'all evaluated'}"
-            calls[label] = lambda _i, a=authorizer, r=request: a.handle(r)
-    return calls
