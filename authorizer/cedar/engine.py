@@ -455,7 +455,7 @@ def validate(
     if policies.document.get("templateLinks"):
         from authorizer.cedar.links import link_validation_errors  # noqa: PLC0415  # only when used
 
-        for source, message in link_validation_errors(policies, schema):
+        for source, message in link_validation_errors(policies, schema, model):
             problems.append(f"{source.file}:{source.line}: linked policy {source.id!r}: {message}")
     if problems:
         raise PolicyError(

@@ -14,7 +14,6 @@ cedarpy itself only says "unable to link template".
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -26,7 +25,9 @@ from typing import Any
 import cedarpy
 
 from authorizer.cedar.policies import LoadedPolicies, PolicySource
+from authorizer.cedar.schema import SchemaModel
 from authorizer.cedar.uids import Uid, UidError, parse_uid
+from authorizer.cedar.validation import validate_rendered
 from authorizer.errors import PolicyError
 
 LINKS_ENV = "CEDAR_TEMPLATE_LINKS"
@@ -119,8 +120,10 @@ def _slots_in(node: object) -> list[str]:
 
 
 def instantiate(template: Mapping[str, Any], values: Mapping[str, Uid]) -> dict[str, Any]:
-    """The template's Cedar JSON with each slot replaced by its entity (a static policy)."""
-    policy = copy.deepcopy(dict(template))
+    """The template's Cedar JSON with each slot replaced by its entity (a static policy). The
+    scopes are rebuilt; the rest (conditions, annotations) is the template's own, shared and
+    never changed (a deep copy per link cost 60 us: 10,000 links, 0.6 s of cold start)."""
+    policy = dict(template)
     for part in ("principal", "resource"):
         policy[part] = _fill(policy.get(part), values)
     return policy
@@ -196,10 +199,14 @@ def linked_sources(policies: LoadedPolicies) -> list[PolicySource]:
 
 
 def link_validation_errors(
-    policies: LoadedPolicies, schema: cedarpy.Schema
+    policies: LoadedPolicies, schema: cedarpy.Schema, model: SchemaModel | None = None
 ) -> list[tuple[PolicySource, str]]:
-    """Strict validation of each linked policy: its filled-in slots must fit the schema too."""
+    """Strict validation of each linked policy: its filled-in slots must fit the schema too.
+    Each is rendered on its own (Cedar's text of its JSON), then all are validated together, in
+    groups by action with the schema's ``model`` (``validation.validate_rendered``): one Cedar
+    call per group, not per link."""
     errors: list[tuple[PolicySource, str]] = []
+    rendered: list[tuple[PolicySource, str]] = []
     for source in linked_sources(policies):
         document = {
             "staticPolicies": {"policy0": source.json},
@@ -207,14 +214,10 @@ def link_validation_errors(
             "templateLinks": [],
         }
         try:
-            text = cedarpy.policies_from_json_str(json.dumps(document))
+            rendered.append((source, cedarpy.policies_from_json_str(json.dumps(document))))
         except ValueError as error:
             errors.append((source, f"cannot be rendered for validation: {error}"))
-            continue
-        result = cedarpy.validate_policies(text, schema)
-        for found in result.errors:
-            errors.append((source, found.error.replace("`policy0`", f"`{source.id}`")))
-    return errors
+    return errors + validate_rendered(rendered, schema, model)
 
 
 def template_of(policies: LoadedPolicies, policy_id: str) -> str | None:

@@ -23,6 +23,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -119,6 +120,41 @@ def validate_by_action(
     else:
         found = [_validate_group(group, reduced) for group, reduced in work]
     return [problem for problems in found for problem in problems]
+
+
+def validate_rendered(
+    items: Sequence[tuple[PolicySource, str]],
+    schema: cedarpy.Schema,
+    model: SchemaModel | None,
+) -> list[tuple[PolicySource, str]]:
+    """Each (policy, its text as one statement) validated, in groups by action when the schema's
+    ``model`` is given: Cedar's messages, each policy named by its @id (template links)."""
+    groups: dict[frozenset[Uid] | None, _Group] = {}
+    actions = _Actions(model) if model is not None else None
+    for source, text in items:
+        key = actions.reach(source.json) if actions is not None else None
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(key, [], [])
+        group.sources.append(source)
+        group.texts.append(text)
+    found: list[tuple[PolicySource, str]] = []
+    for group in groups.values():
+        against = schema
+        if model is not None and group.actions is not None:
+            against = _reduced(model, group.actions, schema)
+        result = cedarpy.validate_policies("\n".join(group.texts), against, release_gil=True)
+        for error in result.errors:
+            policy = _at(group.sources, error.policy_id)
+            if policy is not None:
+                message = _POSITIONAL.sub(partial(_named, group.sources), error.error)
+                found.append((policy, message))
+    return found
+
+
+def _named(sources: Sequence[PolicySource], match: re.Match[str]) -> str:
+    index = int(match.group(1))
+    return f"`{sources[index].id}`" if index < len(sources) else match.group(0)
 
 
 def _validate_group(group: _Group, schema: cedarpy.Schema) -> list[Problem]:
