@@ -77,9 +77,12 @@ class Telemetry:
         else:
             line = self._plain_line(outcome, latency_ms, cache, principal, action, resource,
                                     policies, event_kind, issuer, policy_version)  # fmt: skip
-        directive = _decision_directive(cache != "none", unauthorized)
+        self._write(line, _decision_directive(cache != "none", unauthorized))
+
+    def _write(self, fields: str, directive: str) -> None:
+        """One EMF line: the record's JSON without its closing brace, then the metrics."""
         stream = self._stream or sys.stdout
-        stream.write(f'{line},"_aws":{{"Timestamp":{int(self._clock() * 1000)},{directive}}}}}\n')
+        stream.write(f'{fields},"_aws":{{"Timestamp":{int(self._clock() * 1000)},{directive}}}}}\n')
 
     def _record_line(
         self,
@@ -163,12 +166,7 @@ class Telemetry:
         Metric BundleRefusals, so an alarm can say that a publish did not take."""
         record = {"level": "ERROR", "service": self._service, "message": "bundle refused",
                   "bundle": capped(url), "reason": capped(why), "BundleRefusals": 1}  # fmt: skip
-        directive = _directive((("BundleRefusals", "Count"),), ())
-        line = _ENCODER.encode(record)
-        stream = self._stream or sys.stdout
-        stream.write(
-            f'{line[:-1]},"_aws":{{"Timestamp":{int(self._clock() * 1000)},{directive}}}}}\n'
-        )
+        self._write(_ENCODER.encode(record)[:-1], _directive((("BundleRefusals", "Count"),), ()))
 
 
 # One encoder for every line: json.dumps with options builds a new one per call.

@@ -17,9 +17,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import boto3
-from moto.server import ThreadedMotoServer
-
 from authorizer.cedar.bundle import make_bundle
 from authorizer.cedar.bundle_source import FileSource, LiveBundle, S3Source
 from authorizer.config import Settings
@@ -29,6 +26,7 @@ from authorizer.telemetry import Telemetry
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.sample import ROOT, sample_environment
+from bench.moto import moto_client
 from bench.timing import Row, measure, measure_together
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "2000"))
@@ -96,12 +94,8 @@ def _version(bundle: dict[str, Any], n: int) -> bytes:
 
 
 def _s3_not_modified(body: bytes) -> Row:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, client = moto_client("s3")
     try:
-        host, port = server.get_host_and_port()
-        client = boto3.client("s3", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
-                              aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
         client.create_bucket(Bucket="bundles")
         client.put_object(Bucket="bundles", Key="b.json", Body=body)
         clock = _Clock()

@@ -9,18 +9,15 @@ Rows are (label, median_us, p99_us). Run: ``.venv/bin/python -m bench.bench_revo
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
 import uuid
 from typing import Any
 
-import boto3
-from moto.server import ThreadedMotoServer
-
 from authorizer.identity.revocation import DynamoRevocationLookup, RevocationList
 from authorizer.stores.dynamo_store import create_table
+from bench.moto import moto_client
 from bench.timing import measure
 
 Row = tuple[str, float, float]
@@ -38,15 +35,8 @@ def _claims(sub: str = "alice") -> dict[str, Any]:
 
 
 def run() -> list[Row]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request lines
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, client = moto_client("dynamodb")
     try:
-        host, port = server.get_host_and_port()
-        client = boto3.client(
-            "dynamodb", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
-            aws_access_key_id="bench", aws_secret_access_key="bench",  # moto's, not AWS's
-        )  # fmt: skip
         create_table(client, TABLE)
         client.put_item(TableName=TABLE, Item={"pk": {"S": "sub#alice"},
                                                "revoked_before": {"N": "1000"}})  # fmt: skip

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import gc
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
 from typing import Any
-
-import boto3
-from moto.server import ThreadedMotoServer
 
 from authorizer.cedar.engine import Engine
 from authorizer.config import Settings, StoreSettings
@@ -30,6 +26,7 @@ from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.sample import ROOT, sample_environment
 from authorizer.tooling.local.users import split_profile
 from bench.authorizer_bench import _Discard, event, new_issuer
+from bench.moto import moto_client
 from bench.timing import measure
 
 Row = tuple[str, float, float]
@@ -82,17 +79,10 @@ def _rows(prefix: str, authorizer: Authorizer, issuer: LocalIssuer) -> list[Row]
 
 
 def run() -> list[Row]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request lines
     issuer = new_issuer()
     rows = _rows("JSON file store", _authorizer(issuer, None), issuer)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server, client = moto_client("dynamodb")
     try:
-        host, port = server.get_host_and_port()
-        client = boto3.client(
-            "dynamodb", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
-            aws_access_key_id="bench", aws_secret_access_key="bench",  # moto's, not AWS's
-        )  # fmt: skip
         create_table(client, TABLE)
         entities = json.loads((ROOT / "entities" / "corp.json").read_text())
         write_entities(client, TABLE, entities)

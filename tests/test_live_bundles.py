@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto.server import ThreadedMotoServer
 
 from authorizer.cedar.bundle import make_bundle
 from authorizer.cedar.bundle_source import BundleUnavailable
@@ -35,6 +33,7 @@ from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock, JwksServer
 from tests.helpers import outcome, rest, user_token
+from tests.test_bundles import s3_endpoint  # noqa: F401  # the fixture
 from tests.test_hardening import SCHEMA
 from tests.test_issuers import _two_servers, entry, other_key, pair, servers  # noqa: F401
 
@@ -136,18 +135,9 @@ def test_a_cold_start_with_no_good_bundle_fails_closed(
 # --- S3: the publishing loop ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def test_publish_with_bundle_upload_and_see_the_new_decision(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock,
-    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+    s3_endpoint: str, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:  # fmt: skip
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")  # moto's, not AWS's
