@@ -1,23 +1,51 @@
 """Lambda entry point: ``authorizer.handler.lambda_handler``.
 
 Thin on purpose: the authorizer is built once per container (cold start) and reused. If it
-cannot be built (bad policies, missing settings) every invocation raises: API Gateway answers
-500, which it never caches, and the error is in the log. Never a fallback decision.
+cannot be built (bad policies, missing settings, no good policy bundle) every invocation raises:
+API Gateway answers 500, which it never caches, and the error is in the log; the next invocation
+tries again. Never a fallback decision.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from authorizer.live import Handles, authorizer_from_env
+from authorizer.config import Settings
+from authorizer.identity.jwks import Fetch, http_fetch
+from authorizer.pdp import Authorizer
+
+if TYPE_CHECKING:  # loaded only when a bundle is configured: the packaged folder never needs it
+    from authorizer.live import LiveAuthorizer
 
 logging.getLogger().setLevel(logging.INFO)
+
+
+class Handles(Protocol):
+    def handle(self, event: object) -> dict[str, Any]: ...
+
+
 _authorizer: Handles | None = None
 
 
+def authorizer_from_env(
+    environ: Mapping[str, str] | None = None,
+    fetch: Fetch = http_fetch,
+    clock: Callable[[], float] = time.time,
+) -> Authorizer | LiveAuthorizer:
+    """Over policy bundles when CEDAR_POLICY_BUNDLE or an issuer's policy_bundle is set (then
+    ``authorizer.live``), else over the packaged policy folder."""
+    settings = Settings.from_env(environ)
+    if settings.bundle.url is not None or any(i.policy_bundle for i in settings.trusted_issuers):
+        from authorizer.live import LiveAuthorizer  # noqa: PLC0415
+
+        return LiveAuthorizer(settings, fetch, clock, environ=environ)
+    return Authorizer.from_env(environ, fetch, clock)
+
+
 def get_authorizer() -> Handles:
-    """The packaged policies' authorizer, or the policy bundles' (CEDAR_POLICY_BUNDLE)."""
     global _authorizer  # noqa: PLW0603  # one per container, by design
     if _authorizer is None:
         _authorizer = authorizer_from_env()

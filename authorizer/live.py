@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from cachetools import LRUCache, TLRUCache
 
@@ -219,20 +219,3 @@ class LiveAuthorizer:
 
 def _until_exp(_key: str, claims: Mapping[str, Any], _now: float) -> float:
     return float(claims["exp"])  # verified: a number
-
-
-class Handles(Protocol):
-    def handle(self, event: object) -> dict[str, Any]: ...
-
-
-def authorizer_from_env(
-    environ: Mapping[str, str] | None = None,
-    fetch: Fetch = http_fetch,
-    clock: Clock = time.time,
-) -> Authorizer | LiveAuthorizer:
-    """The Lambda's authorizer: over policy bundles when CEDAR_POLICY_BUNDLE or an issuer's
-    policy_bundle is set, else over the packaged policy folder."""
-    settings = Settings.from_env(environ)
-    if settings.bundle.url is not None or any(i.policy_bundle for i in settings.trusted_issuers):
-        return LiveAuthorizer(settings, fetch, clock, environ=environ)
-    return Authorizer.from_env(environ, fetch, clock)

@@ -25,7 +25,8 @@ from authorizer.cedar.bundle_source import BundleUnavailable
 from authorizer.cedar.schema import cedarschema_to_json
 from authorizer.config import Settings
 from authorizer.errors import ConfigError
-from authorizer.live import LiveAuthorizer, authorizer_from_env
+from authorizer.handler import authorizer_from_env
+from authorizer.live import LiveAuthorizer
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import Telemetry
 from authorizer.tooling.cli import main

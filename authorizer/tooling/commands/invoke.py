@@ -17,7 +17,8 @@ from typing import Any
 
 from authorizer.errors import CedarAuthzError
 from authorizer.gateway.response import policy_allows
-from authorizer.live import LiveAuthorizer, authorizer_from_env
+from authorizer.handler import authorizer_from_env
+from authorizer.live import LiveAuthorizer
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import Telemetry
 from authorizer.tooling.authoring.inputs import Exit
