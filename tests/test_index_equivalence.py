@@ -32,7 +32,7 @@ namespace T {
   entity U in [G] = { "n": Long };
   entity V in [G] = { "n": Long };
   entity F in [F];
-  entity R in [F, R] = { "owner": U, "n": Long };
+  entity R in [F, R, U] = { "owner": U, "n": Long };
   entity S in [F];
   type Ctx = { "x": Long };
   action ag1;
@@ -75,6 +75,9 @@ resource_scopes = st.one_of(
     st.builds(lambda i: f"resource == {text('R', f'r{i}')}", st.integers(0, RECORDS)),
     st.builds(lambda i: f"resource in {text('F', f'f{i}')}", st.integers(0, FOLDERS)),
     st.builds(lambda i: f"resource in {text('R', f'r{i}')}", st.integers(0, RECORDS)),
+    # Above a record through the token-only user: its token's groups.
+    st.builds(lambda i: f"resource in {text('G', f'g{i}')}", st.integers(0, GROUPS + 1)),
+    st.just(f"resource in {text('U', f'u{USERS - 1}')}"),
     st.sampled_from(["resource is T::R", "resource is T::S"]),
     st.builds(lambda i: f"resource is T::R in {text('F', f'f{i}')}", st.integers(0, FOLDERS)),
 )
@@ -130,7 +133,8 @@ def links(rng: random.Random, count: int) -> list[TemplateLink]:
 
 def store(rng: random.Random) -> list[dict[str, Any]]:
     """Groups and folders nest (a parent has a larger number: no cycle); users are in groups,
-    records in folders and in other records."""
+    records in folders, in other records and some under the user only tokens bring (so a
+    record's ancestors can come through the caller's own entities)."""
 
     def some(kind: str, below: int, size: int) -> list[dict[str, str]]:
         return [uid(kind, f"{kind.lower()}{i}") for i in range(below, size) if rng.random() < 0.3]
@@ -148,6 +152,8 @@ def store(rng: random.Random) -> list[dict[str, Any]]:
     for i in range(RECORDS - 1):
         owner = {"__entity": uid("U", f"u{rng.randrange(USERS)}")}
         parents = some("F", 0, FOLDERS) + some("R", i + 1, RECORDS - 1)
+        if rng.random() < 0.3:  # under the token-only user: its token's groups are above too
+            parents.append(uid("U", f"u{USERS - 1}"))
         entities.append({"uid": uid("R", f"r{i}"), "attrs": {"owner": owner, "n": i},
                          "parents": parents})  # fmt: skip
     entities.append({"uid": uid("S", "s0"), "attrs": {}, "parents": some("F", 0, FOLDERS)})
@@ -251,3 +257,46 @@ def test_the_comparison_meets_every_outcome(tmp_path: Path) -> None:
     for seed in range(3):
         seen |= check(tmp_path, policies, seed)
     assert {"Allow", "Deny", NO_CANDIDATE_PERMIT} <= seen
+
+
+def test_a_record_under_the_caller_is_in_the_callers_token_groups(tmp_path: Path) -> None:
+    """A stored record whose parent is a user only tokens bring: for Cedar the record is then in
+    that user's token groups, so a policy on one of those groups is a candidate for it."""
+    (tmp_path / "p.cedar").write_text(
+        '@id("by-group")\npermit (principal, action, resource in T::G::"g-token");\n'
+    )
+    stored = [{"uid": uid("R", "r0"), "attrs": {"owner": {"__entity": uid("U", "u0")}, "n": 1},
+               "parents": [uid("U", "only-token")]}]  # fmt: skip
+    policies = load_policies(tmp_path)
+    indexed = Engine(policies, MODEL, json.dumps(stored), validated=True, deny_without_permit=True)
+    full = Engine(policies, MODEL, json.dumps(stored), validated=True, indexed=False)
+    caller = [{"uid": uid("U", "only-token"), "attrs": {"n": 0}, "parents": [uid("G", "g-token")]},
+              {"uid": uid("G", "g-token"), "attrs": {"n": 0}, "parents": []}]  # fmt: skip
+    request = {"principal": uid("U", "only-token"), "action": uid("Action", "a1"),
+               "resource": uid("R", "r0"), "context": {"x": 0}}  # fmt: skip
+    for entities in (indexed.entity_set(caller, (uid("R", "r0"),)).handle,
+                     indexed.entities_with(caller)):  # fmt: skip
+        assert full.decide(request, entities).allowed
+        assert indexed.decide(request, entities).allowed
+
+
+def test_a_stored_group_under_an_added_group_reaches_the_added_groups_parents(
+    tmp_path: Path,
+) -> None:
+    """The caller's entities may have parents of their own (a backend's, say): a stored group
+    whose parent is one of them is under that entity's parents too."""
+    (tmp_path / "p.cedar").write_text(
+        '@id("top")\npermit (principal in T::G::"g3", action, resource);\n'
+    )
+    stored = [{"uid": uid("G", "g1"), "attrs": {"n": 1}, "parents": [uid("G", "g2")]}]
+    policies = load_policies(tmp_path)
+    indexed = Engine(policies, MODEL, json.dumps(stored), validated=True, deny_without_permit=True)
+    full = Engine(policies, MODEL, json.dumps(stored), validated=True, indexed=False)
+    caller = [{"uid": uid("U", "new"), "attrs": {"n": 0}, "parents": [uid("G", "g1")]},
+              {"uid": uid("G", "g2"), "attrs": {"n": 0}, "parents": [uid("G", "g3")]}]  # fmt: skip
+    request = {"principal": uid("U", "new"), "action": uid("Action", "a1"),
+               "resource": uid("S", "s0"), "context": {"x": 0}}  # fmt: skip
+    for entities in (indexed.entity_set(caller, (uid("S", "s0"),)).handle,
+                     indexed.entities_with(caller)):  # fmt: skip
+        assert full.decide(request, entities).allowed
+        assert indexed.decide(request, entities).allowed

@@ -17,8 +17,6 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cachetools import LRUCache
-
 from authorizer.cedar.index import Uid, entity_keys
 
 Edges = Mapping[Uid, tuple[Uid, ...]]
@@ -73,22 +71,28 @@ def _of(edges: Edges) -> Parents:
 
 class StoreParents:
     """The JSON store's edges, with each entity's ancestors and keys kept once computed (the
-    store does not change while the engine lives)."""
+    store does not change while the engine lives). Plain dictionaries, emptied when full: they
+    are read on every request, and an LRU's bookkeeping costs more than a rare recomputation."""
 
     def __init__(self, parents: Parents, cache_size: int = 100_000) -> None:
         self.parents = parents
-        self._ancestors: LRUCache[Uid, frozenset[Uid]] = LRUCache(cache_size)
-        self._keys: LRUCache[Uid, frozenset[str]] = LRUCache(cache_size)
+        self.cache_size = cache_size
+        self._ancestors: dict[Uid, frozenset[Uid]] = {}
+        self._keys: dict[Uid, frozenset[str]] = {}
 
     def ancestors(self, uid: Uid) -> frozenset[Uid]:
         found = self._ancestors.get(uid)
         if found is None:
+            if len(self._ancestors) >= self.cache_size:
+                self._ancestors.clear()
             found = self._ancestors[uid] = _closure(uid, self.parents)
         return found
 
     def keys(self, uid: Uid) -> frozenset[str]:
         found = self._keys.get(uid)
         if found is None:
+            if len(self._keys) >= self.cache_size:
+                self._keys.clear()
             found = self._keys[uid] = entity_keys(uid, self.ancestors(uid))
         return found
 
@@ -119,10 +123,28 @@ class Ancestry:
             stored = store.ancestors(uid)
             if not own or own.keys().isdisjoint(stored):
                 return store.keys(uid)  # nothing added on top reaches it: the store's answer
-        stored_parents = store.parents
+        return entity_keys(uid, self._layered(uid, store))
 
-        def layered(entity: Uid) -> tuple[Uid, ...]:  # an added entity's parents are its own
-            found = own.get(entity)
-            return stored_parents(entity) if found is None else found
-
-        return entity_keys(uid, _closure(uid, layered))
+    def _layered(self, uid: Uid, store: StoreParents) -> frozenset[Uid]:
+        """Ancestors through the added entities' own parents, and through each stored entity
+        met on the way its (kept) stored ancestors: an added principal's token groups cost a
+        dictionary lookup each, not a walk of the store."""
+        own = self.own
+        seen: set[Uid] = set()
+        stack = list(own[uid] if uid in own else store.parents(uid))
+        while stack:
+            entity = stack.pop()
+            if entity in seen:
+                continue
+            seen.add(entity)
+            parents = own.get(entity)
+            if parents is not None:
+                stack.extend(parents)
+                continue
+            above = store.ancestors(entity)
+            if own.keys().isdisjoint(above):
+                seen |= above  # nothing added on top reaches further up
+            else:
+                stack.extend(store.parents(entity))
+        seen.discard(uid)
+        return frozenset(seen)
