@@ -81,7 +81,9 @@ def engine_of(bundle: Mapping[str, Any], source: str) -> Engine:
     policies = bundle_policies(bundle, source)
     schema = bundle_schema(bundle, source)
     entities = json.dumps(bundle["entities"]) if bundle.get("entities") is not None else "[]"
-    engine = Engine(policies, schema, entities, f"{source} entities")
+    # As Engine.load builds the runtime's: a request with no candidate permit is denied without
+    # calling Cedar (a forbid alone never allows).
+    engine = Engine(policies, schema, entities, f"{source} entities", deny_without_permit=True)
     engine.version = str(bundle["version"])
     return engine
 
