@@ -128,3 +128,16 @@ def env(issuer: LocalIssuer, jwks_server: JwksServer) -> dict[str, str]:
 @pytest.fixture
 def authz(env: dict[str, str], clock: FakeClock) -> Authorizer:
     return Authorizer.from_env(env, clock=clock)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on loopback (DynamoDB, S3...) for the session: tests keep to their own
+    tables and buckets."""
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415  # only the tests that use it
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()

@@ -11,7 +11,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from authorizer.cedar.bundle import engine_of, make_bundle, read_bundle
 from authorizer.cedar.bundle_source import (
@@ -120,13 +119,9 @@ def test_a_file_source_answers_not_modified_until_the_file_changes(tmp_path: Pat
         FileSource(tmp_path / "none.json").fetch(None)
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+@pytest.fixture
+def s3_endpoint(moto_server: str) -> str:
+    return moto_server
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from authorizer.config import AwsSettings, StoreSettings
 from authorizer.errors import ConfigError, DependencyError
@@ -269,15 +268,6 @@ def test_an_outage_is_a_500_not_a_deny(
 
 
 # --- a moto server through a real boto3 client ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def test_the_loader_and_the_authorizer_against_a_moto_server(

@@ -44,7 +44,6 @@ from tests.entity_tables import REGION
 from tests.helpers import outcome, rest, user_token
 
 # The fixtures of the entity-store tests: the loopback moto server, AWS test credentials (autouse).
-moto_server = test_dynamo_store.moto_server
 _aws_env = test_dynamo_store._aws_env
 
 TTL = 30.0

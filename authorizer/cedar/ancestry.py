@@ -17,21 +17,18 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from authorizer.cedar.index import Uid, entity_keys
+from authorizer.cedar.index import Uid, entity_keys, uid_of_node
 
 Edges = Mapping[Uid, tuple[Uid, ...]]
 Parents = Callable[[Uid], tuple[Uid, ...]]  # an entity's parents (none when it is absent)
 
 
 def uid_of(node: object) -> Uid:
-    """``{"type", "id"}`` or ``{"__entity": {...}}`` -> (type, id); ValueError otherwise."""
-    if isinstance(node, Mapping):
-        inner = node.get("__entity", node)
-        if isinstance(inner, Mapping):
-            kind, ident = inner.get("type"), inner.get("id")
-            if isinstance(kind, str) and isinstance(ident, str):
-                return kind, ident
-    raise ValueError(f"not an entity uid: {str(node)[:80]}")
+    """``uid_of_node``, for entities Cedar accepted: anything else is a ValueError."""
+    uid = uid_of_node(node)
+    if uid is None:
+        raise ValueError(f"not an entity uid: {str(node)[:80]}")
+    return uid
 
 
 def edges_of(entities: Iterable[Any]) -> dict[Uid, tuple[Uid, ...]]:

@@ -37,7 +37,7 @@ from cachetools import LRUCache
 from authorizer.cedar.analysis import Uid, ancestors_of
 from authorizer.cedar.ancestry import Ancestry, StoreParents, edges_of, edges_of_handle
 from authorizer.cedar.compiled import Compiled, compiled_key, read_compiled
-from authorizer.cedar.index import PolicyIndex, Reads, request_action_keys
+from authorizer.cedar.index import PolicyIndex, Reads, request_action_keys, uid_of_node
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policies, read_policy_files
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
 from authorizer.cedar.validation import problems_of
@@ -410,7 +410,7 @@ class Engine:
 
     def _entity_keys(self, ancestry: Ancestry | None, entity: object) -> frozenset[str] | None:
         """The index keys of a request's principal or resource (None: not known)."""
-        uid = _uid(entity)
+        uid = uid_of_node(entity)
         if ancestry is None or uid is None:
             return None
         return ancestry.keys(uid)
@@ -426,15 +426,6 @@ def _compiled_index(
     if compiled is None or compiled.policy_index.tables.groups_known != (schema is not None):
         return None
     return compiled.policy_index
-
-
-def _uid(value: object) -> Uid | None:
-    """A request's ``{"type", "id"}``; None for another form (the index then assumes nothing)."""
-    if isinstance(value, Mapping):
-        kind, ident = value.get("type"), value.get("id")
-        if isinstance(kind, str) and isinstance(ident, str):
-            return kind, ident
-    return None
 
 
 def decision_of(result: cedarpy.AuthzResult) -> Decision:

@@ -43,7 +43,7 @@ SEP = "\x1f"
 ANY = "*"
 
 
-def _uid(node: object) -> Uid | None:
+def uid_of_node(node: object) -> Uid | None:
     """``{"type", "id"}`` (or ``{"__entity": ...}``) -> (type, id); None for anything else."""
     if isinstance(node, Mapping):
         inner = node.get("__entity", node)
@@ -64,7 +64,7 @@ def scope_key(scope: object) -> str:
         return ANY
     op = scope.get("op")
     if op in ("==", "in"):
-        uid = _uid(scope.get("entity"))
+        uid = uid_of_node(scope.get("entity"))
         return ANY if uid is None else entity_key(str(op), uid)
     if op == "is":
         kind = scope.get("entity_type")
@@ -73,7 +73,7 @@ def scope_key(scope: object) -> str:
         inner = scope.get("in")
         if inner is None:
             return f"is{SEP}{kind}"
-        uid = _uid(inner.get("entity")) if isinstance(inner, Mapping) else None
+        uid = uid_of_node(inner.get("entity")) if isinstance(inner, Mapping) else None
         # `is T in ?slot` unlinked: every entity of type T may match, so key it as `is T`.
         return f"is{SEP}{kind}" if uid is None else f"isin{SEP}{kind}{SEP}{uid[0]}{SEP}{uid[1]}"
     return ANY
@@ -85,13 +85,13 @@ def action_keys(scope: object, groups_known: bool) -> list[str]:
         return [ANY]
     op = scope.get("op")
     if op == "==":
-        uid = _uid(scope.get("entity"))
+        uid = uid_of_node(scope.get("entity"))
         return [ANY] if uid is None else [entity_key("==", uid)]
     if op == "in" and groups_known:
         named = [scope["entity"]] if "entity" in scope else scope.get("entities")
         if not isinstance(named, list):
             return [ANY]
-        uids = [_uid(node) for node in named]
+        uids = [uid_of_node(node) for node in named]
         if any(uid is None for uid in uids):
             return [ANY]
         return list(dict.fromkeys(entity_key("in", uid) for uid in uids if uid is not None))

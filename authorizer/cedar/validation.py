@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 
 import cedarpy
 
+from authorizer.cedar.index import uid_of_node
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, statements
 from authorizer.cedar.schema import SchemaModel
 
@@ -227,7 +228,7 @@ class _Actions:
             return None
         found: set[Uid] = set()
         for node in named:
-            uid = _uid(node)
+            uid = uid_of_node(node)
             if uid is None:
                 return None
             found.add(uid)
@@ -248,21 +249,13 @@ class _Actions:
         while stack:
             node = stack.pop()
             if isinstance(node, Mapping):
-                uid = _uid(node.get("__entity"))
+                uid = uid_of_node(node.get("__entity"))
                 if uid is not None and uid[0] in self.types:
                     found.add(uid)
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
         return found
-
-
-def _uid(node: object) -> Uid | None:
-    if isinstance(node, Mapping):
-        kind, ident = node.get("type"), node.get("id")
-        if isinstance(kind, str) and isinstance(ident, str):
-            return kind, ident
-    return None
 
 
 def _closure(uid: Uid, parents: Callable[[Uid], Iterable[Uid] | None]) -> set[Uid]:
