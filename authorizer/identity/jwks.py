@@ -27,7 +27,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -36,7 +35,9 @@ from jwt import PyJWK
 from authorizer.config import require_https
 from authorizer.errors import CedarAuthzError, DependencyError, InvalidToken
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (futures: the middleware shares a fetch; the Lambda never loads them)
+    from concurrent.futures import Future
+
     from _typeshed import WriteableBuffer
 
 logger = logging.getLogger(__name__)
@@ -383,6 +384,8 @@ class JwksCache:
                 return None if held else self._flight
             if self._attempted_at is not None and now - self._attempted_at < self._cooldown:
                 return None
+            from concurrent.futures import Future  # noqa: PLC0415  # the middleware's path only
+
             flight: Future[None] = Future()
             flight.set_running_or_notify_cancel()  # a waiter that gives up cannot cancel it
             self._flight, self._attempted_at = flight, now
