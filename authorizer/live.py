@@ -97,7 +97,8 @@ class LiveAuthorizer:
         # Claims of verified tokens, so the bundle is known before its authorizer runs (which
         # verifies again, from its own cache after the first time).
         self._claims: TLRUCache[str, Mapping[str, Any]] = TLRUCache(10_000, _until_exp, timer=clock)
-        for url in urls - per_tenant:
+        self._fixed_urls = urls - per_tenant
+        for url in self._fixed_urls:
             self.bundle(url).engine()  # a cold start with no good bundle fails here: 500
 
     @classmethod
@@ -114,8 +115,10 @@ class LiveAuthorizer:
         try:
             return self._bundles[url]
         except KeyError:
+            # A tenant's bundle deleted is a tenant offboarded: denied, not served from memory.
             live = LiveBundle(self._sources(url), self.settings.bundle.refresh_seconds,
-                              self.clock, on_refused=self._refused)  # fmt: skip
+                              self.clock, on_refused=self._refused,
+                              gone_means_none=url not in self._fixed_urls)  # fmt: skip
             self._bundles[url] = live
             return live
 
@@ -136,13 +139,20 @@ class LiveAuthorizer:
         self._authorizers[id(engine)] = (engine, authorizer)
         return authorizer
 
+    def bundle_url(self, tenant: str, issuer: str | None = None) -> str:
+        """The URL of ``tenant``'s bundle (at ``issuer``, or the first issuer)."""
+        url = self._urls[issuer if issuer is not None else next(iter(self._urls))]
+        if url is None:
+            raise ConfigError("that issuer's tokens are decided by the packaged folder")
+        return url.replace(TENANT_PLACEHOLDER, tenant)
+
     def url_of(self, claims: Mapping[str, Any]) -> str | None:
         """The bundle that decides for these verified claims: their issuer's (None: the packaged
         folder), with the tenant claim in place of ``{tenant}``."""
         url = self._urls.get(claims.get("iss"))  # type: ignore[arg-type]  # verified: a string
         if url is None or TENANT_PLACEHOLDER not in url:
             return url
-        return url.replace(TENANT_PLACEHOLDER, self.tenant_of(claims))
+        return self.bundle_url(self.tenant_of(claims), claims["iss"])
 
     def handle(self, event: object) -> dict[str, Any]:
         started = time.perf_counter()

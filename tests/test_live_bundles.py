@@ -272,3 +272,19 @@ def test_each_issuer_is_decided_by_its_own_bundle(
     assert outcome(mixed, get_doc(from_b, "initech-doc")) == "Allow"
     assert outcome(mixed, get_doc(from_b, "globex-doc")) == "Deny"
     assert outcome(mixed, get_doc(from_a, "acme-doc")) == "Allow"
+
+
+def test_a_tenant_whose_bundle_is_deleted_is_denied_from_the_next_check(
+    tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """Offboarding: a tenant's bundle deleted is that tenant gone, not an outage during which
+    its old policies keep allowing (one bundle for everyone rides an outage out instead)."""
+    token = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
+    assert outcome(tenants, get_doc(token, "acme-doc")) == "Allow"
+    (Path(tenants.bundle_url("acme"))).unlink()
+    clock.advance(29)
+    fresh = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
+    assert outcome(tenants, get_doc(fresh, "acme-doc")) == "Allow"  # not checked yet
+    clock.advance(1)
+    fresh = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
+    assert outcome(tenants, get_doc(fresh, "acme-doc")) == "Deny"

@@ -134,7 +134,10 @@ class LiveBundle:
         refresh_seconds: float,
         clock: Clock = time.monotonic,
         on_refused: Callable[[str, str], None] | None = None,
+        gone_means_none: bool = False,
     ) -> None:
+        """``gone_means_none``: a bundle deleted after it served means there is none any more (a
+        tenant's: that tenant is denied from the next check), not an outage to ride out."""
         self.source = source
         self._refresh = refresh_seconds
         self._clock = clock
@@ -142,7 +145,8 @@ class LiveBundle:
         self._engine: Engine | None = None
         self._etag: str | None = None
         self._checked_at: float | None = None
-        self._missing = False  # no engine yet because there is no bundle (until the next check)
+        self._missing = False  # no engine because there is no bundle (until the next check)
+        self._gone_means_none = gone_means_none
         self._lock = threading.Lock()  # one check at a time; requests read without it
 
     @property
@@ -177,8 +181,8 @@ class LiveBundle:
                 return
             engine = engine_of(bundle, self.source.url)
         except BundleMissing:
-            if self._engine is None:
-                self._missing = True
+            if self._engine is None or self._gone_means_none:
+                self._engine, self._etag, self._missing = None, None, True
                 raise
             self._on_refused(self.source.url, "missing")
             return
