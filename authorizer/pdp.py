@@ -34,14 +34,14 @@ from authorizer.gateway.response import (
     unauthorized,
 )
 from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
-from authorizer.identity.entities import EntityMapping
+from authorizer.identity.entities import EntityMapping, per_token_claims
 from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
 from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import VerifiedToken
 from authorizer.stores.file_slices import PrincipalPart
 from authorizer.stores.store import EntitySet, EntityStore
-from authorizer.stores.ttl_cache import ExpiringCache
+from authorizer.stores.ttl_cache import ExpiringCache, Lru
 from authorizer.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,11 @@ class Authorizer:
         self._batches: ExpiringCache[cache_keys.BatchKey, tuple[Decision, ...]] = ExpiringCache(
             CACHE_SIZE, clock
         )
+        # A user's next token (a refresh: new times and ids, the same claims otherwise) makes
+        # the same entities and token records: the caller made for the last one is reused,
+        # keyed on every claim but those that change per token and nothing reads.
+        self._per_token = per_token_claims(engine.model)
+        self._callers: Lru[str, Caller] = Lru(CACHE_SIZE)
 
     def is_token_level(self, route: Route) -> bool:
         """True when every policy that can apply to the route reads no context but the token and
@@ -239,10 +244,17 @@ class Authorizer:
         verified = self.verifier.verify(token)  # the signature first: no table read for junk
         if self.revocations is not None:
             self.revocations.check(verified.claims)
-        extra = self.issuers.mapping_of(verified.claims).principal_entities(verified.claims)
-        part = self.engine.principal_part(extra)
-        caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part, {}, {})
-        self._tokens.put(token, caller, float(verified.claims["exp"]))
+        claims = verified.claims
+        same = json.dumps({k: v for k, v in claims.items() if k not in self._per_token})
+        known = self._callers.get(same)
+        if known is not None:  # what was derived from equal claims, with this token
+            caller = known._replace(token=verified)
+        else:
+            extra = self.issuers.mapping_of(claims).principal_entities(claims)
+            part = self.engine.principal_part(extra)
+            caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part, {}, {})
+            self._callers.put(same, caller)
+        self._tokens.put(token, caller, float(claims["exp"]))
         return caller
 
     def decide(self, request: Request, caller: Caller) -> Outcome:

@@ -28,6 +28,28 @@ REGISTERED_CLAIMS = frozenset(
      "event_id", "at_hash", "nonce", "version"}
 )  # fmt: skip
 
+# The registered claims that differ between two tokens of one sign-in (a refresh): times and ids.
+PER_TOKEN_CLAIMS = frozenset({"exp", "iat", "nbf", "jti", "origin_jti", "auth_time", "event_id"})
+
+
+def per_token_claims(schema: SchemaModel | None) -> frozenset[str]:
+    """The per-token claims that nothing made from the claims holds: never a principal
+    attribute (``REGISTERED_CLAIMS``), and in ``context.token`` only where an action's token
+    type declares them (or admits any attribute). Two tokens whose other claims are equal make
+    the same entities and token records. Without a schema the record holds every claim: none."""
+    if schema is None:
+        return frozenset()
+    kept: set[str] = set()
+    for action in schema.actions:
+        declared = action.context.attributes.get("token")
+        if declared is None:
+            continue
+        kind = declared.type
+        if not isinstance(kind, RecordType) or kind.additional_attributes:
+            return frozenset()
+        kept.update(kind.attributes)
+    return PER_TOKEN_CLAIMS - kept
+
 
 class EntityMapping(NamedTuple):
     """What cold start decides once: type names, id prefix, where groups come from."""
