@@ -7,10 +7,17 @@ import contextlib
 import importlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
+import jwt
+
+from authorizer.gateway.response import policy_allows
 from bench import authorizer_bench as ours
 from bench import (
     bench_backend,
@@ -75,6 +82,124 @@ def main_rows(issuer: ours.LocalIssuer) -> list[Row]:
         return measure_together(calls, ITERATIONS, notes=notes)
 
 
+# Issue 14: policies on the requested action that cannot apply to the caller (one per user or
+# group of a big tenant base), ours against Cedarling on the same tokens.
+SAME_ACTION_POLICIES = int(os.environ.get("BENCH_SAME_ACTION_POLICIES", "10000"))
+# Cedarling's call grows with the policy count (~40 ms with 10,000 on this machine): 300 calls.
+SAME_ACTION_ITERATIONS = min(ITERATIONS, 300)
+OURS_SAMPLE_ONLY = "handler, sample policies only: new user each call, GET /employees"
+CEDARLING_SAME_ACTION = "Cedarling signed, {:,} same-action policies: new user each call"
+
+
+def ours_same_action_label(count: int) -> str:
+    return f"handler, {count:,} same-action policies: new user each call, GET /employees"
+
+
+def same_action_policy_dir(root: Path, count: int) -> Path:
+    """A copy of the sample application's policy folder under ``root`` plus ``count`` policies
+    on GET /employees, policy i for user ``u<i>`` (odd i) or group ``g<i>`` (even i), ids no
+    sample user or group has: the policies Cedarling's side of the rows gets, in our terms."""
+    folder = root / "policies"
+    env = ours.sample_environment(ours.new_issuer(), "")
+    shutil.copytree(env["CEDAR_POLICY_DIR"], folder)
+    action = 'action == Corp::Action::"get /employees"'
+    texts = [
+        f'@id("same-action-{i}")\npermit (principal '
+        + (f'== Corp::User::"u{i}"' if i % 2 else f'in Corp::UserGroup::"g{i}"')
+        + f", {action}, resource);"
+        for i in range(count)
+    ]
+    (folder / "same-action.cedar").write_text("\n".join(texts) + "\n")
+    return folder
+
+
+def same_action_probes(issuer: ours.LocalIssuer, count: int) -> list[str]:
+    """Tokens with the sample's claims but no grant of the sample's own (no employee:read
+    permission, no hr group): users and groups the extra policies are for (the first and the
+    last of each kind), and ones they are not for. With ``count`` extra policies the first
+    ones are allowed GET /employees, the others denied; with none, all are denied."""
+    claims = {"tenant": "acme", "department": "engineering"}
+    last = count - 1  # a user's policy when odd, a group's when even
+    users = ["u1", f"u{last - (last % 2 == 0)}", "u2", f"u{count + 1}"]
+    groups = ["g0", f"g{last - last % 2}", "g1", f"g{count + 2}"]
+    return [issuer.token(u, groups=["engineering"], extra=claims) for u in users] + [
+        issuer.token(f"member-of-{g}", groups=["engineering", g], extra=claims) for g in groups
+    ]
+
+
+def _kept(authorizer: ours.Authorizer, events: list[dict[str, Any]], kept: list[Any]) -> ours.Call:
+    """A timed call that keeps its answer, judged after the measurement."""
+
+    def call(i: int) -> None:
+        kept[i] = authorizer.handle(events[i])
+
+    return call
+
+
+def same_action_rows(
+    issuer: ours.LocalIssuer, iterations: int, policies: int = SAME_ACTION_POLICIES
+) -> list[Row]:
+    """Our handler and Cedarling (signature validation on, token cache off) deciding
+    GET /employees for a new user each call, on the very same tokens, with the sample's
+    policies alone and with ``policies`` more on that action for other users and groups;
+    the four rows measured in turns. Every decision is checked: Cedarling's as it is made,
+    ours after the measurement (the answers are kept, not judged inside the timing). Empty
+    when cedarling-python is not installed."""
+    try:
+        peer = importlib.import_module("bench.cedarling_peer")
+    except ImportError as error:
+        print(f"(same-action rows skipped: {error}; `make bench` installs cedarling-python)\n")
+        return []
+    tokens = ours.alice_tokens(issuer, iterations + 100, distinct_users=True)
+    probes = same_action_probes(issuer, policies)
+    events = [ours.event(t, *ours.LISTING) for t in tokens]
+    arn = events[0]["methodArn"]
+    # Not the caller's action: alice is no admin, and no extra policy is on it.
+    other = ours.event(tokens[0], "PUT", "/employees/emp-001/status",
+                       "/employees/{employeeId}/status")  # fmt: skip
+    kept: dict[str, list[Any]] = {}
+    calls: dict[str, ours.Call] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="same-action-") as tmp,
+        peer.same_action_calls(tokens, issuer.issuer, issuer.jwks(), policies, probes) as theirs,
+    ):
+        folder = same_action_policy_dir(Path(tmp), policies)
+        for label, overrides in [
+            (OURS_SAMPLE_ONLY, {}),
+            (ours_same_action_label(policies), {"CEDAR_POLICY_DIR": str(folder)}),
+        ]:
+            extra = policies if overrides else 0
+            authorizer = ours.make_authorizer(issuer, **overrides)
+            for token in tokens[:3] + probes:
+                want = peer.same_action_expected(token, extra)
+                if ours.allowed(authorizer, ours.event(token, *ours.LISTING)) != want:
+                    sub = jwt.decode(token, options={"verify_signature": False})["sub"]
+                    raise RuntimeError(f"{label}: GET /employees for {sub!r} allowed {not want}")
+            if ours.allowed(authorizer, other):
+                raise RuntimeError(f"{label}: allowed PUT /employees/emp-001/status to alice")
+            kept[label] = [None] * len(events)
+            calls[label] = _kept(authorizer, events, kept[label])
+        # Measured alternating ours and Cedarling's (sample only, then N more), so that every
+        # row's slice follows the other's: the first calls after a different workload run up
+        # to 2x slower (caches; a 1 ms sleep does it too), ~10% on the median of a slice, and
+        # this way each row pays it alike. Printed ours first.
+        ours_labels, their_labels = list(calls), list(theirs)
+        order = [ours_labels[0], their_labels[0], ours_labels[1], their_labels[1]]
+        note = f"{iterations} calls a row, in turns; every decision checked"
+        measured = measure_together({label: {**calls, **theirs}[label] for label in order},
+                                    iterations, notes=dict.fromkeys(order, note))  # fmt: skip
+        rows = [measured[0], measured[2], measured[1], measured[3]]
+    for label, answers in kept.items():
+        extra = 0 if label == OURS_SAMPLE_ONLY else policies
+        decided = [(t, a) for t, a in zip(tokens, answers, strict=True) if a is not None]
+        if len(decided) < iterations:
+            raise RuntimeError(f"{label}: {len(decided)} answers kept for {iterations} calls")
+        for token, answer in decided:
+            if policy_allows(answer, arn) != peer.same_action_expected(token, extra):
+                raise RuntimeError(f"{label}: a timed call decided against the policies")
+    return rows
+
+
 def check(label: str, value: float, target: str, ok: bool) -> str:
     return f"  {label:<58} {value:7.2f}x  target {target:<6} {'met' if ok else 'missed'}"
 
@@ -84,8 +209,15 @@ def main() -> int:
     print(f"cedar-authz benchmark: {ITERATIONS} calls per row; medians and p99 in microseconds\n")
     rows = main_rows(issuer)
     print(table(rows))
+    same = same_action_rows(issuer, SAME_ACTION_ITERATIONS)
+    if same:
+        more = f"{SAME_ACTION_POLICIES:,} more policies (BENCH_SAME_ACTION_POLICIES)"
+        print(f"\nsame-action: {more} on GET /employees, for other users and groups; "
+              f"{SAME_ACTION_ITERATIONS} calls a row (BENCH_ITERATIONS, at most 300: "
+              "Cedarling's call with 10,000 takes ~40 ms)")  # fmt: skip
+        print(table(same))
 
-    by = {r.label: r.median_us for r in rows}
+    by = {r.label: r.median_us for r in rows + same}
     url, server = serve_jwks(issuer.jwks())
     print(f"\npolicy count: {bench_policies.SMALL} against {bench_policies.LARGE:,} policies "
           "(BENCH_POLICIES) in four generated layouts (bench/policy_layouts.py)")  # fmt: skip
@@ -149,6 +281,12 @@ def main() -> int:
         ratios["Cedarling / ours, same tokens: new user each call"] = (
             by[CEDARLING_NEW_USER] / by[OURS_NEW_USER],
             ">= 3",
+        )
+    if same:
+        ratios[f"{SAME_ACTION_POLICIES:,} same-action policies: Cedarling / ours"] = (
+            by[CEDARLING_SAME_ACTION.format(SAME_ACTION_POLICIES)]
+            / by[ours_same_action_label(SAME_ACTION_POLICIES)],
+            ">= 20",
         )
     print("\nbackend batch forms as ratios to the single calls (no target set)")
     for batch, single in [(bench_backend.ACTIONS_BATCH, bench_backend.ACTIONS_SINGLE),

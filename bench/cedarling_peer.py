@@ -18,6 +18,10 @@ same for the sample users. Decisions are checked before timing (an Allow, a Deny
 action, and a forged signature that must be dropped), and every timed call's decision is checked
 after it, so a misconfigured peer cannot look fast by denying everything.
 
+``same_action_calls(...)`` adds Cedarling's side of the same-action rows: the signed store with
+N more policies on the action the rows decide, each for a user ``u<i>`` or group ``g<i>`` that no
+benchmark caller is (``same_action_policies``), against the sample's rules alone.
+
 Run: ``.venv/bin/python -m bench.cedarling_peer [iterations]``. Needs ``cedarling-python==2.5.20``.
 """
 
@@ -30,7 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,6 +76,12 @@ LABEL_NEW = "cedarling signed, new token each call"
 LABEL_NEW_USER = "cedarling signed, new user each call"
 LABEL_SAME = "cedarling signed, same token (its cache)"
 LABEL_UNSIGNED = "cedarling unsigned (authorize_unsigned)"
+LABEL_SAMPLE_ONLY = "Cedarling signed, sample policies only: new user each call"
+
+
+def same_action_label(count: int) -> str:
+    return f"Cedarling signed, {count:,} same-action policies: new user each call"
+
 
 # The sample app's schema in Cedarling's multi-issuer form: no principal entity; the access token
 # is an entity whose typed claims are attributes and every claim a Set<String> tag.
@@ -265,6 +275,48 @@ SIGNED_POLICIES = _split_policies(
     .replace("$HR", json.dumps(HR_GROUPS))
 )
 
+_TOKEN = "context.tokens.cognito_access_token"
+_FOR_USER = f'{_TOKEN} has sub && {_TOKEN}.sub == "u%d"'
+_FOR_GROUP = (
+    f'{_TOKEN}.hasTag("cognito:groups") && {_TOKEN}.getTag("cognito:groups").contains("g%d")'
+)
+_SAME_ACTION = """@id("same-action-%d")
+permit (principal, action == Corp::Action::"get /employees", resource)
+when { context.tokens has cognito_access_token && %s };
+"""
+
+
+def same_action_policies(count: int) -> dict[str, str]:
+    """``count`` policies on GET /employees (the action the rows decide), policy i for user
+    ``u<i>`` (odd i) or group ``g<i>`` (even i), as the per-user and per-group policies of a big
+    tenant base are. Cedarling's signed interface has no principal to scope them on: "for user
+    u<i>" is a condition on the token's ``sub`` attribute, "for group g<i>" one on its
+    ``cognito:groups`` tag."""
+    return {
+        f"same-action-{i}": _SAME_ACTION % (i, (_FOR_USER if i % 2 else _FOR_GROUP) % i)
+        for i in range(count)
+    }
+
+
+def same_action_grants(claims: Mapping[str, Any], count: int) -> bool:
+    """Whether one of ``same_action_policies(count)`` allows a token with these claims."""
+
+    def numbered(value: object, prefix: str, parity: int) -> bool:
+        match = re.fullmatch(prefix + r"(0|[1-9][0-9]*)", str(value))
+        index = int(match.group(1)) if match else count
+        return index < count and index % 2 == parity
+
+    groups = claims.get("cognito:groups") or []
+    return numbered(claims.get("sub"), "u", 1) or any(numbered(g, "g", 0) for g in groups)
+
+
+def same_action_expected(token: str, count: int) -> bool:
+    """The decision on GET /employees for ``token`` by the sample's rules plus
+    ``same_action_policies(count)``: our rule "employees-list" or one of the extra policies."""
+    claims = _claims(token)
+    return _expected(claims) or same_action_grants(claims, count)
+
+
 # A tiny static server for the discovery document and JWKS, run in a child interpreter on a socket
 # bound here: Cedarling's constructor fetches both while holding the GIL, so a server thread in
 # this process would never get to answer (its requests time out after 4 retries).
@@ -416,12 +468,17 @@ def _forged(token: str) -> str:
     return ".".join([head, payload, base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()])
 
 
-def _check_signed(cedarling: Cedarling, tokens: list[str]) -> None:
-    """Right decisions before any timing, or RuntimeError: the first tokens get our rule's
-    decision, a non-admin is denied PUT /employees/{id}/status, a forged signature is refused."""
+def _check_signed(
+    cedarling: Cedarling,
+    tokens: Sequence[str],
+    expected: Callable[[Mapping[str, Any]], bool] = _expected,
+) -> None:
+    """Right decisions before any timing, or RuntimeError: the first tokens get ``expected``'s
+    decision for GET /employees (our rule's by default), a non-admin is denied
+    PUT /employees/{id}/status, a forged signature is refused."""
     for token in tokens[:3]:
         claims = _claims(token)
-        want = _expected(claims)
+        want = expected(claims)
         try:
             result = cedarling.authorize_multi_issuer(_signed_request(token))
         except Exception as error:
@@ -491,13 +548,8 @@ def _principal(claims: Mapping[str, Any], *, permissions: bool = True) -> Entity
     return EntityData.from_dict(attrs)
 
 
-@contextmanager
-def signed_calls(
-    tokens: list[str], issuer: str, jwks: Mapping[str, Any], new_users: list[str] | None = None
-) -> Iterator[dict[str, Callable[[int], bool]]]:
-    """Checked calls by label, while the OIDC endpoint and the Cedarling instances live."""
-    expected = [_expected(_claims(t)) for t in tokens]
-    n = len(tokens)
+def _signed_call() -> Callable[[Cedarling, str], bool]:
+    """A timed call: GET /employees on one token, the resource and context built once."""
     resource = EntityData.from_dict(dict(APPLICATION))
     context = {"request": _request_context("GET", "/employees")}
 
@@ -509,6 +561,18 @@ def signed_calls(
             context=context,
         )
         return bool(cedarling.authorize_multi_issuer(request).is_allowed())
+
+    return call
+
+
+@contextmanager
+def signed_calls(
+    tokens: list[str], issuer: str, jwks: Mapping[str, Any], new_users: list[str] | None = None
+) -> Iterator[dict[str, Callable[[int], bool]]]:
+    """Checked calls by label, while the OIDC endpoint and the Cedarling instances live."""
+    expected = [_expected(_claims(t)) for t in tokens]
+    n = len(tokens)
+    call = _signed_call()
 
     with (
         tempfile.TemporaryDirectory(prefix="cedarling-bench-") as tmp,
@@ -541,6 +605,66 @@ def signed_calls(
             )
             instances.append(fresh)
         try:
+            yield calls
+        finally:
+            for instance in instances:
+                instance.shut_down()
+
+
+def _rotating(
+    call: Callable[[Cedarling, str], bool],
+    cedarling: Cedarling,
+    tokens: Sequence[str],
+    expected: Callable[[Mapping[str, Any]], bool],
+    label: str,
+) -> Callable[[int], bool]:
+    """Call i decides ``tokens[i % len(tokens)]``, checked against ``expected``'s decision."""
+    wanted = [expected(_claims(t)) for t in tokens]
+    n = len(tokens)
+    return _checked(lambda i: call(cedarling, tokens[i % n]), lambda i: wanted[i % n], label)
+
+
+@contextmanager
+def same_action_calls(
+    new_users: Sequence[str],
+    issuer: str,
+    jwks: Mapping[str, Any],
+    count: int,
+    probes: Sequence[str] = (),
+) -> Iterator[dict[str, Callable[[int], bool]]]:
+    """Cedarling signed, token cache off, a new user's token each call (``new_users[i]``), on
+    two stores: the sample's rules alone (``LABEL_SAMPLE_ONLY``) and those plus
+    ``same_action_policies(count)`` (``same_action_label(count)``). Before timing each instance
+    decides ``new_users``' first tokens, another action, a forged signature and every one of
+    ``probes`` (tokens of users the extra policies are for, or are not) as the rules say; every
+    timed call's decision is checked."""
+    call = _signed_call()
+    with (
+        tempfile.TemporaryDirectory(prefix="cedarling-bench-") as tmp,
+        _oidc_server(issuer, jwks) as discovery_url,
+    ):
+        instances: list[Cedarling] = []
+        calls: dict[str, Callable[[int], bool]] = {}
+        try:
+            for label, extra in [(LABEL_SAMPLE_ONLY, 0), (same_action_label(count), count)]:
+                policies = {**SIGNED_POLICIES, **same_action_policies(extra)}
+                folder = Path(tmp) / f"signed-{extra}"
+                store = _write_store(folder, SIGNED_SCHEMA, policies, discovery_url)
+                cedarling = _cedarling(store, signed=True, token_cache_ttl=0)
+                instances.append(cedarling)
+
+                def expected(claims: Mapping[str, Any], extra: int = extra) -> bool:
+                    return _expected(claims) or same_action_grants(claims, extra)
+
+                _check_signed(cedarling, new_users, expected)
+                for probe in probes:
+                    claims = _claims(probe)
+                    if call(cedarling, probe) != expected(claims):
+                        raise RuntimeError(
+                            f"{label}: decided {not expected(claims)} for sub={claims['sub']!r} "
+                            f"groups={claims.get('cognito:groups')!r}, expected {expected(claims)}"
+                        )
+                calls[label] = _rotating(call, cedarling, new_users, expected, label)
             yield calls
         finally:
             for instance in instances:
