@@ -9,7 +9,7 @@ import gc
 import cedarpy
 
 from authorizer.sdk.client import Authorizer
-from authorizer.stores.ttl_cache import ExpiringCache
+from authorizer.stores.ttl_cache import ExpiringCache, Lru
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.users import split_profile
 from tests.conftest import FakeClock
@@ -60,3 +60,25 @@ def test_an_expiring_cache_drops_the_least_recently_used() -> None:
     assert cache.get("a") == 1  # a is now the most recently used
     cache.put("c", 3, 10.0)
     assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+
+
+def test_a_weighted_lru_holds_at_most_its_weight() -> None:
+    """The engine's combined policy sets weigh their policies: many small sets or a few big."""
+    cache: Lru[str, list[int]] = Lru(10, weigh=len)
+    cache.put("a", [1] * 4)
+    cache.put("b", [1] * 4)
+    assert cache.get("a") is not None  # a is now the most recently used
+    cache.put("c", [1] * 4)  # 12 > 10: the least recently used (b) goes
+    assert (cache.get("a"), cache.get("b")) == ([1] * 4, None)
+    cache.put("a", [1])  # replaced: its old weight is given back
+    cache.put("d", [1] * 5)
+    assert len(cache) == 3 and cache.get("c") is not None
+
+
+def test_an_lru_drops_the_least_recently_used() -> None:
+    cache: Lru[str, int] = Lru(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.get("a")
+    cache.put("c", 3)
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (1, None, 3)

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import cedarpy
-from cachetools import LRUCache
 
 from authorizer.cedar.analysis import Uid, ancestors_of
 from authorizer.cedar.ancestry import Ancestry, StoreParents, edges_of, edges_of_handle
@@ -49,6 +48,7 @@ from authorizer.stores.file_slices import (
     plain_part,
 )
 from authorizer.stores.store import EntitySet, EntityStore, JsonFileStore, LiveEntities, UidLike
+from authorizer.stores.ttl_cache import Lru
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +134,8 @@ class Engine:
             index = PolicyIndex.of(static, groups_known=schema is not None)
         self.index = index
         self._action_keys: dict[Uid, tuple[str, ...]] = {}
-        self._sets: LRUCache[frozenset[int], cedarpy.PolicySet] = LRUCache(
-            COMBINED_POLICIES, getsizeof=lambda policy_set: len(policy_set) + 1
+        self._sets: Lru[frozenset[int], cedarpy.PolicySet] = Lru(
+            COMBINED_POLICIES, weigh=lambda policy_set: len(policy_set) + 1
         )
         # The parent edges of each handle the engine decides with (None: not known).
         self._ancestries: weakref.WeakKeyDictionary[cedarpy.Entities, Ancestry | None] = (
@@ -339,7 +339,7 @@ class Engine:
             document = {"staticPolicies": chosen, "templates": {}, "templateLinks": []}
             found = cedarpy.PolicySet.from_json_str(json.dumps(document))
             if len(chosen) < COMBINED_POLICIES:
-                self._sets[buckets] = found
+                self._sets.put(buckets, found)
         return found
 
     def decide_batch(

@@ -40,7 +40,6 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import cedarpy
-from cachetools import LRUCache
 
 from authorizer.config import StoreSettings
 from authorizer.errors import ConfigError, DependencyError
@@ -59,7 +58,7 @@ from authorizer.stores.entity_graph import (
     uid_key,
     uid_text,
 )
-from authorizer.stores.ttl_cache import TtlCache
+from authorizer.stores.ttl_cache import Lru, TtlCache
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -254,11 +253,9 @@ class LiveEntities:
         self.principal_budget = min(depths.get("principal", 0) - 2, max_depth)
         # The closure per set of roots, reused while every answer in it is fresh (same expiry,
         # same generation): a warm request reads no cache entry one by one.
-        self._slices: LRUCache[tuple[tuple[UidKey, int], ...], tuple[float, int, Closure]] = (
-            LRUCache(maxsize=4096)
-        )
-        self._parts: LRUCache[tuple[str, ...], cedarpy.Entities] = LRUCache(maxsize=1024)
-        self._handles: LRUCache[tuple[tuple[str, ...], str], cedarpy.Entities] = LRUCache(4096)
+        self._slices: Lru[tuple[tuple[UidKey, int], ...], tuple[float, int, Closure]] = Lru(4096)
+        self._parts: Lru[tuple[str, ...], cedarpy.Entities] = Lru(1024)
+        self._handles: Lru[tuple[tuple[str, ...], str], cedarpy.Entities] = Lru(4096)
 
     def entity_set(
         self, extra: Sequence[Mapping[str, Any]], resources: Iterable[UidLike] = ()
@@ -301,7 +298,7 @@ class LiveEntities:
         if memo is not None and memo[0] > self.store.clock() and memo[1] == generation:
             return memo[2]
         found = closure(self.store.lookup, roots, self.max_depth)
-        self._slices[key] = (found.expires_at, generation, found)
+        self._slices.put(key, (found.expires_at, generation, found))
         return found
 
     def _handle(
@@ -319,9 +316,9 @@ class LiveEntities:
                 base = cedarpy.Entities.from_json_str(f"[{','.join(part)}]", self.schema)
             except ValueError as error:
                 raise EntityGraphError(f"the stored entities do not combine: {error}") from None
-            self._parts[part] = base
+            self._parts.put(part, base)
         handle = base.with_added_json_str(delta) if delta else base
-        self._handles[(part, delta)] = handle
+        self._handles.put((part, delta), handle)
         return handle
 
 

@@ -96,11 +96,13 @@ class ExpiringCache(Generic[K, V]):
 
 class Lru(Generic[K, V]):
     """Bounded, least recently used out first, without cachetools' per-call overhead (a hit is
-    one lookup and a move to the end). Not thread-safe: one request path per instance."""
+    one lookup and a move to the end). ``weigh``: an entry's share of ``maxsize`` (default 1; a
+    combined policy set weighs its policies). Not thread-safe: one request path per instance."""
 
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
+    def __init__(self, maxsize: int, weigh: Callable[[V], int] | None = None) -> None:
+        self.maxsize, self.weigh = maxsize, weigh
         self._data: OrderedDict[K, V] = OrderedDict()
+        self._weight = 0
 
     def get(self, key: K) -> V | None:
         found = self._data.get(key)
@@ -109,11 +111,19 @@ class Lru(Generic[K, V]):
         return found
 
     def put(self, key: K, value: V) -> None:
-        data = self._data
+        data, weigh = self._data, self.weigh
+        if weigh is None:
+            data[key] = value
+            data.move_to_end(key)
+            if len(data) > self.maxsize:
+                data.popitem(last=False)
+            return
+        if key in data:
+            self._weight -= weigh(data.pop(key))
         data[key] = value
-        data.move_to_end(key)
-        if len(data) > self.maxsize:
-            data.popitem(last=False)
+        self._weight += weigh(value)
+        while self._weight > self.maxsize and data:
+            self._weight -= weigh(data.popitem(last=False)[1])
 
     def __len__(self) -> int:
         return len(self._data)
