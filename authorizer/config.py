@@ -203,6 +203,12 @@ class Settings(NamedTuple):
         return cognito_pool_id(self.issuer) is not None
 
     @property
+    def uses_bundles(self) -> bool:
+        """Policies from bundles (CEDAR_POLICY_BUNDLE, or an issuer's policy_bundle), not from
+        the packaged folder alone."""
+        return self.bundle.url is not None or any(i.policy_bundle for i in self.trusted_issuers)
+
+    @property
     def trusted_issuers(self) -> tuple[IssuerSettings, ...]:
         """Every issuer whose tokens are accepted: AUTH_ISSUERS, or the one of AUTH_ISSUER."""
         if self.issuers:

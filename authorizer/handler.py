@@ -42,11 +42,11 @@ def authorizer_from_env(
     """Over policy bundles when CEDAR_POLICY_BUNDLE or an issuer's policy_bundle is set (then
     ``authorizer.live``), else over the packaged policy folder."""
     settings = Settings.from_env(environ)
-    if settings.bundle.url is not None or any(i.policy_bundle for i in settings.trusted_issuers):
+    if settings.uses_bundles:
         from authorizer.live import LiveAuthorizer  # noqa: PLC0415
 
-        return LiveAuthorizer(settings, fetch, clock, environ=environ)
-    return Authorizer.from_env(environ, fetch, clock)
+        return LiveAuthorizer(settings, fetch, clock)
+    return Authorizer.from_settings(settings, fetch, clock)
 
 
 def get_authorizer() -> Handles:

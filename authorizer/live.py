@@ -54,9 +54,10 @@ class LiveAuthorizer:
         clock: Clock = time.time,
         telemetry: Telemetry | None = None,
         sources: Callable[[str], BundleSource] | None = None,
-        environ: Mapping[str, str] | None = None,
+        pipeline: type[Authorizer] = Authorizer,
     ) -> None:
-        """``environ``: the settings' environment, for the packaged folder's authorizer."""
+        """``pipeline``: the class of each version's authorizer (the backend library's adds its
+        entry points to the Lambda's)."""
         bundle = settings.bundle
         # Each issuer's bundle: its own, else CEDAR_POLICY_BUNDLE, else (None) the packaged folder.
         self._urls = {i.issuer: i.policy_bundle or bundle.url for i in settings.trusted_issuers}
@@ -80,7 +81,7 @@ class LiveAuthorizer:
         # The issuers' keys and verifiers, and the revocation list, shared by every version.
         self.issuers = IssuerRegistry.build(settings, "", None, fetch, clock)
         self.revocations = revocation_list(settings.revocation, settings.aws, clock)
-        self._fetch = fetch
+        self._fetch, self._pipeline = fetch, pipeline
         # The bundle a request needs is known before any token is read when there is one for
         # everyone: no up-front verification then.
         self._one_url = next(iter(urls)) if len(set(self._urls.values())) == 1 and not per_tenant \
@@ -88,7 +89,7 @@ class LiveAuthorizer:
         # The packaged folder, for issuers without a bundle when others have one.
         self._folder: Authorizer | None = None
         if None in self._urls.values():
-            self._folder = Authorizer.from_env(environ, fetch, clock)
+            self._folder = pipeline.from_settings(settings, fetch, clock)
             self._folder.telemetry = self.telemetry
         # Per bundle URL: its LiveBundle; per engine: its Authorizer.
         kept = bundle.tenants_max + len(urls - per_tenant)
@@ -108,7 +109,7 @@ class LiveAuthorizer:
         fetch: Fetch = http_fetch,
         clock: Clock = time.time,
     ) -> LiveAuthorizer:
-        return cls(Settings.from_env(environ), fetch, clock, environ=environ)
+        return cls(Settings.from_env(environ), fetch, clock)
 
     def bundle(self, url: str) -> LiveBundle:
         """The live bundle at ``url`` (its ``{tenant}`` filled in)."""
@@ -131,13 +132,24 @@ class LiveAuthorizer:
         namespace = self.settings.namespace
         if namespace is None:
             namespace = engine.model.default_namespace if engine.model else ""
-        authorizer = Authorizer(
+        authorizer = self._pipeline(
             self.settings, engine, fetch=self._fetch, clock=self.clock,
             telemetry=self.telemetry, revocations=self.revocations,
             issuers=self.issuers.for_policies(namespace, engine.model),
         )  # fmt: skip
         self._authorizers[id(engine)] = (engine, authorizer)
         return authorizer
+
+    @property
+    def one_bundle(self) -> bool:
+        """One bundle decides for every caller (no tenant's or issuer's own)."""
+        return self._one_url is not None
+
+    def current(self) -> Authorizer:
+        """With ``one_bundle``: the pipeline of its current version (re-checked when due)."""
+        if self._one_url is None:
+            raise ConfigError("bundles per tenant or issuer: the token says which one decides")
+        return self.authorizer(self.bundle(self._one_url).engine())
 
     def bundle_url(self, tenant: str, issuer: str | None = None) -> str:
         """The URL of ``tenant``'s bundle (at ``issuer``, or the first issuer)."""
@@ -159,7 +171,7 @@ class LiveAuthorizer:
         request: Request | None = None
         try:
             if self._one_url is not None:  # one bundle for every caller: nothing to read first
-                return self.authorizer(self.bundle(self._one_url).engine()).handle(event)
+                return self.current().handle(event)
             request = parse_event(event)
             claims = self.verified(bearer_token(request))
             url = self.url_of(claims)

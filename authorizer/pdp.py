@@ -168,7 +168,13 @@ class Authorizer:
         fetch: Fetch = http_fetch,
         clock: Clock = time.time,
     ) -> Self:
-        settings = Settings.from_env(environ)
+        return cls.from_settings(Settings.from_env(environ), fetch, clock)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, fetch: Fetch = http_fetch, clock: Clock = time.time
+    ) -> Self:
+        """Over the packaged policy folder (CEDAR_POLICY_DIR, CEDAR_SCHEMA, CEDAR_ENTITIES)."""
         if settings.schema_path is None:
             logger.warning("no schema: policies are not validated and claims not coerced")
         # ENTITY_STORE_TABLE: entities from DynamoDB (boto3 imported only then), else the file.
@@ -195,6 +201,11 @@ class Authorizer:
         # boto3 is imported only when REVOCATION_TABLE is set.
         revocations = revocation_list(settings.revocation, settings.aws, clock)
         return cls(settings, engine, fetch=fetch, clock=clock, revocations=revocations)
+
+    def current(self) -> Authorizer:
+        """The pipeline deciding now: this one. (A backend's authorizer following a policy
+        bundle answers with the bundle's current version: ``authorizer.sdk.client``.)"""
+        return self
 
     # --- the Lambda path -------------------------------------------------------------------
 

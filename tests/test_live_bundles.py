@@ -288,3 +288,55 @@ def test_a_tenant_whose_bundle_is_deleted_is_denied_from_the_next_check(
     clock.advance(1)
     fresh = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
     assert outcome(tenants, get_doc(fresh, "acme-doc")) == "Deny"
+
+
+# --- backends: the data layer decides with the gateway's policies ------------------------------
+
+
+def test_a_backend_follows_the_bundle_as_the_lambda_does(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """``from authorizer import Authorizer; Authorizer.from_env()`` with the Lambda's settings:
+    the same version decides at both layers, an edit within the refresh interval."""
+    from authorizer import Authorizer as Backend  # noqa: PLC0415  # the backend library's
+
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    env = shop_env(issuer, jwks_server, str(path))
+    backend = Backend.from_env(env, clock=clock)
+    lambda_side = authorizer_from_env(env, clock=clock)
+    token = issuer.token("u1", now=clock())
+    action, acme, globex = "get /docs/{docId}", 'Shop::Doc::"acme-doc"', 'Shop::Doc::"globex-doc"'
+
+    def both(doc: str) -> tuple[bool, str]:
+        gateway = outcome(lambda_side, get_doc(token, doc.split('"')[1]))
+        return backend.authorize_token(token, action, doc).allowed, gateway
+
+    assert both(acme) == (True, "Allow") and both(globex) == (False, "Deny")
+    assert backend.allowed_resources(token, action, [acme, globex]) == [acme]
+    path.write_bytes(shop_bundle(doc_policy("globex")))
+    clock.advance(29)
+    assert both(globex) == (False, "Deny")  # not due yet, at either layer
+    clock.advance(1)
+    assert both(globex) == (True, "Allow") and both(acme) == (False, "Deny")
+    assert backend.is_authorized('Shop::User::"u1"', action, globex).allowed
+    assert backend.current().engine.version == json.loads(path.read_bytes())["version"]
+    # Without a bundle the backend is the packaged folder's, as before.
+    folder = Backend.from_env({**env, "CEDAR_POLICY_BUNDLE": "",
+                               "CEDAR_POLICY_DIR": str(ROOT / "policies"),
+                               "CEDAR_SCHEMA": str(ROOT / "schemas" / "corp.cedarschema")},
+                              clock=clock)  # fmt: skip
+    assert folder.current() is folder
+
+
+def test_a_backend_refuses_bundles_it_cannot_follow(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """Per tenant, the bundle depends on the caller: refused at start, never another's."""
+    from authorizer import Authorizer as Backend  # noqa: PLC0415
+
+    (tmp_path / "acme.json").write_bytes(shop_bundle(doc_policy("acme")))
+    env = {**shop_env(issuer, jwks_server, str(tmp_path / "{tenant}.json")),
+           "CEDAR_TENANT_CLAIM": "tenant"}  # fmt: skip
+    with pytest.raises(ConfigError, match="per tenant"):
+        Backend.from_env(env, clock=clock)

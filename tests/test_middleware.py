@@ -496,3 +496,32 @@ def test_the_in_process_backend_binds_the_token_to_the_gateways_principal(
                              authorization=f"Bearer {forged}")  # fmt: skip
     assert backend.handle(request)[0] == 401
     assert SampleBackend.load(ROOT / "entities" / "corp.json").handle(request)[0] == 403
+
+
+@pytest.mark.asyncio
+async def test_the_middleware_follows_a_policy_bundle(
+    aiohttp_client: AiohttpClient, tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer,
+    clock: FakeClock,
+) -> None:  # fmt: skip
+    """A guarded handler is decided by the bundle's current version, as the gateway is."""
+    from tests.test_live_bundles import doc_policy, shop_bundle, shop_env  # noqa: PLC0415
+
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    backend = Authorizer.from_env(shop_env(issuer, jwks_server, str(path)), clock=clock)
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    handler = require("get /docs/{docId}",
+                      resource=lambda r: f'Shop::Doc::"{r.match_info["employeeId"]}"')(ok)  # fmt: skip
+    client = await aiohttp_client(guarded_app(backend, handler))
+    token = issuer.token("u1", now=clock.now)
+    statuses = [(await call(client, "GET", f"/thing/{doc}", token))[0]
+                for doc in ("acme-doc", "globex-doc")]  # fmt: skip
+    assert statuses == [200, 403]
+    path.write_bytes(shop_bundle(doc_policy("globex")))
+    clock.advance(30)
+    statuses = [(await call(client, "GET", f"/thing/{doc}", token))[0]
+                for doc in ("acme-doc", "globex-doc")]  # fmt: skip
+    assert statuses == [403, 200]

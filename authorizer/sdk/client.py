@@ -8,15 +8,68 @@ is in ``authorizer.sdk.api`` and ``authorizer.sdk.redaction``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from authorizer import pdp
 from authorizer.cedar.engine import Decision
+from authorizer.config import Settings
+from authorizer.errors import ConfigError
+from authorizer.identity.jwks import Fetch, http_fetch
 from authorizer.sdk import api, redaction
+
+if TYPE_CHECKING:
+    from authorizer.live import LiveAuthorizer
 
 
 class Authorizer(pdp.Authorizer):
+    # With a policy bundle: the bundle followed (``from_env``); None: the packaged folder.
+    _live: LiveAuthorizer | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        fetch: Fetch = http_fetch,
+        clock: pdp.Clock = time.time,
+    ) -> Self:
+        """The gateway's own configuration. With ``CEDAR_POLICY_BUNDLE`` the backend follows the
+        bundle as the Lambda does: every call is decided by its current version, re-checked at
+        most every ``CEDAR_POLICY_REFRESH_SECONDS``, so the data layer never decides with other
+        policies than the gateway. Bundles per tenant or per issuer are refused (ConfigError)."""
+        settings = Settings.from_env(environ)
+        if not settings.uses_bundles:
+            return cls.from_settings(settings, fetch, clock)
+        from authorizer.live import LiveAuthorizer  # noqa: PLC0415  # only with a bundle
+
+        live = LiveAuthorizer(settings, fetch, clock, pipeline=cls)
+        if not live.one_bundle:
+            raise ConfigError(
+                "the backend library follows one policy bundle for every caller: bundles per "
+                "tenant or per issuer are not followed (yet); give backends CEDAR_POLICY_BUNDLE"
+            )
+        front = live.current()
+        if not isinstance(front, cls):  # built by ``pipeline=cls``
+            raise TypeError(f"{type(front).__name__} is not a {cls.__name__}")
+        front._live = live
+        return front
+
+    def current(self) -> Authorizer:
+        """The authorizer of the policies deciding now: the bundle's current version (the
+        refresh check is a clock comparison until it is due), or this one."""
+        if self._live is None:
+            return self
+        found = self._live.current()
+        if not isinstance(found, Authorizer):
+            raise TypeError(f"{type(found).__name__} is not the backend's Authorizer")
+        return found
+
+    def handle(self, event: object) -> dict[str, Any]:
+        if self._live is None:
+            return super().handle(event)
+        return self.current().handle(event)
+
     def is_authorized(
         self,
         principal: api.PrincipalLike,
@@ -30,7 +83,7 @@ class Authorizer(pdp.Authorizer):
         from them. ``resource``: a UID, or the entity the backend loaded (its attributes then
         decide, not the store's). A live store reads the resource, and the principal without
         claims, per request."""
-        return api.is_authorized(self, principal, action, resource, context, claims)
+        return api.is_authorized(self.current(), principal, action, resource, context, claims)
 
     def authorize_token(
         self,
@@ -41,7 +94,8 @@ class Authorizer(pdp.Authorizer):
         resource_entity: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Verify ``token`` as the gateway does (``Unauthorized`` if it fails), then decide."""
-        return api.authorize_token(self, token, action, resource, context, resource_entity)
+        current = self.current()
+        return api.authorize_token(current, token, action, resource, context, resource_entity)
 
     def decide_actions(
         self,
@@ -51,7 +105,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Decision]:
         """Each action's decision on ``resource``, in one cedarpy call."""
-        return api.decide_actions(self, principal, resource, actions, context)
+        return api.decide_actions(self.current(), principal, resource, actions, context)
 
     def allowed_actions(
         self,
@@ -61,7 +115,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """The actions the principal may take on ``resource`` (show or hide a button)."""
-        return api.allowed_actions(self, principal, resource, actions, context)
+        return api.allowed_actions(self.current(), principal, resource, actions, context)
 
     def decide_resources(
         self,
@@ -71,7 +125,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> list[Decision]:
         """The action's decision on each resource, in one cedarpy call."""
-        return api.decide_resources(self, principal, action, resources, context)
+        return api.decide_resources(self.current(), principal, action, resources, context)
 
     def allowed_resources(
         self,
@@ -81,7 +135,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> list[api.ResourceLike]:
         """The resources (as given) the action is allowed on (filter a list)."""
-        return api.allowed_resources(self, principal, action, resources, context)
+        return api.allowed_resources(self.current(), principal, action, resources, context)
 
     def redact(
         self,
@@ -93,4 +147,5 @@ class Authorizer(pdp.Authorizer):
     ) -> Any:
         """The documents without the fields whose view action is denied (``view_<path>``, or
         ``field_actions``: a map ``{path: action}`` or a list of paths), in one cedarpy call."""
-        return redaction.redact(self, documents, principal, resources, field_actions, context)
+        current = self.current()
+        return redaction.redact(current, documents, principal, resources, field_actions, context)

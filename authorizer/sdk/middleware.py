@@ -104,6 +104,7 @@ def identify(
     trust_gateway: bool = False,
 ) -> Subject:
     """The caller. Raises ``Unauthorized`` (401) or ``DependencyError`` (JWKS unreachable)."""
+    authz = authz.current()  # with a policy bundle: its current version's mapping
     if trust_gateway and gateway:
         return _from_gateway(authz, gateway, authorization)
     return api.subject(authz, authz.verify(bearer(authorization)))
@@ -371,10 +372,13 @@ async def _check(
         guard.source_ip(request),
         authz.clock(),
     )
-    target = api.parse_resource(loaded if loaded is not None else authz.mapping.application)
-    pairs = [(action_of(authz), target)]
-    decisions = await guard.run(api.decide, authz, who, pairs, added, record)
-    return decisions[0]
+
+    def decide() -> Decision:
+        current = authz.current()  # with a policy bundle: its current version
+        target = api.parse_resource(loaded if loaded is not None else current.mapping.application)
+        return api.decide(current, who, [(action_of(current), target)], added, record)[0]
+
+    return await guard.run(decide)
 
 
 def redact_for(
@@ -389,7 +393,7 @@ def redact_for(
     target = resources if resources is not None else request.get(RESOURCE)
     if guard is None or who is None or target is None:
         raise PermissionError("redact_for needs cedar_middleware, a caller and a resource")
-    return redaction.redact(guard.authorizer, documents, who, target, field_actions)
+    return redaction.redact(guard.authorizer.current(), documents, who, target, field_actions)
 
 
 def _failed(error: Exception, step: str) -> web.Response:
