@@ -512,6 +512,37 @@ def test_explain_a_refused_token() -> None:
     assert result.stdout.startswith("decision: Unauthorized")
 
 
+TWO_ISSUERS = json.dumps([
+    {"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_POOL", "client_ids": ["c1"]},
+    {"issuer": "https://login.example.com", "entity_id_prefix": "ext", "client_ids": ["c2"]},
+])  # fmt: skip
+
+
+def test_explain_and_test_with_several_issuers() -> None:
+    """With AUTH_ISSUERS (and no AUTH_ISSUER) the tools mint as the first issuer, or as the one
+    a token names, with that issuer's prefix: they used to refuse both variables as set."""
+    env = {"AUTH_ISSUERS": TWO_ISSUERS}
+    result = cli("explain", "--user", "alice", "--method", "GET", "--path", "/employees/emp-001",
+                 *ENTITIES, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'principal: Corp::User::"us-east-1_POOL|alice"' in result.stdout
+    claims = {"iss": "https://login.example.com", "sub": "bob", "client_id": "c2",
+              "scope": "openid", "typ": "Bearer"}  # fmt: skip
+    token = LocalIssuer(issuer=claims["iss"]).sign(
+        {**claims, "iat": 1_795_000_000, "exp": 4_000_000_000}
+    )
+    by_token = cli("explain", "--token", token, "--method", "GET", "--path", "/employees",
+                   *ENTITIES, env=env)  # fmt: skip
+    # Configured: verified against that issuer's real keys (not reachable here), not re-signed.
+    assert "signature was not checked" not in by_token.stdout
+    assert by_token.returncode == 1
+    # The sample's entity file names its users without a prefix: one issuer, prefix "".
+    one = json.dumps([{**json.loads(TWO_ISSUERS)[0], "entity_id_prefix": ""}])
+    suite = cli("test", "tests/sample_app.tests.json", env={"AUTH_ISSUERS": one})
+    assert suite.returncode == 0, suite.stdout + suite.stderr
+    assert "0 failed" in suite.stdout
+
+
 # --- diff -------------------------------------------------------------------------------------
 
 

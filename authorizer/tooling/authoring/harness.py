@@ -2,10 +2,11 @@
 and `diff` run a request through. No HTTP server and no network: the local issuer's key set is
 handed to the authorizer directly.
 
-Without ``AUTH_ISSUER`` the local issuer stands in (the sample application's setting: no
-entity-id prefix). With it, the local issuer takes the configured issuer and client id, so that
-principals get the ids production gives them (the prefix derived from the issuer), only signed by
-a local key."""
+Without ``AUTH_ISSUER`` or ``AUTH_ISSUERS`` the local issuer stands in (the sample application's
+setting: no entity-id prefix). With one, the local issuer takes the configured issuer (with
+``AUTH_ISSUERS``: the one a token names, else the first) and client id, so that principals get
+the ids production gives them (the issuer's prefix and groups claim), only signed by a local
+key."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any
 from authorizer.cedar.engine import Engine
 from authorizer.cedar.policies import LoadedPolicies
 from authorizer.cedar.schema import SchemaModel
-from authorizer.config import Settings
+from authorizer.config import IssuerSettings, Settings, issuers_from
 from authorizer.errors import ConfigError
 from authorizer.gateway.events import Request, bearer_token, parse_event
 from authorizer.identity.jwks import Fetch, http_fetch
@@ -95,6 +96,11 @@ class Harness:
     ) -> Harness:
         """Tokens minted and verified in process (``issuer``/``client_id``: as a token says)."""
         env = dict(os.environ if environ is None else environ)
+        if (env.get("AUTH_ISSUERS") or "").strip():
+            local = _local_of_issuers(env, issuer, client_id)
+            engine = Engine(policies, model, entities_json, entities_label)
+            jwks = json.dumps(local.jwks()).encode()
+            return cls(Settings.from_env(env), engine, local, fetch=lambda _url: jwks)
         configured = bool(env.get("AUTH_ISSUER", "").strip())
         client_ids = [c.strip() for c in env.get("AUTH_CLIENT_IDS", "").split(",") if c.strip()]
         local = LocalIssuer(
@@ -166,3 +172,34 @@ class Harness:
         request = self.request(call, token)
         caller = self.authorizer.verify(bearer_token(request))
         return request, caller, self.authorizer.decide(request, caller)
+
+
+def _local_of_issuers(
+    env: dict[str, str], issuer: str | None, client_id: str | None
+) -> LocalIssuer:
+    """With ``AUTH_ISSUERS``: the local issuer as the trusted issuer named ``issuer`` (else the
+    first), and ``env`` rewritten so that every issuer's keys are the local key set (handed to
+    the authorizer by ``fetch``) and decisions are not cached."""
+    trusted = issuers_from(env["AUTH_ISSUERS"].strip(), env)
+    chosen = next((i for i in trusted if i.issuer == issuer), trusted[0])
+    local = LocalIssuer(
+        issuer=chosen.issuer,
+        client_id=client_id or min(chosen.client_ids, default=LOCAL_CLIENT_ID),
+    )
+    env["AUTH_ISSUERS"] = json.dumps([_entry(i, local if i is chosen else None) for i in trusted])
+    env["DECISION_CACHE_TTL"] = "0"
+    return local
+
+
+def _entry(issuer: IssuerSettings, local: LocalIssuer | None) -> dict[str, Any]:
+    """An ``AUTH_ISSUERS`` entry of ``issuer`` with the local key set (and, for the issuer the
+    tokens are minted as, the local client id accepted too)."""
+    clients = {*issuer.client_ids, *([local.client_id] if local else [])}
+    entry: dict[str, Any] = {
+        "issuer": issuer.issuer, "jwks_url": LOOPBACK_JWKS, "client_ids": sorted(clients),
+        "token_use": issuer.token_use, "groups_claim": issuer.groups_claim,
+        "entity_id_prefix": issuer.entity_id_prefix,
+    }  # fmt: skip
+    if issuer.audience is not None:
+        entry["audience"] = issuer.audience
+    return entry

@@ -5,8 +5,9 @@ Runs the request through the real authorizer path (token verification, entity ma
 table, Cedar) and prints the decision, the route, principal, action and resource, the determining
 policies with their file and line, the errors, the entities and the context it built (--json for
 machines). --user mints a token for a sample user, --claims for the claims given. --token is
-verified against AUTH_ISSUER's keys when that is set; without it (the sample application) the
-token's claims are re-signed locally, so its signature is not checked, its times and use are.
+verified against the configured issuer's keys when AUTH_ISSUER or AUTH_ISSUERS is set; without
+them (the sample application) the token's claims are re-signed locally, so its signature is not
+checked, its times and use are.
 Exit 0 allow, 2 deny, 1 unauthorized or error.
 """
 
@@ -93,7 +94,7 @@ def _harness_and_token(
     if args.token is None:
         return Harness.local(policies, model, entities, label), None, []
     token = args.token.removeprefix("Bearer ").strip()
-    if os.environ.get("AUTH_ISSUER", "").strip():
+    if os.environ.get("AUTH_ISSUER", "").strip() or os.environ.get("AUTH_ISSUERS", "").strip():
         return Harness.configured(policies, model, entities, label), token, []
     try:
         _, claims = decode_unverified(token)
@@ -107,7 +108,8 @@ def _harness_and_token(
     )  # fmt: skip
     assert harness.issuer is not None
     note = (
-        "no AUTH_ISSUER: the token's signature was not checked (its claims were re-signed locally)"
+        "no AUTH_ISSUER(S): the token's signature was not checked (its claims were re-signed "
+        "locally)"
     )
     return harness, harness.issuer.sign(claims), [note]
 
