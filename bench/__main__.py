@@ -276,11 +276,11 @@ def main() -> int:
     if CEDARLING in by:
         ratios["Cedarling / ours, same tokens: one user, new token each call"] = (
             by[CEDARLING] / by[OURS_RETURNING],
-            ">= 3",
+            ">= 4",
         )
         ratios["Cedarling / ours, same tokens: new user each call"] = (
             by[CEDARLING_NEW_USER] / by[OURS_NEW_USER],
-            ">= 3",
+            ">= 2",
         )
     if same:
         ratios[f"{SAME_ACTION_POLICIES:,} same-action policies: Cedarling / ours"] = (
