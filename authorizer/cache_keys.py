@@ -28,6 +28,15 @@ def digest(value: object) -> str:
     return hashlib.sha256(_SORTED.encode(value).encode()).hexdigest()
 
 
+def claims_key(claims: Mapping[str, Any], left_out: Collection[str]) -> bytes:
+    """The callers-by-claims key (``pdp.Authorizer.verify``): SHA-256 of the claims but those
+    ``left_out`` (``entities.per_token_claims``), in the token's own order (equal text, equal
+    claims: a different order only misses). A digest, so the cache holds 32 bytes per caller,
+    not a copy of its claims."""
+    kept = {k: v for k, v in claims.items() if k not in left_out}
+    return hashlib.sha256(json.dumps(kept).encode()).digest()
+
+
 def generation(policy_version: str, store_generation: int) -> str:
     """The policies' version and the entity store's generation (bumped when entities are
     invalidated): a change to either makes every earlier key unreachable."""

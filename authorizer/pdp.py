@@ -136,7 +136,7 @@ class Authorizer:
         # the same entities and token records: the caller made for the last one is reused,
         # keyed on every claim but those that change per token and nothing reads.
         self._per_token = per_token_claims(engine.model)
-        self._callers: Lru[str, Caller] = Lru(CACHE_SIZE)
+        self._callers: Lru[bytes, Caller] = Lru(CACHE_SIZE)
 
     def is_token_level(self, route: Route) -> bool:
         """True when every policy that can apply to the route reads no context but the token and
@@ -256,7 +256,7 @@ class Authorizer:
         if self.revocations is not None:
             self.revocations.check(verified.claims)
         claims = verified.claims
-        same = json.dumps({k: v for k, v in claims.items() if k not in self._per_token})
+        same = cache_keys.claims_key(claims, self._per_token)
         known = self._callers.get(same)
         if known is not None:  # what was derived from equal claims, with this token
             caller = known._replace(token=verified)

@@ -135,3 +135,17 @@ def test_the_text_forms_give_the_keys_of_the_values(entities: list[Any], record:
     )
     records = [record, entities]
     assert keys.caller_with_tokens(caller, records) == keys.digest([caller, records])
+
+
+def test_the_claims_key_leaves_out_only_what_it_is_told() -> None:
+    claims = {"sub": "u1", "iss": "https://idp", "iat": 1, "exp": 2, "groups": ["a"]}
+    per_token = frozenset({"iat", "exp"})
+    refreshed = {**claims, "iat": 100, "exp": 200}
+    assert keys.claims_key(claims, per_token) == keys.claims_key(refreshed, per_token)
+    for changed in ({"sub": "u2"}, {"groups": ["a", "b"]}, {"iss": "https://other"}):
+        assert keys.claims_key({**claims, **changed}, per_token) != keys.claims_key(
+            claims, per_token
+        )
+    assert keys.claims_key(claims, frozenset()) != keys.claims_key(
+        refreshed, frozenset()
+    )  # nothing left out: every claim counts
