@@ -18,8 +18,10 @@ import cedarpy
 
 from authorizer import cache_keys
 from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT
+from authorizer.cedar.coerce import DROPPED
 from authorizer.cedar.engine import Decision, Engine
 from authorizer.cedar.policies import LoadedPolicies
+from authorizer.cedar.schema import ActionDef
 from authorizer.config import Settings
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
 from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
@@ -121,6 +123,9 @@ class Authorizer:
         # What each route's policies read of the context (the decision cache keys on that only),
         # worked out on a route's first request: cold start has better things to do.
         self._route_reads: dict[Route, frozenset[str] | None] = {}
+        # Each route's action definition and token type; the token-level routes' distinct types.
+        self._route_tokens: dict[Route, tuple[ActionDef | None, object]] = {}
+        self._batch_shapes: tuple[Route, ...] | None = None
         self.keys: JwksCache = self.issuers.first.keys  # with one issuer, its key cache
         self.verifier = self.issuers  # verifies a token of any trusted issuer
         self.telemetry = telemetry or Telemetry()
@@ -329,13 +334,15 @@ class Authorizer:
             contexts = [
                 self._context(caller, request, RouteMatch(route, {})) for route in self.token_routes
             ]
+            # One principal and one resource object for every request: the engine works out
+            # their index keys once per batch, not once per route.
+            application = self.mapping.application
             requests = [
                 {"principal": caller.principal, "action": route.action_uid,
-                 "resource": self.mapping.application,
-                 "context": self._context_json(caller, route, context)}
+                 "resource": application, "context": self._context_json(caller, route, context)}
                 for route, context in zip(self.token_routes, contexts, strict=True)
             ]  # fmt: skip
-            entities = self._entities(caller, self.mapping.application, contexts)
+            entities = self._entities(caller, application, contexts)
             decisions, cache = tuple(self._evaluate(requests, entities.handle)), "none"
             if self.settings.decision_cache_ttl > 0:
                 until = min(self._expiry(caller.token), entities.expires_at)
@@ -364,20 +371,32 @@ class Authorizer:
         return found
 
     def _seen_batch(self, caller: Caller) -> str:
-        """``_seen`` for the token-level batch: the entities and every token-level route's token
-        record (those routes' policies read nothing else)."""
+        """``_seen`` for the token-level batch: the entities and the token record of every token
+        type the token-level routes declare (their policies read nothing else; routes of one
+        type see one record)."""
         found = caller.seen.get("")
         if found is None:
-            tokens = [self._token_text(caller, route) for route in self.token_routes]
+            if self._batch_shapes is None:  # one route per distinct token type, in route order
+                by_shape = {self._route_token(route)[1]: route for route in self.token_routes}
+                self._batch_shapes = tuple(by_shape.values())
+            tokens = [self._token_text(caller, route) for route in self._batch_shapes]
             seen = self._seen(caller)
             found = caller.seen[""] = cache_keys.caller_with_tokens_texts(seen, tokens)
         return found
 
+    def _route_token(self, route: Route) -> tuple[ActionDef | None, object]:
+        """The route's action in the schema and its token type (``EntityMapping.token_shape``),
+        looked up once per route."""
+        found = self._route_tokens.get(route)
+        if found is None:
+            model = self.engine.model
+            action = model.action(route.action_type, route.action_id) if model else None
+            found = self._route_tokens[route] = (action, self.mapping.token_shape(action))
+        return found
+
     def _token_record(self, caller: Caller, route: Route) -> Any:
         """``context.token`` for the route's action, shaped once per caller and token type."""
-        model = self.engine.model
-        action = model.action(route.action_type, route.action_id) if model else None
-        shape = self.mapping.token_shape(action)
+        action, shape = self._route_token(route)
         token = caller.token_records.get(shape)
         if token is None:
             token = self.mapping.token_record(caller.token.claims, action)
@@ -386,9 +405,7 @@ class Authorizer:
 
     def _token_text(self, caller: Caller, route: Route) -> str:
         """``_token_record`` serialised, once per caller and token type."""
-        model = self.engine.model
-        action = model.action(route.action_type, route.action_id) if model else None
-        shape = self.mapping.token_shape(action)
+        shape = self._route_token(route)[1]
         text = caller.token_texts.get(shape)
         if text is None:
             text = caller.token_texts[shape] = cache_keys.entity_text(
@@ -399,6 +416,8 @@ class Authorizer:
     def _context_json(self, caller: Caller, route: Route, context: dict[str, Any]) -> str:
         """The context as the JSON Cedar parses (cedarpy would ``json.dumps`` a dict itself),
         with the caller's token record spliced in as serialised once."""
+        if not context:  # the policies read none of it
+            return "{}"
         if "token" not in context:
             return json.dumps(context)
         token = self._token_text(caller, route)
@@ -408,14 +427,20 @@ class Authorizer:
         return f'{rest[:-1]}, "token": {token}}}'
 
     def _context(self, caller: Caller, request: Request, match: RouteMatch) -> dict[str, Any]:
-        model = self.engine.model
         route = match.route
-        action = model.action(route.action_type, route.action_id) if model else None
-        token = self._token_record(caller, route)
         # Cedar converts every context attribute it is given; the route's policies read only
         # `reads`, so the others cannot change the decision and are not even built (with request
         # validation on, the schema wants them all).
         reads = None if self.engine.validate_requests else self.route_reads(route)
+        if reads is not None and reads <= TOKEN_ONLY_CONTEXT:
+            # The token record at most (what EntityMapping.context makes of these reads): every
+            # token-level route of a batch, without shaping the rest of a context.
+            if "token" not in reads:
+                return {}
+            record = self._token_record(caller, route)
+            return {} if record is DROPPED else {"token": record}
+        action = self._route_token(route)[0]
+        token = self._token_record(caller, route)
         claims = caller.token.claims
         return self.mapping.context(claims, request, match, self.clock(), action, token, reads)
 

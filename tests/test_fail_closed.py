@@ -132,9 +132,13 @@ def test_lambda_handler_never_answers_with_a_broken_configuration(
             handler.lambda_handler(event, None)
 
 
-def _break(target: Any, name: str) -> Callable[[pytest.MonkeyPatch], None]:
+def _break(
+    target: Any, name: str, hits: list[str] | None = None
+) -> Callable[[pytest.MonkeyPatch], None]:
     def apply(monkeypatch: pytest.MonkeyPatch) -> None:
         def boom(*_args: object, **_kwargs: object) -> Any:
+            if hits is not None:
+                hits.append(name)
             raise RuntimeError(f"{name} exploded")
 
         monkeypatch.setattr(target, name, boom)
@@ -149,7 +153,9 @@ def _break(target: Any, name: str) -> Callable[[pytest.MonkeyPatch], None]:
         "authorizer.pdp.bearer_token",
         "authorizer.identity.tokens.TokenVerifier.verify",
         "authorizer.gateway.routes.RouteTable.match",
+        "authorizer.pdp.Authorizer._context",
         "authorizer.identity.entities.EntityMapping.context",
+        "authorizer.identity.entities.EntityMapping.token_record",
         "authorizer.identity.entities.EntityMapping.principal_entities",
         "authorizer.cedar.engine.Engine.principal_part",
         "authorizer.cedar.engine.Engine.entity_set",
@@ -172,13 +178,24 @@ def test_an_exception_in_any_layer_never_allows(
     except ImportError:
         owner, _, cls = module_name.rpartition(".")
         target = getattr(__import__(owner, fromlist=["_"]), cls)
-    _break(target, attribute)(monkeypatch)
-    event = rest(user_token(issuer, "alice", clock.now), "GET", "/employees", "/employees")
-    try:
-        result = outcome(authz, event)
-    except Exception:  # a 500 is a correct answer here
-        return
-    assert result in ("Deny", "401")
+    hits: list[str] = []
+    _break(target, attribute, hits)(monkeypatch)
+    # A token-level route (its context is the token record alone) and a record route whose
+    # policies read the request's own context (the amount): each allowed when nothing breaks.
+    events = [
+        rest(user_token(issuer, "alice", clock.now), "GET", "/employees", "/employees"),
+        rest(user_token(issuer, "pat", clock.now), "POST", "/accounts/acc-001/transfers",
+             "/accounts/{accountId}/transfers", query={"amount": "1200"}),
+    ]  # fmt: skip
+    for event in events:
+        before = len(hits)
+        try:
+            result = outcome(authz, event)
+        except Exception:  # a 500 is a correct answer here
+            continue
+        if len(hits) > before:  # the broken layer was on this request's path
+            assert result in ("Deny", "401")
+    assert hits, f"{layer} is on neither request's path"
 
 
 def test_a_request_that_does_not_fit_the_schema_is_denied(
