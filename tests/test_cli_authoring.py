@@ -536,6 +536,11 @@ def test_explain_and_test_with_several_issuers() -> None:
     # Configured: verified against that issuer's real keys (not reachable here), not re-signed.
     assert "signature was not checked" not in by_token.stdout
     assert by_token.returncode == 1
+    # Claims naming the second issuer are minted as it (its prefix).
+    as_second = json.dumps({"iss": claims["iss"], "sub": "alice"})
+    second = cli("explain", "--claims", as_second, "--method", "GET", "--path", "/employees",
+                 *ENTITIES, "--json", env=env)  # fmt: skip
+    assert json.loads(second.stdout)["principal"] == {"type": "Corp::User", "id": "ext|alice"}
     # The sample's entity file names its users without a prefix: one issuer, prefix "".
     one = json.dumps([{**json.loads(TWO_ISSUERS)[0], "entity_id_prefix": ""}])
     suite = cli("test", "tests/sample_app.tests.json", env={"AUTH_ISSUERS": one})
@@ -614,3 +619,17 @@ def test_validate_points_at_the_line_that_is_wrong(
     output = capsys.readouterr().out
     assert "attribute `grupo`" in output
     assert f"╭─[{folder / 'employees.cedar'}:{where}]" in output
+
+
+def test_a_sample_users_groups_go_under_the_claim_of_the_issuer_named() -> None:
+    from authorizer.cedar.schema import load_schema  # noqa: PLC0415
+    from authorizer.tooling.authoring.harness import Harness, Identity  # noqa: PLC0415
+
+    harness = Harness.local(
+        load_policies(ROOT / "policies"), load_schema(ROOT / "schemas" / "corp.cedarschema"),
+        environ={"AUTH_ISSUERS": TWO_ISSUERS},
+    )  # fmt: skip
+    first = harness.claims(Identity(user="alice"))
+    second = harness.claims(Identity(user="alice", claims={"iss": "https://login.example.com"}))
+    assert first["cognito:groups"] == ["engineering"] and "groups" not in first
+    assert second["groups"] == ["engineering"] and "cognito:groups" not in second

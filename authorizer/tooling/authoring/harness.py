@@ -142,8 +142,11 @@ class Harness:
             raise ValueError("the claims need a `sub` (or name a sample `user`)")
         use = identity.token_use or ("id" if self.settings.token_use == "id" else "access")
         extra: dict[str, Any] = dict(profile)
-        if groups:
-            extra[self.settings.groups_claim] = groups
+        if groups:  # under the groups claim of the issuer the claims name (else the first's)
+            named = [
+                i for i in self.settings.trusted_issuers if i.issuer == identity.claims.get("iss")
+            ]
+            extra[named[0].groups_claim if named else self.settings.groups_claim] = groups
         extra.update(identity.claims)
         return self._issuer().claims(sub, token_use=use, extra=extra, now=int(self.clock.now))
 
@@ -179,22 +182,23 @@ def _local_of_issuers(
 ) -> LocalIssuer:
     """With ``AUTH_ISSUERS``: the local issuer as the trusted issuer named ``issuer`` (else the
     first), and ``env`` rewritten so that every issuer's keys are the local key set (handed to
-    the authorizer by ``fetch``) and decisions are not cached."""
+    the authorizer by ``fetch``), its client id accepted by each (claims naming another `iss`
+    are minted as that issuer) and decisions are not cached."""
     trusted = issuers_from(env["AUTH_ISSUERS"].strip(), env)
     chosen = next((i for i in trusted if i.issuer == issuer), trusted[0])
     local = LocalIssuer(
         issuer=chosen.issuer,
         client_id=client_id or min(chosen.client_ids, default=LOCAL_CLIENT_ID),
     )
-    env["AUTH_ISSUERS"] = json.dumps([_entry(i, local if i is chosen else None) for i in trusted])
+    env["AUTH_ISSUERS"] = json.dumps([_entry(i, local) for i in trusted])
     env["DECISION_CACHE_TTL"] = "0"
     return local
 
 
-def _entry(issuer: IssuerSettings, local: LocalIssuer | None) -> dict[str, Any]:
-    """An ``AUTH_ISSUERS`` entry of ``issuer`` with the local key set (and, for the issuer the
-    tokens are minted as, the local client id accepted too)."""
-    clients = {*issuer.client_ids, *([local.client_id] if local else [])}
+def _entry(issuer: IssuerSettings, local: LocalIssuer) -> dict[str, Any]:
+    """An ``AUTH_ISSUERS`` entry of ``issuer`` with the local key set, and the local client id
+    accepted too."""
+    clients = {*issuer.client_ids, local.client_id}
     entry: dict[str, Any] = {
         "issuer": issuer.issuer, "jwks_url": LOOPBACK_JWKS, "client_ids": sorted(clients),
         "token_use": issuer.token_use, "groups_claim": issuer.groups_claim,
