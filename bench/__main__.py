@@ -22,6 +22,7 @@ from bench import authorizer_bench as ours
 from bench import (
     bench_backend,
     bench_bundles,
+    bench_collector,
     bench_policies,
     bench_pre_token_hook,
     bench_revocation,
@@ -239,6 +240,10 @@ def main() -> int:
     print("\nmemory: callers x entity store size (a fresh interpreter)")
     grown = memory.measure()
     print(memory.describe(grown))
+
+    print(f"\nthe cyclic collector: {bench_collector.USERS:,} new users' fresh tokens, record "
+          "route, each arm a fresh interpreter (no target: the tail it removes)")  # fmt: skip
+    print(bench_collector.describe(bench_collector.run()))
 
     print("\npre-token-generation hook")
     hook = [Row(label, median, p99) for label, median, p99 in bench_pre_token_hook.run()]
