@@ -5,11 +5,17 @@ unless a policy can read a claim that differs: then nothing is shared."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from authorizer.cedar.schema import cedarschema_to_json, model_from_json
 from authorizer.identity.entities import PER_TOKEN_CLAIMS, REGISTERED_CLAIMS, per_token_claims
 from authorizer.pdp import Authorizer
+from authorizer.stores.ttl_cache import Lru
 from authorizer.tooling.local.issuer import LocalIssuer
+from authorizer.tooling.local.users import split_profile
 from tests.conftest import NOW, FakeClock, JwksServer
 from tests.helpers import outcome, rest, user_token
 
@@ -108,3 +114,59 @@ def test_per_token_claims_follow_the_schema() -> None:
     bare = cedarschema_to_json(SCHEMA.replace('"auth_time"?: Long, ', ""))
     assert per_token_claims(model_from_json(bare)) == PER_TOKEN_CLAIMS
     assert per_token_claims(None) == frozenset()  # no schema: the record holds every claim
+
+
+# --- reuse changes no decision -----------------------------------------------------------------
+
+ROUTES = [
+    ("GET", "/employees", "/employees", {}),
+    ("GET", "/employees/emp-001", "/employees/{employeeId}", {}),
+    ("GET", "/employees/emp-001/salary", "/employees/{employeeId}/salary", {}),
+    ("GET", "/invoices", "/invoices", {}),
+    ("POST", "/accounts/acc-001/transfers", "/accounts/{accountId}/transfers",
+     {"query": {"amount": "1200"}}),
+]  # fmt: skip
+
+
+def token_of(issuer: LocalIssuer, draw: dict[str, Any], now: float) -> str:
+    """A sample user's token with drawn per-token claims and drawn other claims."""
+    groups, profile = split_profile(draw["user"])
+    claims = issuer.claims(draw["user"], groups=groups[: draw["groups"]], extra=profile, now=now)
+    issued = now - draw["age"]
+    claims.update(iat=issued, exp=issued + 3600, auth_time=issued - draw["session"],
+                  jti=draw["jti"], origin_jti=draw["origin"])  # fmt: skip
+    claims.update(draw["extra"])
+    return issuer.sign(claims)
+
+
+draws = st.fixed_dictionaries({
+    "user": st.sampled_from(["alice", "hank", "paula", "fiona", "pat", "mallory"]),
+    "groups": st.integers(0, 4),
+    "age": st.integers(0, 3000),
+    "session": st.integers(0, 100_000),
+    "jti": st.sampled_from(["j1", "j2", "j3"]),
+    "origin": st.sampled_from(["o1", "o2"]),
+    "extra": st.dictionaries(
+        st.sampled_from(["department", "tenant", "scope"]),
+        st.sampled_from(["engineering", "hr", "acme", "globex", "openid employee:read", ""]),
+        max_size=2,
+    ),
+})  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(sequence=st.lists(draws, min_size=2, max_size=6))
+def test_reusing_callers_changes_no_decision(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock, sequence: list[dict[str, Any]]
+) -> None:
+    """Tokens of the same and other users, with per-token claims and claims that matter drawn:
+    one authorizer (callers and decisions cached) decides each as one that reuses nothing."""
+    cached = Authorizer.from_env(env, clock=clock)
+    reference = Authorizer.from_env({**env, "DECISION_CACHE_TTL": "0"}, clock=clock)
+    reference._callers = Lru(0)  # nothing is ever found
+    for draw in sequence:
+        token = token_of(issuer, draw, clock.now)
+        for method, path, template, kwargs in ROUTES:
+            event = rest(token, method, path, template, now_ms=int(clock.now * 1000), **kwargs)
+            assert outcome(cached, event) == outcome(reference, event), (draw, path)
