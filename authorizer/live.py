@@ -151,6 +151,28 @@ class LiveAuthorizer:
             raise ConfigError("bundles per tenant or issuer: the token says which one decides")
         return self.authorizer(self.bundle(self._one_url).engine())
 
+    def pipeline_for(self, claims: Mapping[str, Any] | None) -> Authorizer:
+        """The pipeline deciding for a caller with these claims, as ``handle`` picks it: the
+        current version of its issuer's (and tenant's) bundle, or the packaged folder's. A
+        tenant without a bundle: ``BundleMissing``. Claims given by a backend, not a token: an
+        ``iss`` that names no trusted issuer is refused (with one issuer it may be left out)."""
+        if self._one_url is not None:
+            return self.current()
+        if claims is None:
+            raise ConfigError(
+                "bundles per tenant or issuer: give the caller's token or claims, which say "
+                "which bundle decides"
+            )
+        if claims.get("iss") is None and len(self._urls) == 1:
+            claims = {**claims, "iss": next(iter(self._urls))}
+        if claims.get("iss") not in self._urls:
+            raise ValueError("the claims' iss names no trusted issuer")
+        url = self.url_of(claims)
+        if url is None:
+            assert self._folder is not None  # built for every issuer without a bundle
+            return self._folder
+        return self.authorizer(self.bundle(url).engine())
+
     def bundle_url(self, tenant: str, issuer: str | None = None) -> str:
         """The URL of ``tenant``'s bundle (at ``issuer``, or the first issuer)."""
         url = self._urls[issuer if issuer is not None else next(iter(self._urls))]

@@ -207,9 +207,10 @@ class Authorizer:
         revocations = revocation_list(settings.revocation, settings.aws, clock)
         return cls(settings, engine, fetch=fetch, clock=clock, revocations=revocations)
 
-    def current(self) -> Authorizer:
-        """The pipeline deciding now: this one. (A backend's authorizer following a policy
-        bundle answers with the bundle's current version: ``authorizer.sdk.client``.)"""
+    def current(self, claims: Mapping[str, Any] | None = None) -> Authorizer:
+        """The pipeline deciding now (for a caller with ``claims``): this one. (A backend's
+        authorizer following policy bundles answers with the bundle's current version, the
+        caller's tenant's or issuer's: ``authorizer.sdk.client``.)"""
         return self
 
     # --- the Lambda path -------------------------------------------------------------------

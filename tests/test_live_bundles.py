@@ -329,14 +329,45 @@ def test_a_backend_follows_the_bundle_as_the_lambda_does(
     assert folder.current() is folder
 
 
-def test_a_backend_refuses_bundles_it_cannot_follow(
+def test_a_backend_follows_each_tenants_bundle(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> None:
-    """Per tenant, the bundle depends on the caller: refused at start, never another's."""
+    """Per tenant, the caller's token or claims pick the bundle, as at the gateway; without
+    them the backend cannot know which bundle decides and says so."""
     from authorizer import Authorizer as Backend  # noqa: PLC0415
+    from authorizer.cedar.bundle_source import BundleMissing  # noqa: PLC0415
 
-    (tmp_path / "acme.json").write_bytes(shop_bundle(doc_policy("acme")))
-    env = {**shop_env(issuer, jwks_server, str(tmp_path / "{tenant}.json")),
+    folder = tmp_path / "tenants"
+    folder.mkdir()
+    for tenant in TENANTS:
+        (folder / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
+    env = {**shop_env(issuer, jwks_server, str(folder / "{tenant}.json")),
            "CEDAR_TENANT_CLAIM": "tenant"}  # fmt: skip
-    with pytest.raises(ConfigError, match="per tenant"):
-        Backend.from_env(env, clock=clock)
+    backend = Backend.from_env(env, clock=clock)
+    gateway = authorizer_from_env(env, clock=clock)
+    action = "get /docs/{docId}"
+    for tenant in TENANTS:
+        token = issuer.token("u1", extra={"tenant": tenant}, now=clock())
+        for owner in TENANTS:
+            doc = f'Shop::Doc::"{owner}-doc"'
+            expected = tenant == owner
+            assert backend.authorize_token(token, action, doc).allowed is expected
+            assert outcome(gateway, get_doc(token, f"{owner}-doc")) == (
+                "Allow" if expected else "Deny"
+            )
+        docs = [f'Shop::Doc::"{owner}-doc"' for owner in TENANTS]
+        assert backend.allowed_resources(token, action, docs) == [f'Shop::Doc::"{tenant}-doc"']
+        claims = {"sub": "u1", "tenant": tenant}  # a backend's own claims pick the bundle too
+        assert backend.is_authorized('Shop::User::"u1"', action, f'Shop::Doc::"{tenant}-doc"',
+                                     claims=claims).allowed  # fmt: skip
+    with pytest.raises(ConfigError, match="token or claims"):
+        backend.is_authorized('Shop::User::"u1"', action, 'Shop::Doc::"acme-doc"')
+    hooli = issuer.token("u1", extra={"tenant": "hooli"}, now=clock())
+    with pytest.raises(BundleMissing):  # no bundle: an error (500), never another's policies
+        backend.authorize_token(hooli, action, 'Shop::Doc::"hooli-doc"')
+    # An edit of one tenant's bundle is followed within the refresh interval.
+    acme = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
+    (folder / "acme.json").write_bytes(shop_bundle(doc_policy("globex")))
+    clock.advance(30)
+    assert backend.authorize_token(acme, action, 'Shop::Doc::"globex-doc"').allowed
+    assert not backend.authorize_token(acme, action, 'Shop::Doc::"acme-doc"').allowed

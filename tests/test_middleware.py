@@ -525,3 +525,31 @@ async def test_the_middleware_follows_a_policy_bundle(
     statuses = [(await call(client, "GET", f"/thing/{doc}", token))[0]
                 for doc in ("acme-doc", "globex-doc")]  # fmt: skip
     assert statuses == [403, 200]
+
+
+@pytest.mark.asyncio
+async def test_the_middleware_follows_each_tenants_bundle(
+    aiohttp_client: AiohttpClient, tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer,
+    clock: FakeClock,
+) -> None:  # fmt: skip
+    """Per tenant: the caller's token picks the bundle, for identification and the check."""
+    from tests.test_live_bundles import doc_policy, shop_bundle, shop_env  # noqa: PLC0415
+
+    for tenant in ("acme", "globex"):
+        (tmp_path / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
+    env = {**shop_env(issuer, jwks_server, str(tmp_path / "{tenant}.json")),
+           "CEDAR_TENANT_CLAIM": "tenant"}  # fmt: skip
+    backend = Authorizer.from_env(env, clock=clock)
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    handler = require("get /docs/{docId}",
+                      resource=lambda r: f'Shop::Doc::"{r.match_info["employeeId"]}"')(ok)  # fmt: skip
+    client = await aiohttp_client(guarded_app(backend, handler))
+    for tenant, other in (("acme", "globex"), ("globex", "acme")):
+        token = issuer.token("u1", extra={"tenant": tenant}, now=clock.now)
+        assert (await call(client, "GET", f"/thing/{tenant}-doc", token))[0] == 200
+        assert (await call(client, "GET", f"/thing/{other}-doc", token))[0] == 403
+    unsafe = issuer.token("u1", extra={"tenant": "../acme"}, now=clock.now)
+    assert (await call(client, "GET", "/thing/acme-doc", unsafe))[0] == 401

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Self
 from authorizer import pdp
 from authorizer.cedar.engine import Decision
 from authorizer.config import Settings
-from authorizer.errors import ConfigError
 from authorizer.identity.jwks import Fetch, http_fetch
 from authorizer.sdk import api, redaction
 
@@ -34,41 +33,60 @@ class Authorizer(pdp.Authorizer):
         fetch: Fetch = http_fetch,
         clock: pdp.Clock = time.time,
     ) -> Self:
-        """The gateway's own configuration. With ``CEDAR_POLICY_BUNDLE`` the backend follows the
-        bundle as the Lambda does: every call is decided by its current version, re-checked at
-        most every ``CEDAR_POLICY_REFRESH_SECONDS``, so the data layer never decides with other
-        policies than the gateway. Bundles per tenant or per issuer are refused (ConfigError)."""
+        """The gateway's own configuration. With policy bundles the backend follows them as the
+        Lambda does: every call is decided by the current version (re-checked at most every
+        ``CEDAR_POLICY_REFRESH_SECONDS``) of the bundle that decides for the caller (one for
+        everyone, or its issuer's and tenant's, found from its token or claims), so the data
+        layer never decides with other policies than the gateway."""
         settings = Settings.from_env(environ)
         if not settings.uses_bundles:
             return cls.from_settings(settings, fetch, clock)
         from authorizer.live import LiveAuthorizer  # noqa: PLC0415  # only with a bundle
 
         live = LiveAuthorizer(settings, fetch, clock, pipeline=cls)
-        if not live.one_bundle:
-            raise ConfigError(
-                "the backend library follows one policy bundle for every caller: bundles per "
-                "tenant or per issuer are not followed (yet); give backends CEDAR_POLICY_BUNDLE"
-            )
-        front = live.current()
-        if not isinstance(front, cls):  # built by ``pipeline=cls``
-            raise TypeError(f"{type(front).__name__} is not a {cls.__name__}")
+        # No policies of its own: each call goes to the pipeline deciding for its caller
+        # (``current``), one per bundle version, built by ``live`` as this class.
+        front = cls.__new__(cls)
+        front.settings, front.clock, front.issuers = settings, clock, live.issuers
+        front.telemetry = live.telemetry
         front._live = live
         return front
 
-    def current(self) -> Authorizer:
-        """The authorizer of the policies deciding now: the bundle's current version (the
-        refresh check is a clock comparison until it is due), or this one."""
+    def current(self, claims: Mapping[str, Any] | None = None) -> Authorizer:
+        """The authorizer of the policies deciding now for a caller with ``claims``: the current
+        version of its bundle (the refresh check is a clock comparison until it is due), or this
+        one without bundles. Bundles per tenant or issuer need the claims (ConfigError)."""
         if self._live is None:
             return self
-        found = self._live.current()
+        found = self._live.pipeline_for(claims)
         if not isinstance(found, Authorizer):
             raise TypeError(f"{type(found).__name__} is not the backend's Authorizer")
         return found
 
+    def _for(self, principal: object, claims: Mapping[str, Any] | None = None) -> Authorizer:
+        """``current`` for the caller ``principal`` names: its claims, given or read from it (a
+        token is verified for them: a token of the wrong issuer or tenant never picks a
+        bundle)."""
+        if self._live is None:
+            return self
+        if claims is None and not self._live.one_bundle:
+            if isinstance(principal, api.Subject):
+                claims = principal.claims
+            elif isinstance(principal, pdp.Caller):
+                claims = principal.token.claims
+            elif isinstance(principal, str) and "::" not in principal:
+                claims = self._live.verified(principal)
+        return self.current(claims)
+
+    def verify(self, token: str) -> pdp.Caller:
+        if self._live is None:
+            return super().verify(token)
+        return self._for(token).verify(token)
+
     def handle(self, event: object) -> dict[str, Any]:
         if self._live is None:
             return super().handle(event)
-        return self.current().handle(event)
+        return self._live.handle(event)
 
     def is_authorized(
         self,
@@ -83,7 +101,8 @@ class Authorizer(pdp.Authorizer):
         from them. ``resource``: a UID, or the entity the backend loaded (its attributes then
         decide, not the store's). A live store reads the resource, and the principal without
         claims, per request."""
-        return api.is_authorized(self.current(), principal, action, resource, context, claims)
+        current = self._for(principal, claims)
+        return api.is_authorized(current, principal, action, resource, context, claims)
 
     def authorize_token(
         self,
@@ -94,7 +113,7 @@ class Authorizer(pdp.Authorizer):
         resource_entity: Mapping[str, Any] | None = None,
     ) -> Decision:
         """Verify ``token`` as the gateway does (``Unauthorized`` if it fails), then decide."""
-        current = self.current()
+        current = self._for(token)
         return api.authorize_token(current, token, action, resource, context, resource_entity)
 
     def decide_actions(
@@ -105,7 +124,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> dict[str, Decision]:
         """Each action's decision on ``resource``, in one cedarpy call."""
-        return api.decide_actions(self.current(), principal, resource, actions, context)
+        return api.decide_actions(self._for(principal), principal, resource, actions, context)
 
     def allowed_actions(
         self,
@@ -115,7 +134,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> list[str]:
         """The actions the principal may take on ``resource`` (show or hide a button)."""
-        return api.allowed_actions(self.current(), principal, resource, actions, context)
+        return api.allowed_actions(self._for(principal), principal, resource, actions, context)
 
     def decide_resources(
         self,
@@ -125,7 +144,7 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> list[Decision]:
         """The action's decision on each resource, in one cedarpy call."""
-        return api.decide_resources(self.current(), principal, action, resources, context)
+        return api.decide_resources(self._for(principal), principal, action, resources, context)
 
     def allowed_resources(
         self,
@@ -135,7 +154,8 @@ class Authorizer(pdp.Authorizer):
         context: Mapping[str, Any] | None = None,
     ) -> list[api.ResourceLike]:
         """The resources (as given) the action is allowed on (filter a list)."""
-        return api.allowed_resources(self.current(), principal, action, resources, context)
+        current = self._for(principal)
+        return api.allowed_resources(current, principal, action, resources, context)
 
     def redact(
         self,
@@ -147,5 +167,5 @@ class Authorizer(pdp.Authorizer):
     ) -> Any:
         """The documents without the fields whose view action is denied (``view_<path>``, or
         ``field_actions``: a map ``{path: action}`` or a list of paths), in one cedarpy call."""
-        current = self.current()
+        current = self._for(principal)
         return redaction.redact(current, documents, principal, resources, field_actions, context)

@@ -104,9 +104,9 @@ def identify(
     trust_gateway: bool = False,
 ) -> Subject:
     """The caller. Raises ``Unauthorized`` (401) or ``DependencyError`` (JWKS unreachable)."""
-    authz = authz.current()  # with a policy bundle: its current version's mapping
     if trust_gateway and gateway:
         return _from_gateway(authz, gateway, authorization)
+    # With policy bundles, ``verify`` is the one of the bundle deciding for the token's caller.
     return api.subject(authz, authz.verify(bearer(authorization)))
 
 
@@ -128,6 +128,9 @@ def _from_gateway(
         claims = {k: v for k, v in context.items() if k not in BOOKKEEPING}
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise InvalidToken("missing_claim", "sub is missing")
+    # With policy bundles: the one deciding for these claims (with no token, the issuer is the
+    # context's, when the authorizer named it).
+    authz = authz.current({**claims, "iss": claims.get("iss") or context.get("issuer")})
     # The issuer's mapping (prefix, groups claim): the token's `iss`, or with no token the
     # context's `issuer` (the authorizer adds it when several issuers are trusted).
     mapping = authz.issuers.named(claims.get("iss") or context.get("issuer")).mapping
@@ -374,7 +377,7 @@ async def _check(
     )
 
     def decide() -> Decision:
-        current = authz.current()  # with a policy bundle: its current version
+        current = authz.current(who.claims)  # with policy bundles: the caller's, current
         target = api.parse_resource(loaded if loaded is not None else current.mapping.application)
         return api.decide(current, who, [(action_of(current), target)], added, record)[0]
 
@@ -393,7 +396,8 @@ def redact_for(
     target = resources if resources is not None else request.get(RESOURCE)
     if guard is None or who is None or target is None:
         raise PermissionError("redact_for needs cedar_middleware, a caller and a resource")
-    return redaction.redact(guard.authorizer.current(), documents, who, target, field_actions)
+    current = guard.authorizer.current(who.claims)
+    return redaction.redact(current, documents, who, target, field_actions)
 
 
 def _failed(error: Exception, step: str) -> web.Response:
