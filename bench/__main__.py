@@ -240,6 +240,8 @@ def main() -> int:
     print("\nmemory: callers x entity store size (a fresh interpreter)")
     grown = memory.measure()
     print(memory.describe(grown))
+    for label, seconds, grown_mb in memory.store_loads():
+        print(f"  loading that entity file, {label}: {seconds:.2f} s, RSS +{grown_mb:.0f} MB")
 
     print(f"\nthe cyclic collector: {bench_collector.USERS:,} new users' fresh tokens, record "
           "route, each arm a fresh interpreter (no target: the tail it removes)")  # fmt: skip

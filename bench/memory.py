@@ -9,6 +9,7 @@ import gc
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,42 @@ def measure() -> MemoryRow:
         timeout=900,
     )
     return MemoryRow(*json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+LOAD = """
+import sys, time
+from pathlib import Path
+from authorizer.cedar.engine import Engine
+from bench.memory import rss_mb
+before, started = rss_mb(), time.perf_counter()
+Engine.load(Path("policies"), Path("schemas/corp.cedarschema"), Path("entities/big.json"),
+            use_compiled=sys.argv[1] == "compiled")
+print(time.perf_counter() - started, rss_mb() - before)
+"""
+
+
+def store_loads() -> list[tuple[str, float, float]]:
+    """The engine loading the same ~10 MB entity file in fresh interpreters: with the compiled
+    store vouching for it (``cedar-authz compile`` validated it: indexed, not parsed whole by
+    Cedar), and the long way (validated by parsing it whole). (label, seconds, MB of RSS)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        for folder in ("policies", "schemas"):
+            shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns(".*"))
+        (root / "entities").mkdir()
+        entity_file(root / "entities" / "big.json", random.Random(7))
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run([sys.executable, "-m", "authorizer.tooling.cli", "compile"], cwd=root,
+                       env=env, check=True, capture_output=True, timeout=900)  # fmt: skip
+        for label, arm in [("compiled store vouches for the file", "compiled"),
+                           ("the long way (Cedar parses it whole)", "files")]:  # fmt: skip
+            command = [sys.executable, "-c", LOAD, arm]
+            result = subprocess.run(command, cwd=root, env=env, check=True,
+                                    capture_output=True, text=True, timeout=900)  # fmt: skip
+            seconds, grown = map(float, result.stdout.split())
+            rows.append((label, seconds, grown))
+    return rows
 
 
 def describe(row: MemoryRow) -> str:

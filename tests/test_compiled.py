@@ -18,14 +18,16 @@ import pytest
 from authorizer.cedar import compiled, engine
 from authorizer.cedar.compiled import COMPILED_NAME
 from authorizer.cedar.engine import Engine
-from authorizer.errors import PolicyError
+from authorizer.errors import ConfigError, PolicyError
 from authorizer.pdp import Authorizer
+from authorizer.stores.store import JsonFileStore
 from authorizer.tooling.commands import compile as compile_command
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.sample import sample_environment, sample_token
-from tests.conftest import ROOT, JwksServer
-from tests.helpers import rest
+from tests.conftest import ROOT, FakeClock, JwksServer
+from tests.helpers import outcome, rest, user_token
 from tests.test_cli_authoring import cli
+from tests.test_sample_app import CASES
 
 RECORD = ("GET", "/employees/emp-001", "/employees/{employeeId}")
 FORBID_ALL = '@id("no-one")\nforbid (principal, action, resource);\n'
@@ -268,3 +270,69 @@ def test_the_sam_build_packages_a_current_store_and_byte_code(
     effect, cached = run.stdout.strip().splitlines()[-1].split()
     assert effect == "Allow"
     assert cached.startswith(str(package))
+
+
+# --- the entities file the store vouches for -----------------------------------------------
+
+
+@pytest.fixture
+def with_entities(app: Path) -> Path:
+    """The sample's entities too: `compile` validates the file and records its digest."""
+    shutil.copytree(ROOT / "entities", app / "entities")
+    assert cli("compile", cwd=app).returncode == 0
+    return app
+
+
+def entities_file(app: Path) -> Path:
+    return app / "entities" / "corp.json"
+
+
+def test_a_vouched_entities_file_is_indexed_not_parsed_whole(
+    with_entities: Path, env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """The same decisions as the long way, and no whole-file handle unless asked for."""
+    settings = {**env, "CEDAR_POLICY_DIR": str(with_entities / "policies"),
+                "CEDAR_SCHEMA": str(with_entities / "schemas" / "corp.cedarschema"),
+                "CEDAR_ENTITIES": str(entities_file(with_entities))}  # fmt: skip
+    fast = Authorizer.from_env(settings, clock=clock)
+    (with_entities / "policies" / COMPILED_NAME).unlink()
+    slow = Authorizer.from_env(settings, clock=clock)
+    assert isinstance(fast.engine.store, JsonFileStore) and fast.engine.store.parsed is None
+    assert isinstance(slow.engine.store, JsonFileStore) and slow.engine.store.parsed is not None
+    for _, user, method, path, template, kwargs, expected in CASES:
+        event = rest(user_token(issuer, user, clock.now), method, path, template,
+                     **{"now_ms": int(clock.now * 1000), **kwargs})  # fmt: skip
+        assert outcome(fast, event) == outcome(slow, event) == expected, (user, path)
+    assert fast.engine.store.parsed is None  # requests take slices
+    assert len(fast.engine.entities) == len(slow.engine.entities)  # made when asked for
+
+
+def test_an_edited_entities_file_is_validated_at_start(with_entities: Path) -> None:
+    path = entities_file(with_entities)
+    document = json.loads(path.read_text())
+    # Valid, but not the text compile validated: parsed whole and validated, as always.
+    path.write_text(json.dumps(document, indent=1))
+    engine_ = Engine.load(with_entities / "policies",
+                          with_entities / "schemas" / "corp.cedarschema", path)  # fmt: skip
+    assert isinstance(engine_.store, JsonFileStore) and engine_.store.parsed is not None
+    # Not valid for the schema: refused at start, although a compiled store exists.
+    document.append({"uid": {"type": "Corp::Nope", "id": "x"}, "attrs": {}, "parents": []})
+    path.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match="invalid Cedar entities"):
+        Engine.load(with_entities / "policies",
+                    with_entities / "schemas" / "corp.cedarschema", path)  # fmt: skip
+
+
+def test_compile_refuses_an_invalid_entities_file_it_is_given(app: Path) -> None:
+    (app / "entities").mkdir()
+    bad = [{"uid": {"type": "Corp::Employee", "id": "e"}, "attrs": {"tenant": 7}, "parents": []}]
+    (app / "entities" / "bad.json").write_text(json.dumps(bad))
+    named = cli("compile", "--entities", app / "entities" / "bad.json", cwd=app)
+    assert named.returncode == compile_command.Exit.VALIDATION, named.stderr
+    assert "invalid Cedar entities" in named.stderr
+    # Only found in entities/ (perhaps another application's): written, the file not vouched for.
+    found = cli("compile", cwd=app)
+    assert found.returncode == 0, found.stderr
+    assert "not recorded" in found.stderr
+    meta = json.loads((app / "policies" / COMPILED_NAME).read_text().split("\n")[1])
+    assert meta["entities_sha256"] is None

@@ -132,7 +132,7 @@ def test_a_slice_decides_as_the_whole_file(seed: int) -> None:
     for _ in range(4):
         extra = caller(rng)
         fresh = [e for e in extra if (e["uid"]["type"], e["uid"]["id"]) not in store.known_uids]
-        whole = store.handle.with_added_json_str(json.dumps(fresh)) if fresh else store.handle
+        whole = store.preloaded.with_added_json_str(json.dumps(fresh)) if fresh else store.preloaded
         part = slices.principal(extra)
         for _ in range(3):
             resource = uid("D", rng.randrange(DOCS + 1))  # d6 is absent

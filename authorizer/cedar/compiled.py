@@ -37,7 +37,14 @@ from authorizer.cedar.policies import LoadedPolicies, PolicySource, assemble
 from authorizer.errors import ConfigError
 from authorizer.stores.file_slices import Reach, reach
 
-__all__ = ["COMPILED_NAME", "Compiled", "compiled_key", "read_compiled", "write_compiled"]
+__all__ = [
+    "COMPILED_NAME",
+    "Compiled",
+    "compiled_key",
+    "entities_digest",
+    "read_compiled",
+    "write_compiled",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,9 @@ class Compiled(NamedTuple):
     schema_json: dict[str, Any] | None  # the .cedarschema text's JSON form; None: no text schema
     policy_index: PolicyIndex[PolicySource]  # each bucket parsed on first use
     reach: Reach  # file_slices.reach of the policies
+    # SHA-256 of the entities file validated against the schema when this was written (None:
+    # none was): a cold start that reads this very text need not validate it again.
+    entities_sha256: str | None = None
 
 
 def cedar_version() -> str | None:
@@ -77,6 +87,11 @@ def compiled_key(
     return digest.hexdigest()
 
 
+def entities_digest(text: str) -> str:
+    """What the compiled file records of a validated entities file, and a cold start compares."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 # --- writing --------------------------------------------------------------------------------
 
 
@@ -86,9 +101,11 @@ def write_compiled(
     policies: LoadedPolicies,
     schema_json: Mapping[str, Any] | None,
     groups_known: bool,
+    entities_sha256: str | None = None,
 ) -> Path:
     """Write the compiled file of policies and schema that have been loaded and validated
-    (``groups_known``: the index knows the action groups, i.e. there is a schema)."""
+    (``groups_known``: the index knows the action groups, i.e. there is a schema), and the
+    digest of an entities file validated against that schema, if any."""
     files = {path: number for number, path in enumerate(policies.files)}
     sources = list(policies.sources.values())
     order = {source.id: number for number, source in enumerate(sources)}
@@ -120,6 +137,7 @@ def write_compiled(
         "read_sets": [None if r is None else sorted(r) for r in distinct],
         "reads": _positions(tables.reads, distinct),
         "offsets": offsets,
+        "entities_sha256": entities_sha256,
     }  # fmt: skip
     body = (json.dumps(meta, separators=(",", ":")) + "\n" + "".join(parts)).encode()
     header = {"format": FORMAT, "key": key, "sha256": hashlib.sha256(body).hexdigest()}
@@ -194,7 +212,10 @@ def _compiled(
     index = PolicyIndex(tables, lambda number: [source for _, source in part(number)])
     reached = meta["reach"]
     literals = {(str(t), str(i)): int(hops) for t, i, hops in reached["literals"]}
-    return Compiled(policies, schema, index, Reach(dict(reached["variables"]), literals))
+    entities = meta.get("entities_sha256")
+    if entities is not None and not isinstance(entities, str):
+        raise ValueError("its entities digest is not a string")
+    return Compiled(policies, schema, index, Reach(dict(reached["variables"]), literals), entities)
 
 
 def _records(records: list[list[Any]], files: list[Path]) -> list[tuple[int, PolicySource]]:

@@ -35,7 +35,7 @@ import cedarpy
 
 from authorizer.cedar.analysis import Uid, ancestors_of
 from authorizer.cedar.ancestry import Ancestry, StoreParents, edges_of, edges_of_handle
-from authorizer.cedar.compiled import Compiled, compiled_key, read_compiled
+from authorizer.cedar.compiled import Compiled, compiled_key, entities_digest, read_compiled
 from authorizer.cedar.index import PolicyIndex, Reads, request_action_keys, uid_of_node
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policies, read_policy_files
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
@@ -88,6 +88,7 @@ class Engine:
         validate_requests: bool = False,
         store: EntityStore | None = None,
         validated: bool = False,  # the policies were validated against this schema already
+        entities_validated: bool = False,  # and ``entities_json`` too (the compiled store says)
         deny_without_permit: bool = False,
         index: PolicyIndex[PolicySource] | None = None,  # built from ``policies`` when None
         reach: Reach | None = None,  # file_slices.reach of the policies, when known
@@ -104,15 +105,17 @@ class Engine:
         self._full: cedarpy.PolicySet | None = None  # every policy: built when first asked for
         # The entity store: given (a live store, read per request), or the JSON entities.
         if store is None:
-            store = JsonFileStore(entities_json, self.schema, entities_label)
+            store = JsonFileStore(entities_json, self.schema, entities_label, entities_validated)
         store.use_schema(self.schema)
         self.store: EntityStore = store
-        preloaded = store.preloaded
         self.live: LiveEntities | None = None
-        if preloaded is None:
-            self.live = LiveEntities(store, self.schema, policies.document)
-            preloaded = cedarpy.Entities.from_json_str("[]", self.schema)
-        self.entities: cedarpy.Entities = preloaded
+        # The whole store as one handle: a JSON file's on first use (requests take slices).
+        self._entities: cedarpy.Entities | None = None
+        if not isinstance(store, JsonFileStore):
+            self._entities = store.preloaded
+            if self._entities is None:
+                self.live = LiveEntities(store, self.schema, policies.document)
+                self._entities = cedarpy.Entities.from_json_str("[]", self.schema)
         self.known_uids: frozenset[tuple[object, object]] = (
             store.known_uids if isinstance(store, JsonFileStore) else frozenset()
         )
@@ -190,7 +193,19 @@ class Engine:
             deny_without_permit=True,
             index=_compiled_index(compiled, schema),
             reach=compiled.reach if compiled is not None else None,
+            entities_validated=compiled is not None
+            and entities_path is not None
+            and compiled.entities_sha256 == entities_digest(entities),
         )
+
+    @property
+    def entities(self) -> cedarpy.Entities:
+        """The whole store as one handle (a live store's: empty), parsed when first asked for
+        (the backend library's whole-store form, and requests a slice cannot serve)."""
+        if self._entities is None:
+            assert isinstance(self.store, JsonFileStore)  # the others' is set at start
+            self._entities = self.store.preloaded
+        return self._entities
 
     def knows(self, uid: EntityUid) -> bool:
         return (uid.get("type"), uid.get("id")) in self.known_uids
@@ -285,7 +300,7 @@ class Engine:
             pass
         found: Ancestry | None = None
         store = self._store() if self.live is None else None
-        if handle is self.entities and store is not None:
+        if handle is self._entities and store is not None:  # never parses the whole store
             found = Ancestry({}, store)
         elif len(handle) <= SMALL_HANDLE:
             try:
