@@ -141,7 +141,7 @@ class Authorizer:
         # the same entities and token records: the caller made for the last one is reused,
         # keyed on every claim but those that change per token and nothing reads.
         self._per_token = per_token_claims(engine.model)
-        self._callers: Lru[bytes, Caller] = Lru(CACHE_SIZE)
+        self._callers: Lru[str, Caller] = Lru(CACHE_SIZE)
 
     def is_token_level(self, route: Route) -> bool:
         """True when every policy that can apply to the route reads no context but the token and
