@@ -98,23 +98,8 @@ class Harness:
         env = dict(os.environ if environ is None else environ)
         if (env.get("AUTH_ISSUERS") or "").strip():
             local = _local_of_issuers(env, issuer, client_id)
-            engine = Engine(policies, model, entities_json, entities_label)
-            jwks = json.dumps(local.jwks()).encode()
-            return cls(Settings.from_env(env), engine, local, fetch=lambda _url: jwks)
-        configured = bool(env.get("AUTH_ISSUER", "").strip())
-        client_ids = [c.strip() for c in env.get("AUTH_CLIENT_IDS", "").split(",") if c.strip()]
-        local = LocalIssuer(
-            issuer=issuer or (env["AUTH_ISSUER"].strip() if configured else LOCAL_ISSUER),
-            client_id=client_id or (client_ids[0] if client_ids else LOCAL_CLIENT_ID),
-        )
-        env.update(
-            AUTH_ISSUER=local.issuer,
-            AUTH_JWKS_URL=LOOPBACK_JWKS,
-            AUTH_CLIENT_IDS=",".join(dict.fromkeys([local.client_id, *client_ids])),
-            DECISION_CACHE_TTL="0",
-        )
-        if not configured:
-            env.setdefault("ENTITY_ID_PREFIX", "")
+        else:
+            local = _local_of_issuer(env, issuer, client_id)
         engine = Engine(policies, model, entities_json, entities_label)
         jwks = json.dumps(local.jwks()).encode()
         return cls(Settings.from_env(env), engine, local, fetch=lambda _url: jwks)
@@ -175,6 +160,26 @@ class Harness:
         request = self.request(call, token)
         caller = self.authorizer.verify(bearer_token(request))
         return request, caller, self.authorizer.decide(request, caller)
+
+
+def _local_of_issuer(env: dict[str, str], issuer: str | None, client_id: str | None) -> LocalIssuer:
+    """With ``AUTH_ISSUER`` (or none: the sample's local issuer, no prefix): the local issuer as
+    it, and ``env`` rewritten to its local key set, with decisions not cached."""
+    configured = bool(env.get("AUTH_ISSUER", "").strip())
+    client_ids = [c.strip() for c in env.get("AUTH_CLIENT_IDS", "").split(",") if c.strip()]
+    local = LocalIssuer(
+        issuer=issuer or (env["AUTH_ISSUER"].strip() if configured else LOCAL_ISSUER),
+        client_id=client_id or (client_ids[0] if client_ids else LOCAL_CLIENT_ID),
+    )
+    env.update(
+        AUTH_ISSUER=local.issuer,
+        AUTH_JWKS_URL=LOOPBACK_JWKS,
+        AUTH_CLIENT_IDS=",".join(dict.fromkeys([local.client_id, *client_ids])),
+        DECISION_CACHE_TTL="0",
+    )
+    if not configured:
+        env.setdefault("ENTITY_ID_PREFIX", "")
+    return local
 
 
 def _local_of_issuers(
