@@ -30,6 +30,7 @@ from bench import (
     memory,
 )
 from bench.cold_start import cold_start, environment
+from bench.lean import LEAN, LEAN_NOTE, lean_calls
 from bench.timing import Row, measure_together, table
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "2000"))
@@ -61,7 +62,8 @@ def main_rows(issuer: ours.LocalIssuer) -> list[Row]:
     """The handler, the floor and baselines, Cedarling, and our handler on Cedarling's very
     tokens (GET /employees, a new token each call: one user's refreshed tokens, and a new user
     each call), all measured in turns so that their ratios hold on a noisy machine."""
-    calls = {**ours.handler_calls(issuer, ITERATIONS), **ours.baseline_calls(issuer, ITERATIONS)}
+    calls = {**ours.handler_calls(issuer, ITERATIONS), **ours.baseline_calls(issuer, ITERATIONS),
+             **lean_calls(issuer, ITERATIONS)}  # fmt: skip
     returning = ours.alice_tokens(issuer, ITERATIONS + 100)
     new_users = ours.alice_tokens(issuer, ITERATIONS + 100, distinct_users=True)
     for label, tokens in [(OURS_RETURNING, returning), (OURS_NEW_USER, new_users)]:
@@ -79,7 +81,7 @@ def main_rows(issuer: ours.LocalIssuer) -> list[Row]:
                 peer.signed_calls(returning, issuer.issuer, jwks, new_users)
             )
             calls |= stack.enter_context(peer.unsigned_calls(returning))
-        notes = {**ours.HANDLER_NOTES, **ours.BASELINE_NOTES}
+        notes = {**ours.HANDLER_NOTES, **ours.BASELINE_NOTES, LEAN: LEAN_NOTE}
         return measure_together(calls, ITERATIONS, notes=notes)
 
 
@@ -299,6 +301,14 @@ def main() -> int:
     for batch, single in [(bench_backend.ACTIONS_BATCH, bench_backend.ACTIONS_SINGLE),
                           (bench_backend.REDACT_BATCH, bench_backend.REDACT_SINGLE)]:  # fmt: skip
         print(f"  {batch} / singles: {by[batch] / by[single]:.2f}x")
+    print(
+        "\nthe lean row (bench/lean.py) as ratios: what any complete Python authorizer pays "
+        "over the floor, and what our generality costs over it (no target set)"
+    )
+    print(f"  lean / floor, record route: {by[LEAN] / by[ours.FLOOR]:.2f}x")
+    print(
+        f"  handler, fresh token, new user, record route / lean: {by[ours.FRESH] / by[LEAN]:.2f}x"
+    )
     print("\ntargets (ratios of medians from this run)")
     for label, (value, target) in ratios.items():
         bound = float(target.split()[1])
