@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from authorizer.config import Settings
-from authorizer.identity.jwks import Fetch, http_fetch
+from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.pdp import Authorizer
 
 if TYPE_CHECKING:  # loaded only when a bundle is configured: the packaged folder never needs it

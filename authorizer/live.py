@@ -34,8 +34,8 @@ from authorizer.config import TENANT_PLACEHOLDER, Settings
 from authorizer.errors import UNAUTHORIZED, ConfigError, InvalidToken, status_of
 from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
 from authorizer.gateway.response import flat_context, iam_policy, simple_response, unauthorized
+from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.issuers import IssuerRegistry
-from authorizer.identity.jwks import Fetch, http_fetch
 from authorizer.identity.revocation import revocation_list
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import Telemetry

@@ -37,8 +37,9 @@ from authorizer.gateway.response import (
 )
 from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
 from authorizer.identity.entities import EntityMapping, per_token_claims
+from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.issuers import IssuerRegistry
-from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
+from authorizer.identity.jwks import JwksCache
 from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import VerifiedToken
 from authorizer.stores.file_slices import PrincipalPart

@@ -8,7 +8,8 @@ import secrets
 import pytest
 
 from authorizer.errors import DependencyError, InvalidToken
-from authorizer.identity.jwks import JwksCache, http_fetch, parse_jwks
+from authorizer.identity.fetch import http_fetch
+from authorizer.identity.jwks import JwksCache, parse_jwks
 from authorizer.pdp import Authorizer
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer

@@ -26,8 +26,9 @@ from cryptography.x509.oid import NameOID
 from jwt.algorithms import RSAAlgorithm
 
 from authorizer.errors import DependencyError, InvalidToken
-from authorizer.identity import jwks
-from authorizer.identity.jwks import JwksCache, http_fetch, parse_jwks
+from authorizer.identity import fetch
+from authorizer.identity.fetch import http_fetch
+from authorizer.identity.jwks import JwksCache, parse_jwks
 from authorizer.pdp import Authorizer
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer, sample_env
@@ -404,5 +405,5 @@ def test_a_tls_endpoint_is_fetched_and_its_certificate_checked(
     with pytest.raises(DependencyError, match="CERTIFICATE_VERIFY_FAILED"):
         http_fetch(url)  # the default trust store does not know this certificate
     trusting = ssl.create_default_context(cafile=cert_file)
-    monkeypatch.setattr(jwks, "_tls_context", lambda: trusting)
+    monkeypatch.setattr(fetch, "_tls_context", lambda: trusting)
     assert list(parse_jwks(http_fetch(url, deadline=DEADLINE_S * 4))) == ["good"]

@@ -24,7 +24,8 @@ from authorizer.cedar.schema import SchemaModel
 from authorizer.config import IssuerSettings, Settings, require_https
 from authorizer.errors import ConfigError, DependencyError, InvalidToken
 from authorizer.identity.entities import EntityMapping
-from authorizer.identity.jwks import Fetch, JwksCache, http_fetch
+from authorizer.identity.fetch import Fetch, http_fetch
+from authorizer.identity.jwks import JwksCache
 from authorizer.identity.tokens import TokenVerifier, VerifiedToken, decode_unverified
 
 logger = logging.getLogger(__name__)

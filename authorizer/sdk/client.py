@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from authorizer import pdp
 from authorizer.cedar.engine import Decision
 from authorizer.config import Settings
-from authorizer.identity.jwks import Fetch, http_fetch
+from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.sdk import api, redaction
 
 if TYPE_CHECKING:

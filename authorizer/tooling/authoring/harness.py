@@ -23,7 +23,7 @@ from authorizer.cedar.schema import SchemaModel
 from authorizer.config import IssuerSettings, Settings, issuers_from
 from authorizer.errors import ConfigError
 from authorizer.gateway.events import Request, bearer_token, parse_event
-from authorizer.identity.jwks import Fetch, http_fetch
+from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.pdp import Authorizer, Caller, Outcome
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIssuer
