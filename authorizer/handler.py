@@ -15,8 +15,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from authorizer.config import Settings
-from authorizer.identity.fetch import Fetch, http_fetch
-from authorizer.pdp import Authorizer
+from authorizer.identity.fetch import Fetch
+from authorizer.identity.prefetch import key_sets_ahead
+
+# The issuers' key sets are fetched from here on, while the imports below (PyJWT, cryptography,
+# cedarpy, the pipeline) and the policies load: the first request finds its keys arrived, or on
+# their way, instead of starting a round trip to the issuer after everything else.
+_key_sets: Fetch = key_sets_ahead()
+
+from authorizer.pdp import Authorizer  # noqa: E402  # after the fetch has started
 
 if TYPE_CHECKING:  # loaded only when a bundle is configured: the packaged folder never needs it
     from authorizer.live import LiveAuthorizer
@@ -36,11 +43,13 @@ FULL_COLLECTION_AFTER = 1000
 
 def authorizer_from_env(
     environ: Mapping[str, str] | None = None,
-    fetch: Fetch = http_fetch,
+    fetch: Fetch | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Authorizer | LiveAuthorizer:
     """Over policy bundles when CEDAR_POLICY_BUNDLE or an issuer's policy_bundle is set (then
-    ``authorizer.live``), else over the packaged policy folder."""
+    ``authorizer.live``), else over the packaged policy folder. ``fetch``: the key sets'
+    (default: fetched ahead since this module loaded)."""
+    fetch = _key_sets if fetch is None else fetch
     settings = Settings.from_env(environ)
     if settings.uses_bundles:
         from authorizer.live import LiveAuthorizer  # noqa: PLC0415

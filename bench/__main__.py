@@ -11,6 +11,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from bench import (
     bench_store,
     memory,
 )
-from bench.cold_start import cold_start, environment
+from bench.cold_start import ISSUER_AWAY_MS, cold_start, environment, key_sets_fetched_ahead
 from bench.lean import LEAN, LEAN_NOTE, lean_calls
 from bench.timing import Row, measure_together, table
 
@@ -40,11 +41,16 @@ OURS_RETURNING = "handler on Cedarling's tokens: one user, new token each call"
 OURS_NEW_USER = "handler on Cedarling's tokens: new user each call"
 
 
-def serve_jwks(document: dict[str, object]) -> tuple[str, ThreadingHTTPServer]:
+def serve_jwks(
+    document: dict[str, object], delay_s: float = 0.0
+) -> tuple[str, ThreadingHTTPServer]:
+    """The key set on loopback; ``delay_s``: each answer that much later (an issuer's round
+    trip, its TLS handshake included)."""
     body = json.dumps(document).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            time.sleep(delay_s)
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -238,6 +244,12 @@ def main() -> int:
     print(
         f"  ratios (median of the rounds): {cold.ratio:.2f}x; {cold.uncompiled_ratio:.2f}x no store"
     )
+    far_url, far = serve_jwks(issuer.jwks(), ISSUER_AWAY_MS / 1000)
+    ahead, on_request = key_sets_fetched_ahead({**env, **ours.sample_environment(issuer, far_url)})
+    far.shutdown()
+    print(f"  the key-set endpoint {ISSUER_AWAY_MS} ms away: first decision {ahead / 1000:.1f} ms "
+          f"with the key set fetched while loading (the handler), {on_request / 1000:.1f} ms "
+          "fetched on the first request")  # fmt: skip
 
     print("\nmemory: callers x entity store size (a fresh interpreter)")
     grown = memory.measure()
