@@ -2,17 +2,19 @@
 
 A decision is a pure function of what Cedar is given (policies, entities, request), so a key
 holds exactly that and nothing about the token itself: the policy version and store generation,
-a digest of the caller's entities (and, where that is all the route's policies read of the
-context, of its ``context.token`` record), the action, the resource, and the context attributes
-the policies read. A key that leaves out something Cedar sees would serve one caller another's
-decision: ``tests/test_cache_keys.py`` checks that every part moves the key.
+the caller's ``claims_key`` (its claims but the per-token ones nothing reads: its entities and
+its ``context.token`` records are made from those claims alone, so equal keys mean equal
+entities and records), the action, the resource, and the context attributes the policies read
+beyond the token. A key that leaves out something Cedar sees would serve one caller another's
+decision: ``tests/test_cache_keys.py`` checks that every part moves the key, and
+``tests/test_returning_callers.py`` that callers keyed so decide as ones that share nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from typing import Any
 
 DecisionKey = tuple[str, str, str, str, str, str]
@@ -41,50 +43,10 @@ def generation(policy_version: str, store_generation: int) -> str:
     return f"{policy_version}/{store_generation}"
 
 
-def caller_digest(entities: Sequence[Mapping[str, Any]]) -> str:
-    """What Cedar sees of the caller: its principal and group entities."""
-    return caller_digest_of([entity_text(e) for e in entities])
-
-
-def caller_with_token(caller: str, token_record: Any) -> str:
-    """The caller, and the ``context.token`` record a route's policies read (they read nothing
-    else of the context)."""
-    return caller_with_token_text(caller, entity_text(token_record))
-
-
-def caller_with_tokens(caller: str, token_records: Sequence[Any]) -> str:
-    """The caller, and the token record of every token-level route, in route order: the key of
-    the batch that answers all of them."""
-    return caller_with_tokens_texts(caller, [entity_text(r) for r in token_records])
-
-
-# The same digests from values serialised once already (the request path serialises each entity
-# and token record once, and hands the text to Cedar too): ``json.dumps`` of a list is its
-# items' ``json.dumps`` joined by ", " in brackets, so these are ``digest`` of the same list.
-
-
 def entity_text(value: object) -> str:
-    """A value as ``digest`` serialises it (sorted keys); Cedar reads this text as well."""
+    """A value as ``digest`` serialises it (sorted keys): the request path serialises a caller's
+    token record once, and Cedar reads this text."""
     return _SORTED.encode(value)
-
-
-def caller_digest_of(entity_texts: Sequence[str]) -> str:
-    """``caller_digest`` of entities given as their ``entity_text``."""
-    return _sha256("[" + ", ".join(entity_texts) + "]")
-
-
-def caller_with_token_text(caller: str, token_text: str) -> str:
-    """``caller_with_token`` of a token record given as its ``entity_text``."""
-    return _sha256(f"[{json.dumps(caller)}, {token_text}]")
-
-
-def caller_with_tokens_texts(caller: str, token_texts: Sequence[str]) -> str:
-    """``caller_with_tokens`` of token records given as their ``entity_text``."""
-    return _sha256(f"[{json.dumps(caller)}, [{', '.join(token_texts)}]]")
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def context_part(context: Mapping[str, Any], reads: Collection[str] | None) -> object:
@@ -101,11 +63,12 @@ def decision_key(
     resource: Mapping[str, str],
     context: object,
 ) -> DecisionKey:
-    """One route's decision: ``generation``, the caller's digest, the action, the resource and
-    the ``context_part`` (None where the policies read no context but the token)."""
+    """One route's decision: ``generation``, the caller's ``claims_key``, the action, the
+    resource and the ``context_part`` (None where the policies read no context but the token)."""
     return (current, caller, action["id"], resource["type"], resource["id"], digest(context))
 
 
 def batch_key(current: str, caller: str) -> BatchKey:
-    """The token-level batch: ``generation`` and ``caller_with_tokens``."""
+    """The token-level batch (whose policies read nothing but the caller): ``generation`` and
+    the caller's ``claims_key``."""
     return (current, caller)

@@ -64,13 +64,13 @@ class Caller(NamedTuple):
     token_records: dict[object, Any]
     # The principal and its groups from the token (EntityMapping.principal_entities).
     extra: tuple[Mapping[str, Any], ...]
-    # What Cedar can see of this caller, as decision-cache key parts (``Authorizer._seen``): per
-    # action, and "" for the token-level batch.
-    seen: dict[tuple[str, str] | str, str]
+    # ``cache_keys.claims_key`` of the token: the claims everything above is made from (all but
+    # the per-token ones nothing reads). So it stands, in the decision caches' keys, for all that
+    # Cedar sees of the caller: its entities and its token record for any action.
+    claims_key: str
     # ``extra`` serialised once, with the caller's slice of a JSON entity store (Engine).
     part: PrincipalPart
-    # ``token_records`` serialised (cache_keys.entity_text), once each: the decision-cache key
-    # and Cedar's context both take the text.
+    # ``token_records`` serialised (cache_keys.entity_text), once each, for Cedar's context.
     token_texts: dict[object, str]
     # What ``respond`` forwards of the caller to backends, flattened, per policy version.
     answers: dict[str, dict[str, ContextValue]]
@@ -126,7 +126,6 @@ class Authorizer:
         self._route_reads: dict[Route, frozenset[str] | None] = {}
         # Each route's action definition and token type; the token-level routes' distinct types.
         self._route_tokens: dict[Route, tuple[ActionDef | None, object]] = {}
-        self._batch_shapes: tuple[Route, ...] | None = None
         self.keys: JwksCache = self.issuers.first.keys  # with one issuer, its key cache
         self.verifier = self.issuers  # verifies a token of any trusted issuer
         self.telemetry = telemetry or Telemetry()
@@ -270,7 +269,7 @@ class Authorizer:
         else:
             extra = self.issuers.mapping_of(claims).principal_entities(claims)
             part = self.engine.principal_part(extra)
-            caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, {}, part, {}, {})
+            caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, same, part, {}, {})
             self._callers.put(same, caller)
         self._tokens.put(token, caller, float(claims["exp"]))
         return caller
@@ -287,9 +286,9 @@ class Authorizer:
             return self._decide_token_level(request, caller, match)
         action = match.route.action_uid
         resource = self.mapping.resource_uid(match)
-        # Key on what Cedar is given: the caller's entities (and its token record when that is
-        # all the policies read of the context), the route, the resource and the context
-        # attributes the policies name. Not on the token itself: a user's next token with the
+        # Key on what Cedar is given: the caller (its entities and token records, made from the
+        # claims its key covers), the route, the resource and the context attributes the
+        # policies name beyond the token. Not on the token itself: a user's next token with the
         # same claims finds the decisions made for the last one.
         # With request validation on, Cedar checks attributes no policy reads: key on them all.
         reads = None if self.engine.validate_requests else self.route_reads(match.route)
@@ -298,11 +297,8 @@ class Authorizer:
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
             context = self._context(caller, request, match)
             part = cache_keys.context_part(context, reads)
-            seen = self._seen(caller)
-        else:
-            seen = self._seen(caller, match.route if reads else None)
         current = cache_keys.generation(self.engine.version, self.engine.store.generation)
-        key = cache_keys.decision_key(current, seen, action, resource, part)
+        key = cache_keys.decision_key(current, caller.claims_key, action, resource, part)
         cached = self._decisions.get(key)
         if cached is not None:
             return Outcome(cached, principal, action, resource, cache="decision")
@@ -328,7 +324,7 @@ class Authorizer:
     def _decide_token_level(self, request: Request, caller: Caller, match: RouteMatch) -> Outcome:
         """Every token-level route in one pass; the answers are cached per caller content."""
         current = cache_keys.generation(self.engine.version, self.engine.store.generation)
-        key = cache_keys.batch_key(current, self._seen_batch(caller))
+        key = cache_keys.batch_key(current, caller.claims_key)
         cached = self._batches.get(key)
         if cached is not None:
             decisions, cache = cached, "token"
@@ -354,37 +350,6 @@ class Authorizer:
             by_route[match.route], caller.principal, match.route.action_uid,
             self.mapping.application, cache, by_route,
         )  # fmt: skip
-
-    def _seen(self, caller: Caller, route: Route | None = None) -> str:
-        """Digest of what Cedar sees of the caller: its principal and group entities, and, with
-        ``route``, its token record for that route's action. Computed once per caller. (Over the
-        token's entities even where the store's own copy of a known principal is used: two
-        callers with the same digest are then still seen alike.)"""
-        key = (route.action_type, route.action_id) if route else ("", "")
-        found = caller.seen.get(key)
-        if found is None:
-            if route is None:
-                found = cache_keys.caller_digest_of(caller.part.texts)
-            else:
-                found = cache_keys.caller_with_token_text(
-                    self._seen(caller), self._token_text(caller, route)
-                )
-            caller.seen[key] = found
-        return found
-
-    def _seen_batch(self, caller: Caller) -> str:
-        """``_seen`` for the token-level batch: the entities and the token record of every token
-        type the token-level routes declare (their policies read nothing else; routes of one
-        type see one record)."""
-        found = caller.seen.get("")
-        if found is None:
-            if self._batch_shapes is None:  # one route per distinct token type, in route order
-                by_shape = {self._route_token(route)[1]: route for route in self.token_routes}
-                self._batch_shapes = tuple(by_shape.values())
-            tokens = [self._token_text(caller, route) for route in self._batch_shapes]
-            seen = self._seen(caller)
-            found = caller.seen[""] = cache_keys.caller_with_tokens_texts(seen, tokens)
-        return found
 
     def _route_token(self, route: Route) -> tuple[ActionDef | None, object]:
         """The route's action in the schema and its token type (``EntityMapping.token_shape``),
