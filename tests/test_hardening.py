@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from authorizer.errors import (
     INTERNAL_ERROR,
@@ -23,6 +25,7 @@ from authorizer.errors import (
     InvalidToken,
     status_of,
 )
+from authorizer.identity import tokens
 from authorizer.limits import MAX_GROUPS
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import MAX_LOGGED_VALUE, Telemetry
@@ -189,6 +192,24 @@ def test_a_signature_in_a_non_canonical_encoding_is_refused(
     )  # the same bytes: only the encoding differs
     assert outcome(shop, get_docs(good)) == "Allow"
     assert outcome(shop, get_docs(twin)) == "401"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=80), st.integers(0, 63))
+def test_the_canonical_check_accepts_exactly_the_canonical_encoding(raw: bytes, last: int) -> None:
+    """The check reads the last character only (the unused bits it carries): it agrees with
+    decoding and encoding again, for every length and every last character."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    segment = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    assert tokens._signature_bytes(segment) == raw
+    variant = segment[:-1] + alphabet[last]
+    decoded = base64.urlsafe_b64decode(variant + "=" * (-len(variant) % 4))
+    canonical = base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() == variant
+    try:
+        accepted = tokens._signature_bytes(variant) == decoded
+    except ValueError:
+        accepted = False
+    assert accepted == canonical
 
 
 # --- 7. what reaches the backend is what Cedar saw ---------------------------------------------
