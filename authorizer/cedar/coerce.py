@@ -71,9 +71,18 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
     missing stays missing: Cedar's schema check names it precisely."""
     if isinstance(value, str) and value.startswith("{"):
         value = _json(value)
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # (the ABC check is slow)
         return DROPPED
     out: dict[str, Any] = {}
+    declared = cedar_type.attributes
+    if not cedar_type.additional_attributes and len(declared) < len(value):
+        # Claims hold many values a type does not declare: look up the few it does.
+        for name, attribute in declared.items():
+            if name in value:
+                converted = to_cedar(value[name], attribute.type, depth + 1)
+                if converted is not DROPPED:
+                    out[name] = converted
+        return out
     for name, item in value.items():
         attribute: Attribute | None = cedar_type.attributes.get(name)
         if attribute is None:

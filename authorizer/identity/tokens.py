@@ -131,7 +131,12 @@ class TokenVerifier:
                 raise InvalidToken("wrong_client", "aud names no accepted client")
             return
         if settings.client_ids:
-            client = next((claims[c] for c in ("client_id", "azp", "cid") if c in claims), None)
+            # The first of these the token has (null included): Cognito's, OIDC's, Okta's.
+            client = (
+                claims["client_id"]
+                if "client_id" in claims
+                else claims.get("azp", claims.get("cid"))
+            )
             if not isinstance(client, str) or client not in settings.client_ids:
                 raise InvalidToken("wrong_client", "client_id names no accepted client")
         if settings.audience is not None:
