@@ -321,6 +321,8 @@ def test_a_backend_follows_the_bundle_as_the_lambda_does(
     assert both(globex) == (True, "Allow") and both(acme) == (False, "Deny")
     assert backend.is_authorized('Shop::User::"u1"', action, globex).allowed
     assert backend.current().engine.version == json.loads(path.read_bytes())["version"]
+    assert backend.engine is backend.current().engine  # one bundle: the current version's
+    assert backend.routes is backend.current().routes
     # Without a bundle the backend is the packaged folder's, as before.
     folder = Backend.from_env({**env, "CEDAR_POLICY_BUNDLE": "",
                                "CEDAR_POLICY_DIR": str(ROOT / "policies"),
@@ -362,6 +364,9 @@ def test_a_backend_follows_each_tenants_bundle(
                                      claims=claims).allowed  # fmt: skip
     with pytest.raises(ConfigError, match="token or claims"):
         backend.is_authorized('Shop::User::"u1"', action, 'Shop::Doc::"acme-doc"')
+    with pytest.raises(AttributeError, match=r"current\(claims\)\.engine"):
+        _ = backend.engine  # per tenant: which pipeline is meant depends on the caller
+    assert not hasattr(backend, "no_such_thing")
     hooli = issuer.token("u1", extra={"tenant": "hooli"}, now=clock())
     with pytest.raises(BundleMissing):  # no bundle: an error (500), never another's policies
         backend.authorize_token(hooli, action, 'Shop::Doc::"hooli-doc"')

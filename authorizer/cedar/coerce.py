@@ -77,9 +77,9 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
     declared = cedar_type.attributes
     if not cedar_type.additional_attributes and len(declared) < len(value):
         # Claims hold many values a type does not declare: look up the few it does.
-        for name, attribute in declared.items():
+        for name, wanted in declared.items():
             if name in value:
-                converted = to_cedar(value[name], attribute.type, depth + 1)
+                converted = to_cedar(value[name], wanted.type, depth + 1)
                 if converted is not DROPPED:
                     out[name] = converted
         return out

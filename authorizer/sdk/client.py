@@ -52,6 +52,21 @@ class Authorizer(pdp.Authorizer):
         front._live = live
         return front
 
+    def __getattr__(self, name: str) -> Any:
+        """Only for what normal lookup does not find, so only on a front following bundles
+        (``from_env``), which holds no pipeline of its own: with one bundle, what the current
+        version's pipeline holds (``engine``, ``routes``, ``mapping``...); per tenant or issuer,
+        which pipeline is meant depends on the caller, and the error says how to ask."""
+        live = self.__dict__.get("_live")
+        if live is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        if live.one_bundle:
+            return getattr(self.current(), name)
+        raise AttributeError(
+            f"{name!r}: this Authorizer follows a policy bundle per tenant or issuer, and has no "
+            f"pipeline of its own; current(claims).{name} is the one deciding for a caller"
+        )
+
     def current(self, claims: Mapping[str, Any] | None = None) -> Authorizer:
         """The authorizer of the policies deciding now for a caller with ``claims``: the current
         version of its bundle (the refresh check is a clock comparison until it is due), or this
