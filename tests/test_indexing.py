@@ -103,6 +103,43 @@ def test_indexing_changes_no_decision_on_generated_policies(tmp_path: Path, seed
     assert any(len(indexed.policies_for(frozenset({("T::Action", a)}))) < 60 for a in ACTIONS)
 
 
+def test_an_action_scoped_to_no_principal_or_resource_needs_no_entity_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its candidates are the same for every request: no handle's edges are read for it. An
+    action with one scoped policy, its own or its group's, is looked up by the entities."""
+    (tmp_path / "p.cedar").write_text(
+        '@id("open")\npermit (principal, action == T::Action::"a4", resource) when { true };\n'
+        '@id("one")\npermit (principal == T::U::"u1", action == T::Action::"a5", resource);\n'
+        '@id("group")\nforbid (principal, action in T::Action::"g1", resource == T::R::"r9");\n'
+    )
+    schema = model_from_json(cedarschema_to_json(SCHEMA), SCHEMA)
+    users = [{"uid": {"type": "T::U", "id": f"u{n}"}, "attrs": {"n": n}, "parents": []}
+             for n in range(2)]  # fmt: skip
+    engine = Engine(load_policies(tmp_path), schema, json.dumps(users), indexed=True,
+                    deny_without_permit=True)  # fmt: skip
+    index = engine.index
+    keys = {a: engine._keys_of_action(("T::Action", a)) for a in ("a4", "a5", "a1")}
+    assert index.unscoped(keys["a4"]) is not None  # one bucket, scoped to no one
+    assert index.unscoped(keys["a5"]) is None  # `principal == T::U::"u1"`
+    assert index.unscoped(keys["a1"]) is None  # via its group g1: `resource == T::R::"r9"`
+
+    def request(action: str, user: str) -> dict[str, Any]:
+        return {"principal": {"type": "T::U", "id": user},
+                "action": {"type": "T::Action", "id": action},
+                "resource": {"type": "T::R", "id": "r1"}, "context": {"x": 0, "token": {"s": ""}}}  # fmt: skip
+
+    handle = engine.entities_with(users)
+    assert [d.decision for d in engine.decide_batch([request("a4", "u0")], handle)] == ["Allow"]
+    assert engine.decide(request("a5", "u1"), handle).allowed  # read through the edges
+    read: list[object] = []
+    monkeypatch.setattr(engine, "_ancestry", read.append)  # and answers None: not known
+    assert engine.decide(request("a4", "u1"), handle).allowed
+    assert read == []  # the unscoped action never asked for the handle's edges
+    assert not engine.decide(request("a5", "u0"), handle).allowed  # asked: unknown, all buckets
+    assert read == [handle]
+
+
 def test_indexing_changes_no_decision_on_the_sample_app(issuer: LocalIssuer) -> None:
     """Every sample user x every action x every resource x network/time contexts."""
     env = {

@@ -140,8 +140,9 @@ class Engine:
         self._sets: Lru[frozenset[int], cedarpy.PolicySet] = Lru(
             COMBINED_POLICIES, weigh=lambda policy_set: len(policy_set) + 1
         )
-        # The parent edges of each handle the engine decides with (None: not known).
-        self._ancestries: weakref.WeakKeyDictionary[cedarpy.Entities, Ancestry | None] = (
+        # The parent edges of each handle the engine decides with (None: not known), or the
+        # entities added to the store to make it, read when the index first needs them.
+        self._ancestries: weakref.WeakKeyDictionary[cedarpy.Entities, _Edges] = (
             weakref.WeakKeyDictionary()
         )
         self._store_parents: StoreParents | None = None
@@ -269,14 +270,12 @@ class Engine:
         return handle
 
     def _remember(self, handle: cedarpy.Entities, added: Sequence[Mapping[str, Any]]) -> None:
-        """Record the edges of a handle made of the JSON store and ``added`` (which the store
-        lacks): the index reads the principal's and the resource's ancestors from them."""
-        store = self._store()
-        if store is None:
-            return
-        # A shape Cedar took and we cannot read: not recorded, the index uses the action alone.
-        with contextlib.suppress(ValueError):
-            self._ancestries[handle] = Ancestry(edges_of(added), store)
+        """Record that ``handle`` is the JSON store and ``added`` (which the store lacks): the
+        index reads the principal's and the resource's ancestors from their edges, worked out
+        when a request first needs them (``_ancestry``; an action whose policies are scoped
+        to no principal or resource never does)."""
+        if self._store() is not None:
+            self._ancestries[handle] = tuple(added)
 
     def _store(self) -> StoreParents | None:
         """The JSON store's parents, read through its ``lookup`` (a file: a dictionary)."""
@@ -294,21 +293,38 @@ class Engine:
         """The edges Cedar sees in ``handle``; None when not known."""
         if not isinstance(handle, cedarpy.Entities):
             return None
+        added: tuple[Mapping[str, Any], ...] | None = None  # None: not made from the store
         try:
-            return self._ancestries[handle]
+            known = self._ancestries[handle]
         except KeyError:
             pass
+        else:
+            if not isinstance(known, tuple):
+                return known  # read before (None: not known)
+            added = known
         found: Ancestry | None = None
         store = self._store() if self.live is None else None
-        if handle is self._entities and store is not None:  # never parses the whole store
-            found = Ancestry({}, store)
-        elif len(handle) <= SMALL_HANDLE:
-            try:
-                found = Ancestry(edges_of_handle(str(handle)), None)
-            except ValueError:
-                found = None
+        if added is not None and store is not None:  # the store with these entities added
+            # A shape Cedar took and we cannot read: not known, as a handle we did not make.
+            with contextlib.suppress(ValueError):
+                found = Ancestry(edges_of(added), store)
+        if found is None:
+            found = self._edges_of_handle(handle, store)
         self._ancestries[handle] = found
         return found
+
+    def _edges_of_handle(
+        self, handle: cedarpy.Entities, store: StoreParents | None
+    ) -> Ancestry | None:
+        """The edges of a handle the engine did not make from the store (or could not read)."""
+        if handle is self._entities and store is not None:  # never parses the whole store
+            return Ancestry({}, store)
+        if len(handle) <= SMALL_HANDLE:
+            try:
+                return Ancestry(edges_of_handle(str(handle)), None)
+            except ValueError:
+                return None
+        return None
 
     def decide(self, request: Mapping[str, Any], entities: cedarpy.Entities) -> Decision:
         return self.decide_batch([request], entities)[0]
@@ -388,30 +404,37 @@ class Engine:
         computed once per batch when its requests share them, as a batch's requests do."""
         if not self.indexed:
             return list(range(len(requests))), self.policy_set
-        ancestry = self._ancestry(entities)
         # With request validation on, Cedar must see every request (it may be NoDecision).
         shortcut = self.deny_without_permit and not self.validate_requests
         index, permits, action_keys = self.index, self.index.permits, self._action_keys
         todo: list[int] = []
         union: set[int] = set()
+        ancestry: Ancestry | None = None
+        ancestry_read = False  # only when an action is scoped
         principal: object = _NOTHING
         resource: object = _NOTHING
         principal_keys: frozenset[str] | None = None
         resource_keys: frozenset[str] | None = None
         for position, request in enumerate(requests):
-            if request.get("principal") is not principal or request.get("resource") is not resource:
-                principal, resource = request.get("principal"), request.get("resource")
-                principal_keys = self._entity_keys(ancestry, principal)
-                resource_keys = self._entity_keys(ancestry, resource)
-                if principal_keys is not None and resource_keys is not None:
-                    principal_keys, resource_keys = index.present(principal_keys, resource_keys)
             action = request["action"]
             uid = (action["type"], action["id"])
             keys = action_keys.get(uid) or self._keys_of_action(uid)
-            if principal_keys is None or resource_keys is None:
-                buckets = index.candidates(keys, None, None)
-            else:
-                buckets = index.candidates(keys, principal_keys, resource_keys)
+            buckets: Sequence[int] | None = index.unscoped(keys)
+            if buckets is None:  # scoped: the principal's and the resource's keys decide
+                if not ancestry_read:
+                    ancestry, ancestry_read = self._ancestry(entities), True
+                if request.get("principal") is not principal or (
+                    request.get("resource") is not resource
+                ):
+                    principal, resource = request.get("principal"), request.get("resource")
+                    principal_keys = self._entity_keys(ancestry, principal)
+                    resource_keys = self._entity_keys(ancestry, resource)
+                    if principal_keys is not None and resource_keys is not None:
+                        principal_keys, resource_keys = index.present(principal_keys, resource_keys)
+                if principal_keys is None or resource_keys is None:
+                    buckets = index.candidates(keys, None, None)
+                else:
+                    buckets = index.candidates(keys, principal_keys, resource_keys)
             if shortcut:
                 for bucket in buckets:
                     if permits[bucket]:
@@ -431,6 +454,9 @@ class Engine:
 
 
 _NOTHING = object()  # no principal or resource seen yet
+# What the engine knows of a handle's edges: read (None: not known), or the entities added to
+# the JSON store to make it, not read yet.
+_Edges = Ancestry | tuple[Mapping[str, Any], ...] | None
 
 
 def _compiled_index(

@@ -177,6 +177,7 @@ class PolicyIndex(Generic[P]):
         self._members = members
         self._loaded: dict[int, Sequence[P]] = {}
         self._action_buckets: dict[str, tuple[int, ...]] = {}
+        self._unscoped: dict[tuple[str, ...], tuple[int, ...] | None] = {}
         self._present: tuple[frozenset[str], frozenset[str]] | None = None
 
     @classmethod
@@ -222,6 +223,22 @@ class PolicyIndex(Generic[P]):
                     found.extend(bucket for key, bucket in inner.items() if key in resource)
                 else:
                     found.extend(inner[key] for key in resource if key in inner)
+        return found
+
+    def unscoped(self, actions: tuple[str, ...]) -> tuple[int, ...] | None:
+        """``candidates(actions, ...)`` when no bucket of these action keys is scoped to a
+        principal or a resource (every request of the action then meets all of them, whoever
+        and whatever it is about: no entity's keys are needed); None otherwise. Kept per action
+        keys."""
+        try:
+            return self._unscoped[actions]
+        except KeyError:
+            pass
+        levels = [level for action in actions if (level := self.tree.get(action)) is not None]
+        found: tuple[int, ...] | None = None
+        if all(level.keys() == {ANY} and level[ANY].keys() == {ANY} for level in levels):
+            found = tuple(level[ANY][ANY] for level in levels)
+        self._unscoped[actions] = found
         return found
 
     def present(
