@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -21,7 +20,6 @@ from authorizer.limits import MAX_TOKEN_LENGTH
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # what ANY stands for
 _METHODS = frozenset({*HTTP_METHODS, "ANY", "*"})
-_BEARER = re.compile(r"^Bearer +(\S+)$", re.IGNORECASE)
 
 
 class EventKind(enum.Enum):
@@ -124,7 +122,7 @@ def credential(authorization: tuple[str, ...]) -> str:
     if len(authorization) > 1:
         raise InvalidRequest("multiple_tokens", "more than one Authorization header")
     value = authorization[0].strip()
-    if not value or value.lower() == "bearer":
+    if not value or (len(value) == 6 and value.lower() == "bearer"):
         raise InvalidRequest("missing_token", "the Authorization header carries no token")
     if len(value) > MAX_TOKEN_LENGTH + len("Bearer "):
         raise InvalidRequest(
@@ -134,10 +132,14 @@ def credential(authorization: tuple[str, ...]) -> str:
         raise InvalidRequest(
             "multiple_tokens", "more than one credential in the Authorization header"
         )
-    match = _BEARER.match(value)
-    if match:
-        token = match.group(1)
-    elif not any(c.isspace() for c in value):
+    # `Bearer` (any case), one or more spaces, then the token (no whitespace: `str.split`'s
+    # and the regular expressions' whitespace are both `str.isspace`); else a bare token.
+    scheme, _, rest = value.partition(" ")
+    token = rest.lstrip(" ")
+    if len(scheme) == 6 and scheme.isascii() and scheme.lower() == "bearer" and token:
+        if token.split() != [token]:
+            raise InvalidRequest("wrong_scheme", "the Authorization scheme is not Bearer")
+    elif value.split() == [value]:
         token = value  # a bare token, as Cognito user pool authorizers accept
     else:
         raise InvalidRequest("wrong_scheme", "the Authorization scheme is not Bearer")

@@ -63,6 +63,7 @@ class TokenVerifier:
     ) -> None:
         self._settings = settings
         self._issuer = issuer or settings.trusted_issuers[0]
+        self._cognito = self._issuer.is_cognito  # (a regular expression: asked once)
         self._keys = keys
         self._clock = clock
 
@@ -100,7 +101,7 @@ class TokenVerifier:
         sub = payload.get("sub")
         if not isinstance(sub, str) or not 0 < len(sub) <= 512:
             raise InvalidToken("missing_claim", "sub is missing or not a string")
-        kind = token_kind(header, payload, cognito=self._issuer.is_cognito)
+        kind = token_kind(header, payload, cognito=self._cognito)
         self._check_use_and_client(payload, kind)
         return VerifiedToken(payload, kind, kid, alg)
 
@@ -171,12 +172,26 @@ def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     duplicate keys, bounded size and depth. Nothing here is trusted until the signature is."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("malformed", "token is not a string or is oversized")
-    if _JWS.fullmatch(token) is None:  # the common case in one match; else say what is wrong
+    if not _is_jws(token):  # the common case in one scan; else say what is wrong
         _refuse_shape(token)
     header, payload, _ = token.split(".")
     if len(header) > MAX_HEADER_LENGTH:
         raise InvalidToken("bad_header", "header is oversized")
     return _header(header), _json_object(payload, "payload")
+
+
+def _is_jws(token: str) -> bool:
+    """Three non-empty segments of base64url characters joined by dots: what ``_JWS`` matches,
+    by deleting those characters (one C pass over the bytes) and seeing nothing else is left."""
+    if not token.isascii():
+        return False
+    raw = token.encode("ascii")
+    if raw.translate(None, _JWS_BYTES) or raw.count(b".") != 2:
+        return False
+    return not (raw.startswith(b".") or raw.endswith(b".") or b".." in raw)
+
+
+_JWS_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
 def _refuse_shape(token: str) -> None:
