@@ -429,9 +429,10 @@ class Authorizer:
         decision = outcome.decision
         context = dict(self._answer(caller))
         if outcome.routes is None:  # a per-request answer may say what decided it
-            action = outcome.action["id"] if outcome.action else None
-            determining = list(decision.determining)
-            context |= flat_context({"action": action, "determiningPolicies": determining})
+            # (flat_context's forms, written out: an action id, the policy ids joined)
+            if outcome.action:
+                context["action"] = outcome.action["id"]
+            context["determiningPolicies"] = ",".join(decision.determining)
         if request.kind is EventKind.HTTP_V2 and self.settings.http_simple_responses:
             return simple_response(decision.allowed, context)
         principal_id = outcome.principal["id"]
