@@ -22,7 +22,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import cedarpy
 from cryptography.exceptions import InvalidSignature
@@ -55,14 +56,30 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def lean_authorizer(authorizer: Authorizer, issuer: LocalIssuer) -> Call:
+class Trusted(NamedTuple):
+    """The one issuer the lean row trusts, and its one key."""
+
+    issuer: str
+    client_id: str
+    kid: str
+    public_key: rsa.RSAPublicKey
+
+    @classmethod
+    def of(cls, issuer: LocalIssuer) -> Trusted:
+        public = issuer.keys[0].private.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        return cls(issuer.issuer, issuer.client_id, issuer.keys[0].kid, public)
+
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def lean_authorizer(authorizer: Authorizer, trusted: Trusted) -> Handler:
     """The lean handler over the sample application's files as ``authorizer`` loaded them."""
     engine, mapping = authorizer.engine, authorizer.mapping
     store = engine.entities  # parsed once
     policy_set = engine.policies.policy_set()
-    public = issuer.keys[0].private.public_key()
-    assert isinstance(public, rsa.RSAPublicKey)
-    keys = {issuer.keys[0].kid: public}
+    keys = {trusted.kid: trusted.public_key}
     pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
     decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates)
     user, group = mapping.user_type, mapping.group_type
@@ -70,7 +87,7 @@ def lean_authorizer(authorizer: Authorizer, issuer: LocalIssuer) -> Call:
     action_type = mapping.action_type
     routes = {(r.method, r.template): r.action_id for r in authorizer.routes.routes}
     headers: dict[str, tuple[str, str]] = {}
-    trusted, clients = issuer.issuer, {issuer.client_id}
+    issuer, clients = trusted.issuer, {trusted.client_id}
     version = engine.version
     sink = _Discard()
 
@@ -97,7 +114,7 @@ def lean_authorizer(authorizer: Authorizer, issuer: LocalIssuer) -> Call:
         claims = decoder.decode(b64(payload_segment).decode())
         now = time.time()
         exp, iat = claims.get("exp"), claims.get("iat")
-        if claims.get("iss") != trusted:
+        if claims.get("iss") != issuer:
             raise Refused("iss")
         if type(exp) not in (int, float) or exp <= now or type(iat) not in (int, float):
             raise Refused("times")
@@ -168,7 +185,7 @@ def lean_calls(issuer: LocalIssuer, iterations: int) -> dict[str, Call]:
     """The lean row on new users' fresh tokens, checked against the handler's answers (so it
     cannot be fast by deciding something else)."""
     ours = make_authorizer(issuer)
-    handle = lean_authorizer(ours, issuer)
+    handle = lean_authorizer(ours, Trusted.of(issuer))
     events = [event(t, *RECORD) for t in alice_tokens(issuer, iterations + 100, True)]
     for sample in (events[0], events[-1]):
         assert handle(sample) == ours.handle(sample), "the lean row answers as the handler does"

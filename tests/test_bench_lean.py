@@ -10,14 +10,14 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 
 from bench import authorizer_bench as ours
-from bench.lean import Refused, lean_authorizer
+from bench.lean import Refused, Trusted, lean_authorizer
 
 
 @pytest.fixture(scope="module")
 def setup() -> tuple[Any, Any, Any]:
     issuer = ours.new_issuer()
     authorizer = ours.make_authorizer(issuer)
-    return issuer, authorizer, lean_authorizer(authorizer, issuer)
+    return issuer, authorizer, lean_authorizer(authorizer, Trusted.of(issuer))
 
 
 def test_answers_as_the_handler(setup: tuple[Any, Any, Any]) -> None:
