@@ -156,7 +156,6 @@ class PrincipalPart(NamedTuple):
     """What a caller adds to every request, made once per caller (``FileSlices.principal``)."""
 
     extra: tuple[Mapping[str, Any], ...]  # the principal entity, then its groups
-    texts: tuple[str, ...]  # each of ``extra`` as ``json.dumps(entity, sort_keys=True)``
     fresh: tuple[Mapping[str, Any], ...]  # those of ``extra`` the file does not hold
     fresh_json: str  # ``fresh`` as JSON list items ("" when none)
     # The file's entities the caller brings (its own version, its groups, their ancestors and
@@ -166,8 +165,7 @@ class PrincipalPart(NamedTuple):
 
 def plain_part(extra: Sequence[Mapping[str, Any]]) -> PrincipalPart:
     """A caller part with nothing of a file (a live store reads its entities per request)."""
-    texts = entity_texts(extra)
-    return PrincipalPart(tuple(extra), texts, tuple(extra), ",".join(texts), ())
+    return PrincipalPart(tuple(extra), tuple(extra), ",".join(entity_texts(extra)), ())
 
 
 def context_holds_entities(model: SchemaModel | None) -> bool:
@@ -189,7 +187,7 @@ def context_holds_entities(model: SchemaModel | None) -> bool:
 
 
 def entity_texts(extra: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-    """Each entity serialised once: the cache key's digest and the caller part both use them."""
+    """Each entity as JSON (sorted keys: equal entities, equal texts)."""
     return tuple(_SORTED.encode(entity) for entity in extra)
 
 
@@ -238,18 +236,15 @@ class FileSlices:
     def principal(self, extra: Sequence[Mapping[str, Any]]) -> PrincipalPart:
         """The caller part. The file's version of an entity it holds is used as the file has it
         (a User included); the others come from the token."""
-        texts = entity_texts(extra)
         roots: dict[UidKey, int] = {}
         fresh: list[Mapping[str, Any]] = []
-        fresh_texts: list[str] = []
         hops = self.principal_hops
-        for entity, text in zip(extra, texts, strict=True):
+        for entity in extra:
             key = uid_key(entity["uid"])
             if self.store.knows(key):
                 roots[key] = max(roots.get(key, 0), hops)
                 continue
             fresh.append(entity)
-            fresh_texts.append(text)
             for parent in entity.get("parents", ()):  # its ancestors in the file
                 roots.setdefault(uid_key(parent), 0)
             # What the policies can read through its attributes: it may be reached from any
@@ -258,7 +253,7 @@ class FileSlices:
                 for reference in references(entity.get("attrs", {})):
                     roots[reference] = max(roots.get(reference, 0), self._fresh_hops)
         return PrincipalPart(
-            tuple(extra), texts, tuple(fresh), ",".join(fresh_texts), self._caller_slice(roots)
+            tuple(extra), tuple(fresh), ",".join(entity_texts(fresh)), self._caller_slice(roots)
         )
 
     def _caller_slice(self, roots: dict[UidKey, int]) -> tuple[tuple[UidKey, str], ...]:
