@@ -35,6 +35,8 @@ class FakeClock:
 class JwksServer:
     """Serves ``document`` at /.well-known/jwks.json and, when set, ``discovery`` at
     /.well-known/openid-configuration (an OIDC issuer at ``base``); ``fail`` makes it answer 503.
+    With ``release`` set, each answer waits for that event (``arrived`` is set on each request):
+    an issuer that holds its answer while the client goes on.
     """
 
     def __init__(self) -> None:
@@ -42,11 +44,16 @@ class JwksServer:
         self.discovery: dict[str, Any] | None = None
         self.fail = False
         self.hits = 0
+        self.release: threading.Event | None = None
+        self.arrived = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits += 1
+                server.arrived.set()
+                if server.release is not None:
+                    server.release.wait(30)
                 served = {"/.well-known/jwks.json": server.document}
                 if server.discovery is not None:
                     served["/.well-known/openid-configuration"] = server.discovery
@@ -106,7 +113,7 @@ def jwks_server(_jwks_server_process: JwksServer, issuer: LocalIssuer) -> JwksSe
     """One loopback server for the session, reset for every test."""
     server = _jwks_server_process
     server.document, server.fail, server.hits = issuer.jwks(), False, 0
-    server.discovery = None
+    server.discovery, server.release, server.arrived = None, None, threading.Event()
     return server
 
 

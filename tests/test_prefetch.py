@@ -11,16 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
+from collections.abc import Callable
 
 from authorizer.identity.fetch import http_fetch
 from authorizer.identity.prefetch import MAX_AGE_S, KeySetsAhead, key_sets_ahead
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.sample import sample_environment
-from tests.conftest import ROOT, FakeClock
+from tests.conftest import ROOT, FakeClock, JwksServer
 from tests.helpers import rest, user_token
 
 URL = "https://issuer.example/.well-known/jwks.json"
@@ -99,44 +96,6 @@ def test_the_settings_name_what_is_fetched_ahead(issuer: LocalIssuer) -> None:
 # --- end to end: the Lambda's module ------------------------------------------------------------
 
 
-class HeldJwks:
-    """A key-set endpoint that answers only once ``release`` is set, counting requests."""
-
-    def __init__(self, document: dict[str, object]) -> None:
-        self.requests = 0
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        held = self
-        body = json.dumps(document).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                held.requests += 1
-                held.arrived.set()
-                held.release.wait(30)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def held(issuer: LocalIssuer) -> Iterator[HeldJwks]:
-    server = HeldJwks(issuer.jwks())
-    yield server
-    server.release.set()
-    server.httpd.shutdown()
-    server.httpd.server_close()
-
-
 LAMBDA = """
 import json, os, sys
 from authorizer import handler
@@ -147,11 +106,14 @@ print("effect", answer["policyDocument"]["Statement"][0]["Effect"], flush=True)
 """
 
 
-def test_the_lambda_fetches_its_keys_while_it_loads(issuer: LocalIssuer, held: HeldJwks) -> None:
+def test_the_lambda_fetches_its_keys_while_it_loads(
+    issuer: LocalIssuer, jwks_server: JwksServer
+) -> None:
     event = rest(user_token(issuer, "alice", time.time()), "GET", "/employees/emp-001",
                  "/employees/{employeeId}")  # fmt: skip
-    env = {**os.environ, **sample_environment(issuer, held.url), "EVENT": json.dumps(event),
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {**os.environ, **sample_environment(issuer, jwks_server.url),
+           "EVENT": json.dumps(event), "PYTHONPATH": str(ROOT)}  # fmt: skip
+    jwks_server.release = threading.Event()  # the issuer holds its answer until released
     child = subprocess.Popen(
         [sys.executable, "-c", LAMBDA], cwd=ROOT, env=env, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -160,9 +122,9 @@ def test_the_lambda_fetches_its_keys_while_it_loads(issuer: LocalIssuer, held: H
         assert child.stdout is not None and child.stdin is not None
         # Loaded while the issuer still holds its answer: the fetch started, nothing waited on it.
         assert child.stdout.readline().strip() == "imported"
-        assert held.arrived.wait(30)
-        assert held.requests == 1
-        held.release.set()
+        assert jwks_server.arrived.wait(30)
+        assert jwks_server.hits == 1
+        jwks_server.release.set()
         child.stdin.write("\n")
         child.stdin.flush()
         lines = iter(child.stdout.readline, "")  # the decision's log line comes first
@@ -172,6 +134,7 @@ def test_the_lambda_fetches_its_keys_while_it_loads(issuer: LocalIssuer, held: H
         ]
         assert child.wait(60) == 0
     finally:
+        jwks_server.release.set()
         child.kill()
         child.wait()
-    assert held.requests == 1  # the first request's keys were the ones fetched ahead
+    assert jwks_server.hits == 1  # the first request's keys were the ones fetched ahead
