@@ -14,6 +14,7 @@ minutes): ``python -m bench.instructions`` (``BENCH_INSTRUCTIONS_N``, default 30
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -22,7 +23,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,11 @@ CHILD = (
 )
 
 
-def prepare(path: Path) -> None:
-    """New users' tokens in events of both routes, and what verifies them, for the children
-    (which cannot sign: the private key stays here)."""
+def prepare(path: Path, count: int = N) -> None:
+    """``count`` new users' tokens in events of both routes (and one more, to warm up), and
+    what verifies them, for the children (which cannot sign: the private key stays here)."""
     issuer = ours.new_issuer()
-    tokens = ours.alice_tokens(issuer, N + 1, distinct_users=True)
+    tokens = ours.alice_tokens(issuer, count + 1, distinct_users=True)
     inputs = {
         "jwks": issuer.jwks(), "issuer": issuer.issuer, "client_id": issuer.client_id,
         "tokens": tokens,
@@ -87,8 +89,36 @@ def child(arm: str, path: str, count: int) -> None:
         call = lambda i: lean(events[i])  # noqa: E731
     quiet_collector()  # as the Lambda runs
     call(len(events) - 1)
-    for i in range(count):
-        call(i)
+    with sampled(os.environ.get(PERF_CONTROL)):
+        started = time.perf_counter()
+        for i in range(count):
+            call(i)
+        elapsed = time.perf_counter() - started
+    print(f"elapsed {elapsed}")
+
+
+# bench.where: the perf control and acknowledgement FIFOs, "ctl,ack"; the child's loop alone is
+# sampled (perf record -D -1 --control fifo:ctl,ack).
+PERF_CONTROL = "BENCH_PERF_CONTROL"
+
+
+@contextlib.contextmanager
+def sampled(control: str | None) -> Iterator[None]:
+    """perf samples the block (``control``: its FIFOs), or nothing changes (None)."""
+    if control is None:
+        yield
+        return
+    ctl_path, ack_path = control.split(",")
+    with open(ctl_path, "w") as ctl, open(ack_path) as ack:
+        ctl.write("enable\n")
+        ctl.flush()
+        ack.readline()
+        try:
+            yield
+        finally:
+            ctl.write("disable\n")
+            ctl.flush()
+            ack.readline()
 
 
 def count_instructions(arm: str, path: Path, count: int) -> int:
