@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import shutil
 import sys
 import tempfile
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +27,14 @@ from bench import (
     bench_store,
     memory,
 )
-from bench.cold_start import ISSUER_AWAY_MS, cold_start, environment, key_sets_fetched_ahead
+from bench.cold_start import (
+    COLD_START_ROUNDS,
+    ISSUER_AWAY_MS,
+    cold_start,
+    environment,
+    key_sets_fetched_ahead,
+    serve_jwks,
+)
 from bench.lean import LEAN, LEAN_NOTE, lean_calls
 from bench.timing import Row, measure_together, table
 
@@ -40,29 +43,6 @@ CEDARLING = "cedarling signed, new token each call"
 CEDARLING_NEW_USER = "cedarling signed, new user each call"
 OURS_RETURNING = "handler on Cedarling's tokens: one user, new token each call"
 OURS_NEW_USER = "handler on Cedarling's tokens: new user each call"
-
-
-def serve_jwks(
-    document: dict[str, object], delay_s: float = 0.0
-) -> tuple[str, ThreadingHTTPServer]:
-    """The key set on loopback; ``delay_s``: each answer that much later (an issuer's round
-    trip, its TLS handshake included)."""
-    body = json.dumps(document).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            time.sleep(delay_s)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", server
 
 
 def main_rows(issuer: ours.LocalIssuer) -> list[Row]:
@@ -237,7 +217,8 @@ def main() -> int:
     counted = bench_policies.run(issuer, url, ITERATIONS)
     print(bench_policies.report(counted))
 
-    print("\ncold start: fresh interpreters, time after interpreter start-up, median of 11")
+    print("\ncold start: fresh interpreters, time after interpreter start-up and the Lambda "
+          f"runtime's imports (bench/cold_start.py), median of {COLD_START_ROUNDS}")  # fmt: skip
     event = ours.event(ours.alice_tokens(issuer, 1)[0], *ours.RECORD)
     env = environment({**os.environ, **ours.sample_environment(issuer, url)}, event)
     cold = cold_start(env)
@@ -248,6 +229,8 @@ def main() -> int:
     print(
         f"  ratios (median of the rounds): {cold.ratio:.2f}x; {cold.uncompiled_ratio:.2f}x no store"
     )
+    print(f"  the same ratio from a bare interpreter (nothing imported before): "
+          f"{cold.plain_ratio:.2f}x")  # fmt: skip
     far_url, far = serve_jwks(issuer.jwks(), ISSUER_AWAY_MS / 1000)
     ahead, on_request = key_sets_fetched_ahead({**env, **ours.sample_environment(issuer, far_url)})
     far.shutdown()

@@ -173,7 +173,8 @@ def report(result: Result) -> str:
 
 
 def main() -> int:
-    from bench.__main__ import check, serve_jwks  # noqa: PLC0415  # run alone
+    from bench.__main__ import check  # noqa: PLC0415  # run alone
+    from bench.cold_start import serve_jwks  # noqa: PLC0415
 
     issuer = ours.new_issuer()
     url, server = serve_jwks(issuer.jwks())

@@ -1,10 +1,13 @@
 """Cold start: a fresh interpreter importing, initialising and answering its first request,
 against one that only imports cedarpy and PyJWT, packaged as `make package-authorizer` packages it
-(compiled policy store, byte code). Timed inside the process (interpreter start-up
-excluded, it is the same for both), median of several fresh processes."""
+(compiled policy store, byte code). Timed inside the process (interpreter start-up excluded,
+it is the same for both), median of several fresh processes. Each process first imports what
+Lambda's Python runtime has imported before it loads a handler (``LAMBDA_RUNTIME``, untimed);
+the plain arms, without it, are printed too."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +15,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,14 +26,23 @@ from authorizer.cedar.compiled import COMPILED_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BARE = """
+# What Lambda's Python runtime has imported when it imports the handler module: its bootstrap
+# (awslambdaric/bootstrap.py: importlib, json, logging, os, sys, time, traceback) and its runtime
+# client (lambda_runtime_client.py: concurrent.futures.ThreadPoolExecutor). Every arm starts
+# from there, untimed, as a Lambda's init does; the plain arms start from a bare interpreter.
+LAMBDA_RUNTIME = """
+import importlib, json, logging, os, sys, time, traceback
+from concurrent.futures import ThreadPoolExecutor
+"""
+
+PLAIN_BARE = """
 import time
 started = time.perf_counter()
 import cedarpy, jwt, jwt.algorithms
 print((time.perf_counter() - started) * 1e6)
 """
 
-FIRST_DECISION = """
+PLAIN_FIRST_DECISION = """
 import time
 started = time.perf_counter()
 import json, os
@@ -36,6 +52,9 @@ answer = handler.lambda_handler(event, None)
 assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow", answer
 print((time.perf_counter() - started) * 1e6)
 """
+
+BARE = LAMBDA_RUNTIME + PLAIN_BARE
+FIRST_DECISION = LAMBDA_RUNTIME + PLAIN_FIRST_DECISION
 
 
 # The handler with its key-set fetch started on the first request, as before it was started at
@@ -50,13 +69,15 @@ ISSUER_AWAY_MS = 30  # a round trip to the issuer's key-set endpoint, TLS includ
 
 
 class ColdStart(NamedTuple):
-    """Medians in us, timed after interpreter start-up (the same for every arm)."""
+    """Medians in us, timed after interpreter start-up and the Lambda runtime's own imports (the
+    same for every arm)."""
 
     bare: float  # importing cedarpy and PyJWT
     first: float  # import + init + first decision, packaged as the SAM build packages it
     uncompiled: float  # the same reading the policy files (no compiled policy store)
     ratio: float  # median over the rounds of first / bare (robust to drift between rounds)
     uncompiled_ratio: float
+    plain_ratio: float  # first / bare from a bare interpreter (no runtime's imports before)
 
 
 def _run(code: str, env: dict[str, str]) -> float:
@@ -83,55 +104,88 @@ def compile_sources() -> None:
         )
 
 
-def cold_start(env: dict[str, str], runs: int = 11) -> ColdStart:
-    """The arms run interleaved, one of each per round, so that a machine slowing down or
-    speeding up during the measurement moves all of them alike; the ratios are the medians of
-    each round's ratio."""
-    compile_sources()
-    policies = Path(env["CEDAR_POLICY_DIR"])
-    with tempfile.TemporaryDirectory() as scratch:
-        plain = Path(scratch) / "policies"  # the same policies with no compiled store
-        shutil.copytree(policies, plain, ignore=shutil.ignore_patterns(COMPILED_NAME))
-        subprocess.run(
-            [sys.executable, "-m", "authorizer.tooling.cli", "compile"], env=env, cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )  # fmt: skip
-        uncompiled_env = {**env, "CEDAR_POLICY_DIR": str(plain)}
-        bare, first, uncompiled = [], [], []
-        try:
-            for _ in range(runs):
-                bare.append(_run(BARE, env))
-                first.append(_run(FIRST_DECISION, env))
-                uncompiled.append(_run(FIRST_DECISION, uncompiled_env))
-        finally:
-            (policies / COMPILED_NAME).unlink(missing_ok=True)  # an edit would make it stale
-    median = statistics.median
-    return ColdStart(
-        median(bare), median(first), median(uncompiled),
-        median(f / b for f, b in zip(first, bare, strict=True)),
-        median(u / b for u, b in zip(uncompiled, bare, strict=True)),
-    )  # fmt: skip
+# Rounds of the cold start arms: a fresh process moves by ±15% on this shared machine, and a
+# round's ratio by as much; the median of 21 rounds moves by a few hundredths.
+COLD_START_ROUNDS = 21
 
 
-def key_sets_fetched_ahead(env: dict[str, str], runs: int = 9) -> tuple[float, float]:
-    """Medians in us of the first decision with the key set fetched ahead (the handler as it
-    is) and fetched on the first request, in turns, with ``env``'s key-set endpoint away
-    (``ISSUER_AWAY_MS``). The compiled store is made first, as in ``cold_start``."""
+@contextlib.contextmanager
+def packaged(env: dict[str, str]) -> Iterator[None]:
+    """The project as ``make package-authorizer`` packages it: our sources byte-compiled and
+    the compiled policy store written into ``env``'s policy folder (removed after: an edit of
+    the policies would make it stale)."""
     compile_sources()
     policies = Path(env["CEDAR_POLICY_DIR"])
     subprocess.run(
         [sys.executable, "-m", "authorizer.tooling.cli", "compile"], env=env, cwd=ROOT,
         check=True, capture_output=True,
     )  # fmt: skip
-    ahead, on_request = [], []
     try:
+        yield
+    finally:
+        (policies / COMPILED_NAME).unlink(missing_ok=True)
+
+
+def cold_start(env: dict[str, str], runs: int = COLD_START_ROUNDS) -> ColdStart:
+    """The arms run interleaved, one of each per round, so that a machine slowing down or
+    speeding up during the measurement moves all of them alike; the ratios are the medians of
+    each round's ratio."""
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "policies"  # the same policies with no compiled store
+        shutil.copytree(
+            env["CEDAR_POLICY_DIR"], plain, ignore=shutil.ignore_patterns(COMPILED_NAME)
+        )
+        uncompiled_env = {**env, "CEDAR_POLICY_DIR": str(plain)}
+        bare, first, uncompiled, plain_bare, plain_first = [], [], [], [], []
+        with packaged(env):
+            for _ in range(runs):
+                bare.append(_run(BARE, env))
+                first.append(_run(FIRST_DECISION, env))
+                uncompiled.append(_run(FIRST_DECISION, uncompiled_env))
+                plain_bare.append(_run(PLAIN_BARE, env))
+                plain_first.append(_run(PLAIN_FIRST_DECISION, env))
+    median = statistics.median
+    return ColdStart(
+        median(bare), median(first), median(uncompiled),
+        median(f / b for f, b in zip(first, bare, strict=True)),
+        median(u / b for u, b in zip(uncompiled, bare, strict=True)),
+        median(f / b for f, b in zip(plain_first, plain_bare, strict=True)),
+    )  # fmt: skip
+
+
+def key_sets_fetched_ahead(env: dict[str, str], runs: int = 9) -> tuple[float, float]:
+    """Medians in us of the first decision with the key set fetched ahead (the handler as it
+    is) and fetched on the first request, in turns, with ``env``'s key-set endpoint away
+    (``ISSUER_AWAY_MS``), packaged as in ``cold_start``."""
+    ahead, on_request = [], []
+    with packaged(env):
         for _ in range(runs):
             ahead.append(_run(FIRST_DECISION, env))
             on_request.append(_run(FETCHED_ON_REQUEST, env))
-    finally:
-        (policies / COMPILED_NAME).unlink(missing_ok=True)
     return statistics.median(ahead), statistics.median(on_request)
+
+
+def serve_jwks(
+    document: dict[str, object], delay_s: float = 0.0
+) -> tuple[str, ThreadingHTTPServer]:
+    """The key set on loopback; ``delay_s``: each answer that much later (an issuer's round
+    trip, its TLS handshake included)."""
+    body = json.dumps(document).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(delay_s)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json", server
 
 
 def environment(base: dict[str, str], event: dict[str, object]) -> dict[str, str]:

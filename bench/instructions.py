@@ -8,8 +8,9 @@ fewer instructions per cycle than OpenSSL or Cedar, so the time ratios are large
 
 Each arm is a fresh interpreter under callgrind run twice, with 0 and with N requests on the same
 prepared events (new users' fresh tokens); the difference divided by N is one request's count,
-the set-up (imports, policies, the events) cancelled out. Not in ``make bench`` (about 3
-minutes): ``python -m bench.instructions`` (``BENCH_INSTRUCTIONS_N``, default 300).
+the set-up (imports, policies, the events) cancelled out. Then the cold start's arms, as
+``bench.cold_start`` times them. Not in ``make bench`` (about 4 minutes):
+``python -m bench.instructions`` (``BENCH_INSTRUCTIONS_N``, default 300).
 """
 
 from __future__ import annotations
@@ -24,11 +25,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench import authorizer_bench as ours
+from bench.cold_start import (
+    BARE,
+    FIRST_DECISION,
+    LAMBDA_RUNTIME,
+    PLAIN_BARE,
+    PLAIN_FIRST_DECISION,
+    environment,
+    packaged,
+    serve_jwks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_INSTRUCTIONS_N", "300"))
@@ -123,16 +134,50 @@ def sampled(control: str | None) -> Iterator[None]:
 
 def count_instructions(arm: str, path: Path, count: int) -> int:
     """Instructions of the whole child process, by callgrind."""
+    return callgrind(["-c", CHILD, arm, str(path), str(count)], os.environ)
+
+
+def callgrind(arguments: list[str], env: Mapping[str, str]) -> int:
+    """Instructions of a whole Python process run with ``arguments``, by callgrind."""
     result = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, "-c", CHILD, arm, str(path), str(count)],
+         sys.executable, *arguments],
         capture_output=True, text=True, cwd=ROOT, check=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**env, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     found = re.search(r"Collected : (\d+)", result.stderr)
     if found is None:
         raise RuntimeError(f"callgrind printed no count: {result.stderr[-500:]}")
     return int(found.group(1))
+
+
+class ColdCounts(NamedTuple):
+    """Instructions of the cold start's timed part (``bench.cold_start``'s arms)."""
+
+    bare: int  # importing cedarpy and PyJWT, after the Lambda runtime's imports
+    first: int  # import + initialise + first decision, packaged, after the same
+    plain_bare: int  # the same two from a bare interpreter
+    plain_first: int
+
+
+def cold_start_counts() -> ColdCounts:
+    """Each arm's count less that of a process that makes only what precedes its timed part
+    (the Lambda runtime's imports, or nothing)."""
+    issuer = ours.new_issuer()
+    url, server = serve_jwks(issuer.jwks())
+    try:
+        event = ours.event(ours.alice_tokens(issuer, 1)[0], *ours.RECORD)
+        env = environment({**os.environ, **ours.sample_environment(issuer, url)}, event)
+        with packaged(env):
+            runtime, empty = callgrind(["-c", LAMBDA_RUNTIME], env), callgrind(["-c", ""], env)
+            return ColdCounts(
+                callgrind(["-c", BARE], env) - runtime,
+                callgrind(["-c", FIRST_DECISION], env) - runtime,
+                callgrind(["-c", PLAIN_BARE], env) - empty,
+                callgrind(["-c", PLAIN_FIRST_DECISION], env) - empty,
+            )
+    finally:
+        server.shutdown()
 
 
 def measure() -> dict[str, float]:
@@ -158,6 +203,13 @@ def main() -> int:
     print(f"  handler / floor: record route {record / floor:.2f}x, token-level route "
           f"{listing / floor_listing:.2f}x; lean / floor {lean / floor:.2f}x; handler / lean "
           f"{record / lean:.2f}x")  # fmt: skip
+    cold = cold_start_counts()
+    print("instructions of a cold start (bench/cold_start.py's arms, after the Lambda runtime's "
+          "imports)")  # fmt: skip
+    print(f"  import cedarpy + PyJWT                       {cold.bare / 1e6:8.1f} M")
+    print(f"  import + initialise + first decision (ours)  {cold.first / 1e6:8.1f} M")
+    print(f"  ratio {cold.first / cold.bare:.3f}x; from a bare interpreter "
+          f"{cold.plain_first / cold.plain_bare:.3f}x")  # fmt: skip
     return 0
 
 
