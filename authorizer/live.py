@@ -193,17 +193,19 @@ class LiveAuthorizer:
         request: Request | None = None
         try:
             if self._one_url is not None:  # one bundle for every caller: nothing to read first
-                return self.current().handle(event)
-            request = parse_event(event)
-            claims = self.verified(bearer_token(request))
-            url = self.url_of(claims)
-            if url is None:
-                assert self._folder is not None  # built for every issuer without a bundle
-                return self._folder.handle(event)
-            try:
-                engine = self.bundle(url).engine()
-            except BundleMissing:
-                return self._no_bundle(request, claims, url, started)
+                pipeline = self.current()
+            else:
+                request = parse_event(event)
+                claims = self.verified(bearer_token(request))
+                url = self.url_of(claims)
+                if url is None:
+                    assert self._folder is not None  # built for every issuer without a bundle
+                    pipeline = self._folder
+                else:
+                    try:
+                        pipeline = self.authorizer(self.bundle(url).engine())
+                    except BundleMissing:
+                        return self._no_bundle(request, claims, url, started)
         except Exception as error:  # a bundle that cannot be had, a token refused up front
             if status_of(error) == UNAUTHORIZED:
                 reason = error.reason if isinstance(error, InvalidToken) else "unauthorized"
@@ -211,7 +213,8 @@ class LiveAuthorizer:
                 unauthorized()
             self._log("Error", started, request, "bundle", str(error))
             raise
-        return self.authorizer(engine).handle(event)
+        # Outside the handler above: the pipeline logs its own answer, refusal or failure once.
+        return pipeline.handle(event)
 
     def verified(self, token: str) -> Mapping[str, Any]:
         """The claims of a token verified and not revoked (401 / 500 otherwise)."""

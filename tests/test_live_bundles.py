@@ -123,6 +123,31 @@ def test_an_edit_is_decided_within_the_refresh_interval_and_a_bad_publish_is_ref
     assert "do not validate" in refused[-1]["reason"]
 
 
+def test_each_request_is_one_log_line_whoever_answers_it(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """The pipeline of the bundle's version logs its answer, refusal or failure; the bundle
+    layer around it adds no line of its own (before stop 18 every 401 behind one bundle was
+    logged twice, the second time as an Error, so the metrics counted it as both)."""
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    lines = io.StringIO()
+    live = LiveAuthorizer(Settings.from_env(shop_env(issuer, jwks_server, str(path))),
+                          clock=clock, telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    token = issuer.token("u1", now=clock())
+    head, body, signature = token.split(".")
+    forged = f"{head}.{body}.{signature[::-1]}"
+    expired = issuer.token("u1", now=clock() - 7200)
+    requests = [(token, "acme-doc", "Allow", "Allow"), (token, "globex-doc", "Deny", "Deny"),
+                (forged, "acme-doc", "401", "Unauthorized"),
+                (expired, "acme-doc", "401", "Unauthorized")]  # fmt: skip
+    for credential, doc, answer, logged_as in requests:
+        before = len(lines.getvalue().splitlines())
+        assert outcome(live, get_doc(credential, doc)) == answer
+        logged = [json.loads(line) for line in lines.getvalue().splitlines()[before:]]
+        assert [line["outcome"] for line in logged] == [logged_as], (doc, logged)
+
+
 def test_a_cold_start_with_no_good_bundle_fails_closed(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> None:
