@@ -321,8 +321,11 @@ def test_fail_open_serves_logs_and_counts(
         assert outcome(authz, get(token)) == "Allow"
         assert outcome(authz, get(token)) == "Allow"
     assert authz.revocations is not None and authz.revocations.unchecked == 2  # not cached
-    assert [r.levelname for r in caplog.records].count("WARNING") == 2
-    assert "REVOCATION_FAIL_OPEN" in caplog.records[0].getMessage()
+    # The revocation list's own records: boto3 may log too (its credentials found, at INFO, on
+    # the process's first client), depending on which tests ran before in this process.
+    mine = [r for r in caplog.records if r.name == "authorizer.identity.revocation"]
+    assert [r.levelname for r in mine] == ["WARNING", "WARNING"]
+    assert "REVOCATION_FAIL_OPEN" in mine[0].getMessage()
 
 
 def test_a_read_timeout_fails_closed_and_open(
