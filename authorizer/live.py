@@ -37,6 +37,7 @@ from authorizer.gateway.response import flat_context, iam_policy, simple_respons
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.revocation import revocation_list
+from authorizer.identity.tokens import VerifiedToken
 from authorizer.pdp import Authorizer
 from authorizer.telemetry import Telemetry
 
@@ -86,18 +87,18 @@ class LiveAuthorizer:
         # everyone: no up-front verification then.
         self._one_url = next(iter(urls)) if len(set(self._urls.values())) == 1 and not per_tenant \
             else None  # fmt: skip
+        # Tokens verified once: here to pick the bundle, then by the pipeline that decides.
+        self._verified = VerifiedOnce(self.issuers, clock)
         # The packaged folder, for issuers without a bundle when others have one.
         self._folder: Authorizer | None = None
         if None in self._urls.values():
             self._folder = pipeline.from_settings(settings, fetch, clock)
             self._folder.telemetry = self.telemetry
+            self._folder.verifier = self._verified
         # Per bundle URL: its LiveBundle; per engine: its Authorizer.
         kept = bundle.tenants_max + len(urls - per_tenant)
         self._bundles: LRUCache[str, LiveBundle] = LRUCache(kept)
         self._authorizers: LRUCache[int, tuple[Engine, Authorizer]] = LRUCache(VERSIONS_KEPT * kept)
-        # Claims of verified tokens, so the bundle is known before its authorizer runs (which
-        # verifies again, from its own cache after the first time).
-        self._claims: TLRUCache[str, Mapping[str, Any]] = TLRUCache(10_000, _until_exp, timer=clock)
         self._fixed_urls = urls - per_tenant
         for url in self._fixed_urls:
             self.bundle(url).engine()  # a cold start with no good bundle fails here: 500
@@ -137,6 +138,7 @@ class LiveAuthorizer:
             telemetry=self.telemetry, revocations=self.revocations,
             issuers=self.issuers.for_policies(namespace, engine.model),
         )  # fmt: skip
+        authorizer.verifier = self._verified
         self._authorizers[id(engine)] = (engine, authorizer)
         return authorizer
 
@@ -218,10 +220,7 @@ class LiveAuthorizer:
 
     def verified(self, token: str) -> Mapping[str, Any]:
         """The claims of a token verified and not revoked (401 / 500 otherwise)."""
-        claims = self._claims.get(token)
-        if claims is None:
-            claims = self.issuers.verify(token).claims
-            self._claims[token] = claims
+        claims = self._verified.verify(token).claims
         if self.revocations is not None:
             self.revocations.check(claims)
         return claims
@@ -264,5 +263,22 @@ class LiveAuthorizer:
         )  # fmt: skip
 
 
-def _until_exp(_key: str, claims: Mapping[str, Any], _now: float) -> float:
-    return float(claims["exp"])  # verified: a number
+class VerifiedOnce:
+    """The verifier of the bundle layer and of every pipeline under it: a fresh token is
+    verified once, though the layer needs its claims to pick the bundle before the pipeline
+    decides with them. Kept until the token's `exp`, as each pipeline keeps its callers (a
+    revoked token is refused by the revocation check both make on every request)."""
+
+    def __init__(self, issuers: IssuerRegistry, clock: Clock) -> None:
+        self._issuers = issuers
+        self._tokens: TLRUCache[str, VerifiedToken] = TLRUCache(10_000, _until_exp, timer=clock)
+
+    def verify(self, token: str) -> VerifiedToken:
+        found = self._tokens.get(token)
+        if found is None:
+            found = self._tokens[token] = self._issuers.verify(token)
+        return found
+
+
+def _until_exp(_key: str, verified: VerifiedToken, _now: float) -> float:
+    return float(verified.claims["exp"])  # verified: a number

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 import cedarpy
 
@@ -76,6 +76,10 @@ class Caller(NamedTuple):
     answers: dict[str, dict[str, ContextValue]]
 
 
+class TokenVerifying(Protocol):
+    def verify(self, token: str) -> VerifiedToken: ...
+
+
 class Outcome(NamedTuple):
     """A decision with what it was about, for the response and the log line."""
 
@@ -127,7 +131,9 @@ class Authorizer:
         # Each route's action definition and token type; the token-level routes' distinct types.
         self._route_tokens: dict[Route, tuple[ActionDef | None, object]] = {}
         self.keys: JwksCache = self.issuers.first.keys  # with one issuer, its key cache
-        self.verifier = self.issuers  # verifies a token of any trusted issuer
+        # Verifies a token of any trusted issuer (a policy bundle's pipelines share the bundle
+        # layer's, which verifies each token once: authorizer.live.VerifiedOnce).
+        self.verifier: TokenVerifying = self.issuers
         self.telemetry = telemetry or Telemetry()
         # Verified tokens live until their `exp`; decisions until the TTL or `exp`, whichever first.
         self._tokens: ExpiringCache[str, Caller] = ExpiringCache(CACHE_SIZE, clock)

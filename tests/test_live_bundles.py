@@ -225,6 +225,26 @@ def test_no_request_is_decided_by_another_tenants_bundle(
         assert result == "Deny"  # another tenant's document, or no bundle at all
 
 
+def test_a_fresh_token_is_verified_once_to_pick_the_bundle_and_decide(
+    tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The bundle layer verifies the token to read its tenant; the tenant's pipeline decides
+    with that verification, not a second signature check of its own."""
+    verifier = tenants.issuers.first.verifier
+    checked: list[str] = []
+    original = verifier.verify
+    monkeypatch.setattr(verifier, "verify", lambda t, d=None: checked.append(t) or original(t, d))
+    tokens = [issuer.token(f"u{n}", extra={"tenant": "acme"}, now=clock()) for n in range(3)]
+    for token in tokens:
+        assert outcome(tenants, get_doc(token, "acme-doc")) == "Allow"
+        assert outcome(tenants, get_doc(token, "globex-doc")) == "Deny"
+    assert checked == tokens
+    # Still refused once verification fails: a forged token never reaches a pipeline.
+    head, body, signature = tokens[0].split(".")
+    assert outcome(tenants, get_doc(f"{head}.{body}.{signature[::-1]}", "acme-doc")) == "401"
+
+
 def test_a_tenant_without_a_bundle_is_denied_and_the_lru_reloads_on_demand(
     tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
