@@ -216,7 +216,7 @@ class LiveAuthorizer:
             self._log("Error", started, request, "bundle", str(error))
             raise
         # Outside the handler above: the pipeline logs its own answer, refusal or failure once.
-        return pipeline.handle(event)
+        return pipeline.handle(event, request)
 
     def verified(self, token: str) -> Mapping[str, Any]:
         """The claims of a token verified and not revoked (401 / 500 otherwise)."""

@@ -20,6 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from authorizer import live as live_module
+from authorizer import pdp as pdp_module
 from authorizer.cedar.bundle import make_bundle
 from authorizer.cedar.bundle_source import BundleUnavailable
 from authorizer.cedar.schema import cedarschema_to_json
@@ -230,16 +232,21 @@ def test_a_fresh_token_is_verified_once_to_pick_the_bundle_and_decide(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     """The bundle layer verifies the token to read its tenant; the tenant's pipeline decides
-    with that verification, not a second signature check of its own."""
+    with that verification, not a second signature check of its own, and with the event as
+    the layer parsed it."""
     verifier = tenants.issuers.first.verifier
     checked: list[str] = []
     original = verifier.verify
     monkeypatch.setattr(verifier, "verify", lambda t, d=None: checked.append(t) or original(t, d))
+    parsed: list[object] = []
+    for module in (live_module, pdp_module):
+        monkeypatch.setattr(module, "parse_event",
+                            lambda e, read=module.parse_event: parsed.append(e) or read(e))  # fmt: skip
     tokens = [issuer.token(f"u{n}", extra={"tenant": "acme"}, now=clock()) for n in range(3)]
-    for token in tokens:
-        assert outcome(tenants, get_doc(token, "acme-doc")) == "Allow"
-        assert outcome(tenants, get_doc(token, "globex-doc")) == "Deny"
+    events = [get_doc(token, doc) for token in tokens for doc in ("acme-doc", "globex-doc")]
+    assert [outcome(tenants, event) for event in events] == ["Allow", "Deny"] * 3
     assert checked == tokens
+    assert parsed == events
     # Still refused once verification fails: a forged token never reaches a pipeline.
     head, body, signature = tokens[0].split(".")
     assert outcome(tenants, get_doc(f"{head}.{body}.{signature[::-1]}", "acme-doc")) == "401"

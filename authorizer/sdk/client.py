@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 from authorizer import pdp
 from authorizer.cedar.engine import Decision
 from authorizer.config import Settings
+from authorizer.gateway.events import Request
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.sdk import api, redaction
 
@@ -98,9 +99,9 @@ class Authorizer(pdp.Authorizer):
             return super().verify(token)
         return self._for(token).verify(token)
 
-    def handle(self, event: object) -> dict[str, Any]:
+    def handle(self, event: object, parsed: Request | None = None) -> dict[str, Any]:
         if self._live is None:
-            return super().handle(event)
+            return super().handle(event, parsed)
         return self._live.handle(event)
 
     def is_authorized(
