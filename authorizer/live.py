@@ -31,7 +31,7 @@ from authorizer.cedar.bundle_source import (
 )
 from authorizer.cedar.engine import Engine
 from authorizer.config import TENANT_PLACEHOLDER, Settings
-from authorizer.errors import UNAUTHORIZED, ConfigError, InvalidToken, status_of
+from authorizer.errors import UNAUTHORIZED, ConfigError, InvalidToken, Unauthorized, status_of
 from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
 from authorizer.gateway.response import flat_context, iam_policy, simple_response, unauthorized
 from authorizer.identity.fetch import Fetch, http_fetch
@@ -209,9 +209,8 @@ class LiveAuthorizer:
                     except BundleMissing:
                         return self._no_bundle(request, claims, url, started)
         except Exception as error:  # a bundle that cannot be had, a token refused up front
-            if status_of(error) == UNAUTHORIZED:
-                reason = error.reason if isinstance(error, InvalidToken) else "unauthorized"
-                self._log("Unauthorized", started, request, reason, str(error))
+            if status_of(error) == UNAUTHORIZED and isinstance(error, Unauthorized):
+                self._log("Unauthorized", started, request, error.reason, error.detail)
                 unauthorized()
             self._log("Error", started, request, "bundle", str(error))
             raise

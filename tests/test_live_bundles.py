@@ -252,6 +252,27 @@ def test_a_fresh_token_is_verified_once_to_pick_the_bundle_and_decide(
     assert outcome(tenants, get_doc(f"{head}.{body}.{signature[::-1]}", "acme-doc")) == "401"
 
 
+def test_what_the_bundle_layer_refuses_is_logged_once_with_its_reason(
+    tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """Per tenant, the layer reads the token before any pipeline: what it refuses is one log
+    line with the same reason a pipeline would give (not a generic one)."""
+    lines = io.StringIO()
+    tenants.telemetry = Telemetry(stream=lines, clock=clock)
+    no_header = apigw.rest_request_event("GET", "/docs/acme-doc", "/docs/{docId}", headers={})
+    unsafe = issuer.token("u1", extra={"tenant": "../acme"}, now=clock())
+    expired = issuer.token("u1", extra={"tenant": "acme"}, now=clock() - 7200)
+    cases = [(no_header, "missing_token"), (get_doc(unsafe, "acme-doc"), "bad_tenant"),
+             (get_doc(expired, "acme-doc"), "expired")]  # fmt: skip
+    for event, reason in cases:
+        before = len(lines.getvalue().splitlines())
+        assert outcome(tenants, event) == "401"
+        logged = [json.loads(line) for line in lines.getvalue().splitlines()[before:]]
+        assert [(line["outcome"], line["reason"]) for line in logged] == [
+            ("Unauthorized", reason)
+        ], logged
+
+
 def test_a_tenant_without_a_bundle_is_denied_and_the_lru_reloads_on_demand(
     tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
