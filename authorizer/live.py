@@ -26,12 +26,20 @@ from cachetools import LRUCache, TLRUCache
 from authorizer.cedar.bundle_source import (
     BundleMissing,
     BundleSource,
+    BundleUnavailable,
     LiveBundle,
     bundle_source,
 )
 from authorizer.cedar.engine import Engine
 from authorizer.config import TENANT_PLACEHOLDER, Settings
-from authorizer.errors import UNAUTHORIZED, ConfigError, InvalidToken, Unauthorized, status_of
+from authorizer.errors import (
+    UNAUTHORIZED,
+    ConfigError,
+    DependencyError,
+    InvalidToken,
+    Unauthorized,
+    status_of,
+)
 from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
 from authorizer.gateway.response import flat_context, iam_policy, simple_response, unauthorized
 from authorizer.identity.fetch import Fetch, http_fetch
@@ -212,7 +220,15 @@ class LiveAuthorizer:
             if status_of(error) == UNAUTHORIZED and isinstance(error, Unauthorized):
                 self._log("Unauthorized", started, request, error.reason, error.detail)
                 unauthorized()
-            self._log("Error", started, request, "bundle", str(error))
+            # As the pipeline logs its failures: a bundle that cannot be had is named so, another
+            # dependency (the revocation table, a key set) is one, anything else a bug.
+            if isinstance(error, BundleUnavailable):
+                self._log("Error", started, request, "bundle", str(error))
+            elif isinstance(error, DependencyError):
+                self._log("Error", started, request, "dependency", str(error))
+            else:
+                logger.exception("the policy bundle layer failed")
+                self._log("Error", started, request, "internal", repr(error))
             raise
         # Outside the handler above: the pipeline logs its own answer, refusal or failure once.
         return pipeline.handle(event, request)

@@ -26,7 +26,7 @@ from authorizer.cedar.bundle import make_bundle
 from authorizer.cedar.bundle_source import BundleUnavailable
 from authorizer.cedar.schema import cedarschema_to_json
 from authorizer.config import Settings
-from authorizer.errors import ConfigError
+from authorizer.errors import ConfigError, DependencyError
 from authorizer.handler import authorizer_from_env
 from authorizer.live import LiveAuthorizer
 from authorizer.pdp import Authorizer
@@ -35,10 +35,12 @@ from authorizer.tooling.cli import main
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import ROOT, FakeClock, JwksServer
+from tests.entity_tables import REGION
 from tests.helpers import outcome, rest, user_token
 from tests.test_bundles import s3_endpoint  # noqa: F401  # the fixture
 from tests.test_hardening import SCHEMA
 from tests.test_issuers import _two_servers, entry, other_key, pair, servers  # noqa: F401
+from tests.test_revocation import closed_port_url
 
 SHOP_SCHEMA = cedarschema_to_json(SCHEMA)
 TENANTS = ("acme", "globex", "initech")  # each has a bundle; "hooli" has none
@@ -271,6 +273,25 @@ def test_what_the_bundle_layer_refuses_is_logged_once_with_its_reason(
         assert [(line["outcome"], line["reason"]) for line in logged] == [
             ("Unauthorized", reason)
         ], logged
+
+
+def test_a_dependency_the_bundle_layer_needs_fails_closed_logged_as_such(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """The layer checks revocation before it picks a tenant's bundle: a revocation table it
+    cannot read is a 500 logged as a dependency failure (not as the bundle's)."""
+    (tmp_path / "acme.json").write_bytes(shop_bundle(doc_policy("acme")))
+    env = {**shop_env(issuer, jwks_server, str(tmp_path / "{tenant}.json")),
+           "CEDAR_TENANT_CLAIM": "tenant", "REVOCATION_TABLE": "revocations",
+           "AWS_REGION": REGION, "AWS_ENDPOINT_URL_DYNAMODB": closed_port_url()}  # fmt: skip
+    lines = io.StringIO()
+    live = LiveAuthorizer(Settings.from_env(env), clock=clock,
+                          telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    token = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
+    with pytest.raises(DependencyError):
+        live.handle(get_doc(token, "acme-doc"))
+    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert [(line["outcome"], line["reason"]) for line in logged] == [("Error", "dependency")]
 
 
 def test_a_tenant_without_a_bundle_is_denied_and_the_lru_reloads_on_demand(
