@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -103,7 +104,9 @@ class LiveAuthorizer:
             self._folder = pipeline.from_settings(settings, fetch, clock)
             self._folder.telemetry = self.telemetry
             self._folder.verifier = self._verified
-        # Per bundle URL: its LiveBundle; per engine: its Authorizer.
+        # Per bundle URL: its LiveBundle; per engine: its Authorizer. cachetools' caches are not
+        # thread-safe, and a backend's front may serve several threads: one lock for both.
+        self._lock = threading.Lock()
         kept = bundle.tenants_max + len(urls - per_tenant)
         self._bundles: LRUCache[str, LiveBundle] = LRUCache(kept)
         self._authorizers: LRUCache[int, tuple[Engine, Authorizer]] = LRUCache(VERSIONS_KEPT * kept)
@@ -122,19 +125,21 @@ class LiveAuthorizer:
 
     def bundle(self, url: str) -> LiveBundle:
         """The live bundle at ``url`` (its ``{tenant}`` filled in)."""
-        try:
-            return self._bundles[url]
-        except KeyError:
-            # A tenant's bundle deleted is a tenant offboarded: denied, not served from memory.
-            live = LiveBundle(self._sources(url), self.settings.bundle.refresh_seconds,
-                              self.clock, on_refused=self._refused,
-                              gone_means_none=url not in self._fixed_urls)  # fmt: skip
-            self._bundles[url] = live
-            return live
+        with self._lock:
+            found = self._bundles.get(url)
+            if found is None:
+                # A tenant's bundle deleted is a tenant offboarded: denied, not served from memory.
+                found = self._bundles[url] = LiveBundle(
+                    self._sources(url), self.settings.bundle.refresh_seconds, self.clock,
+                    on_refused=self._refused, gone_means_none=url not in self._fixed_urls,
+                )  # fmt: skip
+            return found
 
     def authorizer(self, engine: Engine) -> Authorizer:
-        """The pipeline of one bundle version, built once."""
-        found = self._authorizers.get(id(engine))
+        """The pipeline of one bundle version, built once (two threads asking for a new one at
+        once may both build it: either serves)."""
+        with self._lock:
+            found = self._authorizers.get(id(engine))
         if found is not None and found[0] is engine:
             return found[1]
         engine.validate_requests = self.settings.validate_requests
@@ -147,7 +152,8 @@ class LiveAuthorizer:
             issuers=self.issuers.for_policies(namespace, engine.model),
         )  # fmt: skip
         authorizer.verifier = self._verified
-        self._authorizers[id(engine)] = (engine, authorizer)
+        with self._lock:
+            self._authorizers[id(engine)] = (engine, authorizer)
         return authorizer
 
     @property
@@ -287,11 +293,15 @@ class VerifiedOnce:
     def __init__(self, issuers: IssuerRegistry, clock: Clock) -> None:
         self._issuers = issuers
         self._tokens: TLRUCache[str, VerifiedToken] = TLRUCache(10_000, _until_exp, timer=clock)
+        self._lock = threading.Lock()  # the cache's, not held while a token is verified
 
     def verify(self, token: str) -> VerifiedToken:
-        found = self._tokens.get(token)
+        with self._lock:
+            found = self._tokens.get(token)
         if found is None:
-            found = self._tokens[token] = self._issuers.verify(token)
+            found = self._issuers.verify(token)
+            with self._lock:
+                self._tokens[token] = found
         return found
 
 

@@ -155,7 +155,10 @@ class LiveBundle:
 
     def engine(self) -> Engine:
         """The engine to decide this request with; checks the source first when it is due."""
-        engine, checked = self._engine, self._checked_at
+        # The check time first: ``_check`` publishes it last, so an engine read after a check
+        # time is that check's (or a later one's).
+        checked = self._checked_at
+        engine = self._engine
         due = checked is None or (self._refresh > 0 and self._clock() - checked >= self._refresh)
         if due:
             with self._lock:
@@ -169,30 +172,34 @@ class LiveBundle:
         return engine
 
     def _check(self) -> None:
-        self._checked_at = self._clock()
-        self._missing = False
+        """One check of the source, under the lock. Requests read without it, so what they read
+        is published at the end, the check time last: none sees a check done whose outcome is
+        not in place yet (a bundle still loading taken for none, a tenant's missing bundle for
+        an unavailable one)."""
+        started = self._clock()
+        engine, etag, missing = self._engine, self._etag, False
         try:
-            fetched = self.source.fetch(self._etag if self._engine is not None else None)
+            fetched = self.source.fetch(etag if engine is not None else None)
             if fetched.body is None:
                 return
             bundle = read_bundle(fetched.body, self.source.url)
-            if self._engine is not None and bundle["version"] == self._engine.version:
-                self._etag = fetched.etag  # the same content written again
+            if engine is not None and bundle["version"] == engine.version:
+                etag = fetched.etag  # the same content written again
                 return
-            engine = engine_of(bundle, self.source.url)
+            engine, etag = engine_of(bundle, self.source.url), fetched.etag
+            logger.info("policy bundle %s: version %s", self.source.url, engine.version)
         except BundleMissing:
-            if self._engine is None or self._gone_means_none:
-                self._engine, self._etag, self._missing = None, None, True
+            if engine is None or self._gone_means_none:
+                engine, etag, missing = None, None, True
                 raise
             self._on_refused(self.source.url, "missing")
-            return
         except CedarAuthzError as error:
             self._on_refused(self.source.url, str(error))
-            if self._engine is None and isinstance(error, DependencyError):
+            if engine is None and isinstance(error, DependencyError):
                 raise
-            return
-        self._engine, self._etag = engine, fetched.etag  # the swap: one assignment
-        logger.info("policy bundle %s: version %s", self.source.url, engine.version)
+        finally:
+            self._missing, self._engine, self._etag = missing, engine, etag  # the swap
+            self._checked_at = started
 
 
 def _log_refused(url: str, why: str) -> None:
