@@ -77,6 +77,9 @@ class Caller(NamedTuple):
 
 
 class TokenVerifying(Protocol):
+    """What verifies a bearer token for the pipeline: its issuers, or a cache in front of them
+    (``authorizer.live.VerifiedOnce``)."""
+
     def verify(self, token: str) -> VerifiedToken: ...
 
 
