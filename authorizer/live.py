@@ -111,8 +111,13 @@ class LiveAuthorizer:
         self._bundles: LRUCache[str, LiveBundle] = LRUCache(kept)
         self._authorizers: LRUCache[int, tuple[Engine, Authorizer]] = LRUCache(VERSIONS_KEPT * kept)
         self._fixed_urls = urls - per_tenant
+        # The pipeline asked for last (the current version's, with one bundle), read without
+        # the lock: one attribute holding both, replaced whole.
+        self._last: tuple[Engine, Authorizer] | None = None
         for url in self._fixed_urls:
             self.bundle(url).engine()  # a cold start with no good bundle fails here: 500
+        # With one bundle for everyone: it, without a lookup per request.
+        self._one = self.bundle(self._one_url) if self._one_url is not None else None
 
     @classmethod
     def from_env(
@@ -138,9 +143,13 @@ class LiveAuthorizer:
     def authorizer(self, engine: Engine) -> Authorizer:
         """The pipeline of one bundle version, built once (two threads asking for a new one at
         once may both build it: either serves)."""
+        last = self._last
+        if last is not None and last[0] is engine:
+            return last[1]
         with self._lock:
             found = self._authorizers.get(id(engine))
         if found is not None and found[0] is engine:
+            self._last = found
             return found[1]
         engine.validate_requests = self.settings.validate_requests
         namespace = self.settings.namespace
@@ -153,7 +162,7 @@ class LiveAuthorizer:
         )  # fmt: skip
         authorizer.verifier = self._verified
         with self._lock:
-            self._authorizers[id(engine)] = (engine, authorizer)
+            self._authorizers[id(engine)] = self._last = (engine, authorizer)
         return authorizer
 
     @property
@@ -163,9 +172,9 @@ class LiveAuthorizer:
 
     def current(self) -> Authorizer:
         """With ``one_bundle``: the pipeline of its current version (re-checked when due)."""
-        if self._one_url is None:
+        if self._one is None:
             raise ConfigError("bundles per tenant or issuer: the token says which one decides")
-        return self.authorizer(self.bundle(self._one_url).engine())
+        return self.authorizer(self._one.engine())
 
     def pipeline_for(self, claims: Mapping[str, Any] | None) -> Authorizer:
         """The pipeline deciding for a caller with these claims, as ``handle`` picks it: the
