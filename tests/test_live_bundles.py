@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -43,6 +44,7 @@ from tests.test_issuers import _two_servers, entry, other_key, pair, servers  # 
 from tests.test_revocation import closed_port_url
 
 SHOP_SCHEMA = cedarschema_to_json(SCHEMA)
+T = TypeVar("T")
 TENANTS = ("acme", "globex", "initech")  # each has a bundle; "hooli" has none
 
 
@@ -70,6 +72,21 @@ def shop_env(issuer: LocalIssuer, jwks_server: JwksServer, bundle: str) -> dict[
         "ENTITY_ID_PREFIX": "",
         "CEDAR_POLICY_BUNDLE": bundle,
     }
+
+
+def logging_live(env: dict[str, str], clock: FakeClock) -> tuple[LiveAuthorizer, io.StringIO]:
+    """A LiveAuthorizer over ``env`` with its decision log lines kept."""
+    lines = io.StringIO()
+    live = LiveAuthorizer(Settings.from_env(env), clock=clock,
+                          telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    return live, lines
+
+
+def logged(lines: io.StringIO, run: Callable[[], T]) -> tuple[T, list[dict[str, Any]]]:
+    """What ``run`` returns, and the log lines it wrote."""
+    before = len(lines.getvalue().splitlines())
+    result = run()
+    return result, [json.loads(line) for line in lines.getvalue().splitlines()[before:]]
 
 
 # --- one bundle ---------------------------------------------------------------------------------
@@ -103,9 +120,7 @@ def test_an_edit_is_decided_within_the_refresh_interval_and_a_bad_publish_is_ref
 ) -> None:
     path = tmp_path / "bundle.json"
     path.write_bytes(shop_bundle(doc_policy("acme")))
-    lines = io.StringIO()
-    live = LiveAuthorizer(Settings.from_env(shop_env(issuer, jwks_server, str(path))),
-                          clock=clock, telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    live, lines = logging_live(shop_env(issuer, jwks_server, str(path)), clock)
     token = issuer.token("u1", now=clock())
     assert outcome(live, get_doc(token, "acme-doc")) == "Allow"
     assert outcome(live, get_doc(token, "globex-doc")) == "Deny"  # cached from here on
@@ -135,9 +150,7 @@ def test_each_request_is_one_log_line_whoever_answers_it(
     logged twice, the second time as an Error, so the metrics counted it as both)."""
     path = tmp_path / "bundle.json"
     path.write_bytes(shop_bundle(doc_policy("acme")))
-    lines = io.StringIO()
-    live = LiveAuthorizer(Settings.from_env(shop_env(issuer, jwks_server, str(path))),
-                          clock=clock, telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    live, lines = logging_live(shop_env(issuer, jwks_server, str(path)), clock)
     token = issuer.token("u1", now=clock())
     head, body, signature = token.split(".")
     forged = f"{head}.{body}.{signature[::-1]}"
@@ -146,10 +159,9 @@ def test_each_request_is_one_log_line_whoever_answers_it(
                 (forged, "acme-doc", "401", "Unauthorized"),
                 (expired, "acme-doc", "401", "Unauthorized")]  # fmt: skip
     for credential, doc, answer, logged_as in requests:
-        before = len(lines.getvalue().splitlines())
-        assert outcome(live, get_doc(credential, doc)) == answer
-        logged = [json.loads(line) for line in lines.getvalue().splitlines()[before:]]
-        assert [line["outcome"] for line in logged] == [logged_as], (doc, logged)
+        result, written = logged(lines, lambda c=credential, d=doc: outcome(live, get_doc(c, d)))
+        assert result == answer
+        assert [line["outcome"] for line in written] == [logged_as], (doc, written)
 
 
 def test_a_cold_start_with_no_good_bundle_fails_closed(
@@ -267,12 +279,11 @@ def test_what_the_bundle_layer_refuses_is_logged_once_with_its_reason(
     cases = [(no_header, "missing_token"), (get_doc(unsafe, "acme-doc"), "bad_tenant"),
              (get_doc(expired, "acme-doc"), "expired")]  # fmt: skip
     for event, reason in cases:
-        before = len(lines.getvalue().splitlines())
-        assert outcome(tenants, event) == "401"
-        logged = [json.loads(line) for line in lines.getvalue().splitlines()[before:]]
-        assert [(line["outcome"], line["reason"]) for line in logged] == [
+        result, written = logged(lines, lambda e=event: outcome(tenants, e))
+        assert result == "401"
+        assert [(line["outcome"], line["reason"]) for line in written] == [
             ("Unauthorized", reason)
-        ], logged
+        ], written
 
 
 def test_a_dependency_the_bundle_layer_needs_fails_closed_logged_as_such(
@@ -284,14 +295,12 @@ def test_a_dependency_the_bundle_layer_needs_fails_closed_logged_as_such(
     env = {**shop_env(issuer, jwks_server, str(tmp_path / "{tenant}.json")),
            "CEDAR_TENANT_CLAIM": "tenant", "REVOCATION_TABLE": "revocations",
            "AWS_REGION": REGION, "AWS_ENDPOINT_URL_DYNAMODB": closed_port_url()}  # fmt: skip
-    lines = io.StringIO()
-    live = LiveAuthorizer(Settings.from_env(env), clock=clock,
-                          telemetry=Telemetry(stream=lines, clock=clock))  # fmt: skip
+    live, lines = logging_live(env, clock)
     token = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
     with pytest.raises(DependencyError):
         live.handle(get_doc(token, "acme-doc"))
-    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
-    assert [(line["outcome"], line["reason"]) for line in logged] == [("Error", "dependency")]
+    written = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert [(line["outcome"], line["reason"]) for line in written] == [("Error", "dependency")]
 
 
 def test_a_tenant_without_a_bundle_is_denied_and_the_lru_reloads_on_demand(
