@@ -12,10 +12,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from authorizer.errors import ConfigError, SchemaError
+from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)
 

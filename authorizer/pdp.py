@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, Protocol, Self
+from typing import Any, Protocol, Self
 
 import cedarpy
 
@@ -42,6 +42,7 @@ from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.jwks import JwksCache
 from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import VerifiedToken
+from authorizer.records import NamedTuple
 from authorizer.stores.file_slices import PrincipalPart
 from authorizer.stores.store import EntitySet, EntityStore
 from authorizer.stores.ttl_cache import ExpiringCache, Lru

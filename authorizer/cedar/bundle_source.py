@@ -20,13 +20,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from authorizer.cedar.bundle import MAX_BUNDLE_BYTES, engine_of, read_bundle
 from authorizer.cedar.engine import Engine
 from authorizer.config import AWS_DEFAULTS, AwsSettings
 from authorizer.errors import CedarAuthzError, DependencyError
+from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]

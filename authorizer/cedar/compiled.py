@@ -28,13 +28,14 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import cedarpy
 
 from authorizer.cedar.index import PolicyIndex, Reads, Tables, build
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, assemble
 from authorizer.errors import ConfigError
+from authorizer.records import NamedTuple
 from authorizer.stores.file_slices import Reach, reach
 
 __all__ = [

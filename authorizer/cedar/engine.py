@@ -29,7 +29,7 @@ import math
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import cedarpy
 
@@ -40,6 +40,7 @@ from authorizer.cedar.index import PolicyIndex, Reads, request_action_keys, uid_
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policies, read_policy_files
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
 from authorizer.errors import ConfigError, PolicyError, SchemaError
+from authorizer.records import NamedTuple
 from authorizer.stores.file_slices import (
     FileSlices,
     PrincipalPart,

@@ -31,9 +31,10 @@ tables, with each bucket's policies parsed on first use.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from authorizer.cedar.analysis import context_reads
+from authorizer.records import NamedTuple
 
 Uid = tuple[str, str]  # (type, id)
 Reads = frozenset[str] | None  # context attributes read; None: the context whole

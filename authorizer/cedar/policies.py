@@ -14,11 +14,12 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import cedarpy
 
 from authorizer.errors import PolicyError
+from authorizer.records import NamedTuple
 
 MAX_POLICY_FILE_BYTES = 8 * 1024 * 1024
 

@@ -22,11 +22,12 @@ import json
 import pathlib
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import cedarpy
 
 from authorizer.errors import SchemaError
+from authorizer.records import NamedTuple
 
 __all__ = [
     "ActionDef",

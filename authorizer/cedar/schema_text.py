@@ -14,11 +14,12 @@ from __future__ import annotations
 import copy
 import re
 from bisect import bisect_right
-from typing import Any, NamedTuple
+from typing import Any
 
 import cedarpy
 
 from authorizer.errors import SchemaError
+from authorizer.records import NamedTuple
 
 __all__ = ["MAX_NESTING", "cedarschema_to_json"]
 

@@ -25,13 +25,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import cedarpy
 
 from authorizer.cedar.index import uid_of_node
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, statements
 from authorizer.cedar.schema import SchemaModel
+from authorizer.records import NamedTuple
 
 Uid = tuple[str, str]
 _POSITIONAL = re.compile(r"`policy(\d+)`")

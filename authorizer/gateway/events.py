@@ -12,11 +12,12 @@ import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qs
 
 from authorizer.errors import InvalidRequest
 from authorizer.limits import MAX_TOKEN_LENGTH
+from authorizer.records import NamedTuple
 
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")  # what ANY stands for
 _METHODS = frozenset({*HTTP_METHODS, "ANY", "*"})

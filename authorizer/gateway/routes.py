@@ -11,9 +11,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
 
 from authorizer.errors import ConfigError
+from authorizer.records import NamedTuple
 
 _ROUTE_ID = re.compile(r"^(get|post|put|patch|delete|head|options|any) (/\S*)$", re.IGNORECASE)
 _PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")

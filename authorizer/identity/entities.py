@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from authorizer.cedar.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
 from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel
@@ -19,6 +19,7 @@ from authorizer.errors import InvalidRequest, InvalidToken
 from authorizer.gateway.events import Request
 from authorizer.gateway.routes import RouteMatch
 from authorizer.limits import MAX_GROUPS
+from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)
 

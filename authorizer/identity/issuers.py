@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from authorizer.cedar.schema import SchemaModel
 from authorizer.config import IssuerSettings, Settings, require_https
@@ -27,6 +27,7 @@ from authorizer.identity.entities import EntityMapping
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.jwks import JwksCache
 from authorizer.identity.tokens import TokenVerifier, VerifiedToken, decode_unverified
+from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]

@@ -21,13 +21,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt import PyJWK
 
 from authorizer.errors import CedarAuthzError, DependencyError, InvalidToken
 from authorizer.identity.fetch import Fetch, http_fetch
+from authorizer.records import NamedTuple
 
 if TYPE_CHECKING:  # (futures: the middleware shares a fetch; the Lambda never loads them)
     from concurrent.futures import Future

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 from jwt.exceptions import PyJWTError
 
@@ -22,6 +22,7 @@ from authorizer.config import IssuerSettings, Settings
 from authorizer.errors import InvalidToken
 from authorizer.identity.jwks import KeySource
 from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
+from authorizer.records import NamedTuple
 
 Claims = Mapping[str, Any]
 TokenKind = Literal["access", "id"]

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from authorizer.errors import CedarAuthzError
+from authorizer.records import NamedTuple
 
 UidKey = tuple[str, str]  # (type, id)
 

@@ -32,11 +32,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import cedarpy
 
 from authorizer.cedar.schema import CedarType, EntityRef, RecordType, SchemaModel, SetType
+from authorizer.records import NamedTuple
 from authorizer.stores.entity_graph import (
     StoredEntity,
     UidKey,

@@ -37,12 +37,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import cedarpy
 
 from authorizer.config import StoreSettings
 from authorizer.errors import ConfigError, DependencyError
+from authorizer.records import NamedTuple
 from authorizer.stores.entity_graph import (
     MAX_DEPTH,
     Closure,
