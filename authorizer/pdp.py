@@ -461,7 +461,9 @@ class Authorizer:
         """The caller's part of the context forwarded to backends, flattened once per policy
         version. Only what Cedar saw, under Cedar's names: the principal's `tenant` attribute as
         the mapping gave it to Cedar, never a raw claim (a user-writable `custom:tenant` is not
-        it)."""
+        it). With bundles per tenant, also the claim that picked the bundle
+        (``CEDAR_TENANT_CLAIM``), under its own name unless that name is taken: a backend given
+        only this context picks the same bundle (``sdk.middleware.identify``)."""
         version = self.engine.version
         found = caller.answers.get(version)
         if found is None:
@@ -474,6 +476,9 @@ class Authorizer:
                 # With several issuers, whose token it was (verified: its `iss` picked the keys).
                 "issuer": claims.get("iss") if self.several_issuers else None,
             })  # fmt: skip
+            tenant_claim = self.settings.bundle.tenant_claim
+            if tenant_claim is not None and tenant_claim not in found:
+                found.update(flat_context({tenant_claim: claims.get(tenant_claim)}))
         return found
 
     def _log_failure(

@@ -479,3 +479,32 @@ def test_a_backend_follows_each_tenants_bundle(
     clock.advance(30)
     assert backend.authorize_token(acme, action, 'Shop::Doc::"globex-doc"').allowed
     assert not backend.authorize_token(acme, action, 'Shop::Doc::"acme-doc"').allowed
+
+
+def test_a_backend_trusting_the_gateway_picks_the_tenants_bundle_from_its_context(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """Behind the gateway with no token forwarded, the authorizer's context is all the backend
+    has: it carries the tenant claim that picked the bundle, under the claim's own name, so the
+    backend decides with the same tenant's bundle (a claim the schema does not map, too)."""
+    from authorizer import Authorizer as Backend  # noqa: PLC0415
+    from authorizer.sdk.middleware import identify  # noqa: PLC0415
+
+    folder = tmp_path / "tenants"
+    folder.mkdir()
+    for tenant in TENANTS:
+        (folder / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
+    env = {**shop_env(issuer, jwks_server, str(folder / "{tenant}.json")),
+           "CEDAR_TENANT_CLAIM": "custom:org"}  # fmt: skip
+    backend = Backend.from_env(env, clock=clock)
+    gateway = authorizer_from_env(env, clock=clock)
+    for tenant in TENANTS:
+        token = issuer.token("u1", extra={"custom:org": tenant}, now=clock())
+        answer = gateway.handle(get_doc(token, f"{tenant}-doc"))
+        assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        assert answer["context"]["custom:org"] == tenant
+        subject = identify(backend, None, answer["context"], trust_gateway=True)
+        action = "get /docs/{docId}"
+        for owner in TENANTS:
+            decision = backend.is_authorized(subject, action, f'Shop::Doc::"{owner}-doc"')
+            assert decision.allowed is (owner == tenant)
