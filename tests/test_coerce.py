@@ -116,8 +116,9 @@ def nested(depth: int, leaf: Any, kind: str = "dict") -> Any:
         (float("nan"), DROPPED),
         (float("inf"), DROPPED),
         (None, DROPPED),
-        ([1, None, "a", 2.5, True], [1, "a", True]),
-        ({"a": 1, "b": None, "c": [None]}, {"a": 1, "c": []}),
+        ([1, "a", True], [1, "a", True]),
+        ([1, None, "a", 2.5, True], DROPPED),  # a list is all or nothing, as a set is
+        ({"a": 1, "b": None, "c": [None]}, {"a": 1}),  # a record's key: absent, as if not sent
         ({1: "non-string key", "k": "v"}, {"k": "v"}),
         ((1, 2), DROPPED),  # JSON has no tuples
         (b"bytes", DROPPED),
@@ -144,9 +145,9 @@ FORGERIES: list[Any] = [
 @pytest.mark.parametrize("forged", FORGERIES)
 def test_untyped_claim_cannot_forge_a_typed_value(forged: Any) -> None:
     assert to_cedar(forged, None) is DROPPED
-    assert to_cedar([forged, "ok"], None) == ["ok"]
+    assert to_cedar([forged, "ok"], None) is DROPPED  # a list is all or nothing
     assert to_cedar({"boss": forged, "name": "n"}, None) == {"name": "n"}
-    assert to_cedar({"a": {"b": [forged]}}, None) == {"a": {"b": []}}
+    assert to_cedar({"a": {"b": [forged]}}, None) == {"a": {}}
 
 
 @pytest.mark.parametrize("forged", FORGERIES)
@@ -180,12 +181,38 @@ def test_forged_entity_claim_does_not_reach_cedar_as_an_entity() -> None:
     assert not result.allowed
 
 
+def test_a_set_with_an_element_that_cannot_be_typed_is_absent_never_shortened() -> None:
+    """End to end: shortened, ["1", "x"] would reach Cedar as [1], a subset of what a policy
+    allows, and permit; absent, the policy sees no such claim and does not."""
+    flags = rec(flags=Attribute(SetType(LONG), required=False))
+    request = {
+        "principal": {"type": "User", "id": "u"},
+        "action": {"type": "Action", "id": "a"},
+        "resource": {"type": "Resource", "id": "r"},
+    }
+    policy = (
+        "permit (principal, action, resource) "
+        "when { context.token has flags && [1, 2].containsAll(context.token.flags) };"
+    )
+
+    def decide(claims: dict[str, Any]) -> bool:
+        context = {"token": record(claims, flags)}
+        return bool(cedarpy.is_authorized({**request, "context": context}, policy, []).allowed)
+
+    assert decide({"flags": ["1", "2"]})
+    assert not decide({"flags": ["1", "3"]})
+    assert record({"flags": ["1", "x"]}, flags) == {}
+    assert not decide({"flags": ["1", "x"]})
+
+
 def test_untyped_depth_is_bounded() -> None:
     kept = to_cedar(nested(MAX_DEPTH, "leaf"), None)
     assert json.dumps(kept).count("leaf") == 1
     cut = to_cedar(nested(MAX_DEPTH + 1, "leaf"), None)
     assert "leaf" not in json.dumps(cut)
-    assert to_cedar(nested(MAX_DEPTH + 1, 1, "list"), None) == nested(MAX_DEPTH, [], "list")
+    # Lists are all or nothing: the element beyond the limit drops every list around it.
+    assert to_cedar(nested(MAX_DEPTH + 1, 1, "list"), None) is DROPPED
+    assert to_cedar({"kept": 1, "deep": nested(MAX_DEPTH, 1, "list")}, None) == {"kept": 1}
 
 
 @pytest.mark.parametrize("kind", ["dict", "list"])
@@ -203,7 +230,7 @@ def test_depth_beyond_the_limit_is_dropped() -> None:
     deep_set: CedarType = STRING
     for _ in range(MAX_DEPTH + 2):
         deep_set = SetType(deep_set)
-    assert "x" not in json.dumps(to_cedar(nested(MAX_DEPTH + 2, "x", "list"), deep_set))
+    assert to_cedar(nested(MAX_DEPTH + 2, "x", "list"), deep_set) is DROPPED
 
 
 # --- primitives --------------------------------------------------------------------------------
@@ -302,16 +329,22 @@ def test_string(value: Any, expected: Any) -> None:
         ("openid employee:read  email", STRING, ["openid", "employee:read", "email"]),
         ("", STRING, []),
         ([], STRING, []),
-        (["a", 5, None, True, ["b"]], STRING, ["a", "5"]),
-        ('["1", 2, "x", 3.0]', LONG, [1, 2, 3]),
-        ("1 2 x", LONG, [1, 2]),
+        (["a", 5], STRING, ["a", "5"]),
+        ('["1", 2, 3.0]', LONG, [1, 2, 3]),
+        ("1 2", LONG, [1, 2]),
+        # All or nothing: one element that cannot take the type drops the set, never itself.
+        (["a", 5, None, True, ["b"]], STRING, DROPPED),
+        ('["1", 2, "x", 3.0]', LONG, DROPPED),
+        ("1 2 x", LONG, DROPPED),
         ("[not json", STRING, DROPPED),
         ('{"a": 1}', STRING, ['{"a":', "1}"]),  # not an array: words
         (5, STRING, DROPPED),
         ({"a": 1}, STRING, DROPPED),
         (("a", "b"), STRING, DROPPED),
-        (["admins", ""], EntityRef("Corp::UserGroup"), [entity("Corp::UserGroup", "admins")]),
-        (["10.0.0.0/8", "bogus"], IPADDR, [extn("ip", "10.0.0.0/8")]),
+        (["admins"], EntityRef("Corp::UserGroup"), [entity("Corp::UserGroup", "admins")]),
+        (["admins", ""], EntityRef("Corp::UserGroup"), DROPPED),
+        (["10.0.0.0/8"], IPADDR, [extn("ip", "10.0.0.0/8")]),
+        (["10.0.0.0/8", "bogus"], IPADDR, DROPPED),
     ],
 )
 def test_set(value: Any, element: CedarType, expected: Any) -> None:

@@ -4,6 +4,11 @@ Cognito sends `custom:*` attributes as strings and V1 pre-token hooks stringify 
 claim declared `Long` may arrive as "5000": it is converted. A value that cannot take the declared
 type is dropped (and the caller logs it); Cedar's own schema check then reports what is missing,
 which turns into a Deny. Without a schema, JSON values map to their natural Cedar forms.
+
+A set (or list) is all or nothing: one element that cannot take its type drops the whole value,
+never the element alone. A policy sees an absent attribute (``has`` is false) and can decide on
+that; a set silently shortened would look whole (``containsAll``, ``isEmpty`` would answer for a
+set the token does not hold).
 """
 
 from __future__ import annotations
@@ -109,7 +114,7 @@ def _untyped(value: Any, depth: int) -> Any:
         return int(value) if value.is_integer() and _I64[0] <= value <= _I64[1] else DROPPED
     if isinstance(value, list):
         items = [_untyped(v, depth + 1) for v in value]
-        return [v for v in items if v is not DROPPED]
+        return DROPPED if DROPPED in items else items
     if isinstance(value, Mapping):
         if any(isinstance(k, str) and k.startswith("__") for k in value):
             return DROPPED  # `__entity` / `__extn` in a claim would forge a typed Cedar value
@@ -149,7 +154,7 @@ def _set(value: Any, element: CedarType, depth: int) -> Any:
     if not isinstance(value, list):
         return DROPPED
     items = [to_cedar(v, element, depth + 1) for v in value]
-    return [v for v in items if v is not DROPPED]
+    return DROPPED if DROPPED in items else items
 
 
 def _entity(value: Any, type_name: str) -> Any:
