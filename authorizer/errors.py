@@ -4,7 +4,8 @@ and the sample backend alike.
 
 How each branch ends:
 - ``Unauthorized`` (bad or missing token, malformed event, revoked token): 401; at API Gateway
-  ``Exception("Unauthorized")``.
+  ``Exception("Unauthorized")``. Its ``InvalidParameter`` (a parameter given twice or not of
+  its declared type) is a 400 where the answer can say so (the backend middleware).
 - ``DependencyError`` (JWKS or a table unreachable with no usable answer): 500, never cached.
 - ``ConfigError`` (policies, schema or settings unusable): the function refuses to start; 500.
 - anything else (a bug): 500, logged with its traceback. Never 401 (that would hide the bug as a
@@ -51,6 +52,12 @@ class InvalidRequest(Unauthorized):
     """The authorizer event is malformed or carries no usable credentials."""
 
 
+class InvalidParameter(InvalidRequest):
+    """A request parameter a policy reads is given twice or cannot take its declared type:
+    decided either way, the decision could be about a value the backend never uses. API Gateway's
+    authorizer can only answer 401; the backend middleware answers 400."""
+
+
 class InvalidToken(Unauthorized):
     """The bearer token failed verification."""
 
@@ -62,6 +69,7 @@ class DependencyError(CedarAuthzError):
     """
 
 
+BAD_REQUEST = 400
 UNAUTHORIZED = 401
 FORBIDDEN = 403
 INTERNAL_ERROR = 500

@@ -93,6 +93,16 @@ class ExtensionType(NamedTuple):
 
 CedarType: TypeAlias = Primitive | SetType | RecordType | EntityRef | ExtensionType
 
+
+def type_name(cedar_type: CedarType) -> str:
+    """How Cedar's schema syntax writes ``cedar_type`` (for messages): ``Set<Long>``."""
+    if isinstance(cedar_type, SetType):
+        return f"Set<{type_name(cedar_type.element)}>"
+    if isinstance(cedar_type, RecordType):
+        return "record"
+    return cedar_type.name
+
+
 # A NamedTuple equals any tuple with the same items; schema types must not (Primitive("X") is not
 # EntityRef("X")): they key caches. Set after the class bodies, where NamedTuple allows no
 # assignments.

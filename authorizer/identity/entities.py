@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from authorizer.cedar.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
-from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel
-from authorizer.errors import InvalidRequest, InvalidToken
+from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel, type_name
+from authorizer.errors import InvalidParameter, InvalidToken
 from authorizer.gateway.events import Request
 from authorizer.gateway.routes import RouteMatch
 from authorizer.limits import MAX_GROUPS
@@ -167,14 +167,24 @@ class EntityMapping(NamedTuple):
         if action is None:
             return {**raw, **({"token": token} if wanted("token") else {})}
         declared: RecordType = action.context
+        given: list[str] = []  # the attributes the caller's request gave
         for name in declared.attributes:
             if name in raw or name == "token" or not wanted(name):
                 continue
             value = match.path_parameters.get(name) or _only(request.query, name)
             if value is not None:
                 raw[name] = value
+                given.append(name)
         shaped = record(raw, declared)
         shaped = shaped if isinstance(shaped, dict) else {}
+        for name in given:
+            if name not in shaped:
+                # Dropped, a policy would decide as if it were not sent (`context has amount`
+                # false: a forbid on it would not hold) while the backend reads what was sent.
+                wanted_type = type_name(declared.attributes[name].type)
+                raise InvalidParameter(
+                    "bad_parameter", f"parameter {name[:64]!r} is not a {wanted_type}"
+                )
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped
@@ -223,5 +233,5 @@ def _only(query: Mapping[str, tuple[str, ...]], name: str) -> str | None:
     if not values:
         return None
     if len(values) > 1:
-        raise InvalidRequest("ambiguous_parameter", f"query parameter {name[:64]!r} given twice")
+        raise InvalidParameter("ambiguous_parameter", f"query parameter {name[:64]!r} given twice")
     return values[0]

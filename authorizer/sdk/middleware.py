@@ -57,7 +57,15 @@ from aiohttp.typedefs import Middleware
 
 from authorizer.cedar.coerce import datetime_value, ip_value
 from authorizer.cedar.engine import Decision
-from authorizer.errors import UNAUTHORIZED, InvalidRequest, InvalidToken, Unauthorized, status_of
+from authorizer.errors import (
+    BAD_REQUEST,
+    UNAUTHORIZED,
+    InvalidParameter,
+    InvalidRequest,
+    InvalidToken,
+    Unauthorized,
+    status_of,
+)
 from authorizer.gateway.events import credential
 from authorizer.identity.tokens import (
     MAX_HEADER_LENGTH,
@@ -404,6 +412,9 @@ def _failed(error: Exception, step: str) -> web.Response:
     """The answer to a step that raised, by ``errors.status_of``: 401 for a caller who is not
     authenticated, else 500 with the traceback logged (a 401 or 403 would hide a bug or an
     outage as the caller's fault, and the handler never runs either way)."""
+    if isinstance(error, InvalidParameter):  # API Gateway can only say 401; a backend says 400
+        logger.info("bad request: %s", error.reason)
+        return answer(BAD_REQUEST)
     status = status_of(error)
     if status == UNAUTHORIZED:
         logger.info("unauthenticated: %s", error.reason if isinstance(error, Unauthorized) else "")
@@ -413,7 +424,7 @@ def _failed(error: Exception, step: str) -> web.Response:
 
 
 def answer(status: int) -> web.Response:
-    messages = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
+    messages = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     body = {"message": messages.get(status, "Internal Server Error")}
     return web.json_response(body, status=status, headers=headers)
