@@ -19,7 +19,7 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from authorizer.cedar.schema import (
@@ -30,7 +30,9 @@ from authorizer.cedar.schema import (
     Primitive,
     RecordType,
     SetType,
+    type_name,
 )
+from authorizer.errors import InvalidParameter
 
 
 class _Dropped:
@@ -101,6 +103,23 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
         if converted is not DROPPED:
             out[name] = converted
     return out
+
+
+def given_record(
+    raw: Mapping[str, Any], declared: RecordType, given: Iterable[str], what: str
+) -> dict[str, Any]:
+    """``record(raw, declared)`` for a context the caller gave (``given``: the attributes it
+    gave, as opposed to ours). One that cannot take its declared type is refused
+    (``InvalidParameter``, naming it as ``what``): dropped, a policy would decide as if it were
+    not given (a ``forbid`` guarded by ``context has amount`` would not hold) while the backend
+    reads what was sent."""
+    shaped = record(raw, declared)
+    shaped = shaped if isinstance(shaped, dict) else {}
+    for name in given:
+        if name in raw and name in declared.attributes and name not in shaped:
+            wanted = type_name(declared.attributes[name].type)
+            raise InvalidParameter("bad_parameter", f"{what} {name[:64]!r} is not a {wanted}")
+    return shaped
 
 
 def _untyped(value: Any, depth: int) -> Any:

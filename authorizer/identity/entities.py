@@ -13,8 +13,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from authorizer.cedar.coerce import DROPPED, datetime_value, ip_value, record, to_cedar
-from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel, type_name
+from authorizer.cedar.coerce import (
+    DROPPED,
+    datetime_value,
+    given_record,
+    ip_value,
+    record,
+    to_cedar,
+)
+from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel
 from authorizer.errors import InvalidParameter, InvalidToken
 from authorizer.gateway.events import Request
 from authorizer.gateway.routes import RouteMatch
@@ -175,16 +182,7 @@ class EntityMapping(NamedTuple):
             if value is not None:
                 raw[name] = value
                 given.append(name)
-        shaped = record(raw, declared)
-        shaped = shaped if isinstance(shaped, dict) else {}
-        for name in given:
-            if name not in shaped:
-                # Dropped, a policy would decide as if it were not sent (`context has amount`
-                # false: a forbid on it would not hold) while the backend reads what was sent.
-                wanted_type = type_name(declared.attributes[name].type)
-                raise InvalidParameter(
-                    "bad_parameter", f"parameter {name[:64]!r} is not a {wanted_type}"
-                )
+        shaped = given_record(raw, declared, given, "parameter")
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped

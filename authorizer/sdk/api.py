@@ -45,11 +45,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import cedarpy
 
 from authorizer.cedar.analysis import context_reads as analysis_reads
-from authorizer.cedar.coerce import DROPPED, record, to_cedar
+from authorizer.cedar.coerce import DROPPED, given_record, to_cedar
 from authorizer.cedar.engine import Decision, Engine, decision_of
-from authorizer.cedar.schema import type_name
 from authorizer.cedar.uids import parse_uid
-from authorizer.errors import DependencyError, InvalidParameter, Unauthorized
+from authorizer.errors import DependencyError, Unauthorized
 from authorizer.stores.entity_graph import stored_entity, uid_dict
 from authorizer.stores.store import LiveEntities
 
@@ -305,17 +304,8 @@ def _context(
             shaped["request"] = dict(raw["request"])  # ours, built from the HTTP request
         shaped = {k: v for k, v in shaped.items() if v is not DROPPED}
     else:
-        declared = definition.context
-        shaped = record(raw, declared)
-        shaped = shaped if isinstance(shaped, dict) else {}
-        for name in given or ():
-            if name in raw and name in declared.attributes and name not in shaped:
-                # Dropped, a policy would decide as if it were not given (a forbid guarded by
-                # `context has ...` would not hold): refused, as the gateway refuses a parameter.
-                wanted_type = type_name(declared.attributes[name].type)
-                raise InvalidParameter(
-                    "bad_parameter", f"context attribute {name[:64]!r} is not a {wanted_type}"
-                )
+        # As at the gateway: what the caller gave is all there or refused.
+        shaped = given_record(raw, definition.context, given or (), "context attribute")
     if token is not DROPPED:
         shaped["token"] = token
     return json.dumps(shaped)

@@ -411,7 +411,8 @@ def redact_for(
 def _failed(error: Exception, step: str) -> web.Response:
     """The answer to a step that raised, by ``errors.status_of``: 401 for a caller who is not
     authenticated, else 500 with the traceback logged (a 401 or 403 would hide a bug or an
-    outage as the caller's fault, and the handler never runs either way)."""
+    outage as the caller's fault, and the handler never runs either way). A parameter refused
+    (``InvalidParameter``) is a 400 here, which API Gateway's authorizer cannot answer."""
     if isinstance(error, InvalidParameter):  # API Gateway can only say 401; a backend says 400
         logger.info("bad request: %s", error.reason)
         return answer(BAD_REQUEST)
