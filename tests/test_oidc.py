@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from authorizer.errors import InvalidToken
 from authorizer.pdp import Authorizer
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer
@@ -114,3 +115,28 @@ def test_routes_come_from_the_policies_without_a_schema(
 ) -> None:
     authz = make(tmp_path, oidc, clock)
     assert [(r.method, r.template) for r in authz.routes.routes] == [("GET", "/things")]
+
+
+def test_a_token_whose_groups_are_elsewhere_is_refused(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """Past 200 groups Entra ID leaves `groups` out and says where they are (OIDC's distributed
+    claims, `_claim_names`; `hasgroups` in the implicit flow). Read as no groups, a `forbid` on
+    one of them would not hold: refused, as a list over MAX_GROUPS is."""
+    authz = make(tmp_path, oidc, clock)
+    claims = base_claims(oidc, clock.now, azp="spa-client", scp="read", permissions=["read:things"])
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "Allow"
+    overage = {"_claim_names": {"groups": "src1"},
+               "_claim_sources": {"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/u/getMemberObjects"}}}  # fmt: skip
+    for marker in (overage, {"hasgroups": True}):
+        token = oidc.sign({**claims, **marker})
+        assert outcome(authz, rest(token, "GET", "/things", "/things")) == "401", marker
+        with pytest.raises(InvalidToken, match="elsewhere") as refused:
+            authz.issuers.first.mapping.groups({**claims, **marker})
+        assert refused.value.reason == "groups_elsewhere"
+    # Markers about other claims, or `hasgroups` with groups read from another claim: no refusal.
+    other = {**claims, "_claim_names": {"address": "src2"}, "hasgroups": False}
+    assert outcome(authz, rest(oidc.sign(other), "GET", "/things", "/things")) == "Allow"
+    roles = make(tmp_path, oidc, clock, AUTH_GROUPS_CLAIM="roles")
+    with_roles = {**claims, "roles": ["admins"], "hasgroups": True}
+    assert outcome(roles, rest(oidc.sign(with_roles), "GET", "/things", "/things")) == "Allow"

@@ -98,6 +98,11 @@ class EntityMapping(NamedTuple):
         group left out could be the one a ``forbid`` names."""
         value = claim_at(claims, self.groups_claim)
         if value is None:
+            if _groups_elsewhere(claims, self.groups_claim):
+                raise InvalidToken(
+                    "groups_elsewhere",
+                    f"the token says its {self.groups_claim} are elsewhere (a group overage)",
+                )
             return []
         if isinstance(value, str):
             value = value.split()
@@ -206,6 +211,17 @@ def claim_at(claims: Mapping[str, Any], name: str) -> Any:
     if value is not None and nested is not None:
         raise InvalidToken("bad_groups", f"both a claim named {name} and a nested one")
     return nested if value is None else value
+
+
+def _groups_elsewhere(claims: Mapping[str, Any], groups_claim: str) -> bool:
+    """An issuer whose user has more groups than a token holds leaves the groups claim out and
+    says so: OIDC's distributed claims (``_claim_names`` naming it; Entra ID past 200 groups)
+    or Entra ID's ``hasgroups``. Read as no groups, a ``forbid`` on one of them would not hold."""
+    names = claims.get("_claim_names")
+    top = groups_claim.split(".", 1)[0]
+    if isinstance(names, Mapping) and (groups_claim in names or top in names):
+        return True
+    return groups_claim == "groups" and claims.get("hasgroups") is True
 
 
 def request_record(request: Request, match: RouteMatch, now: float) -> dict[str, Any]:
