@@ -140,3 +140,17 @@ def test_a_token_whose_groups_are_elsewhere_is_refused(
     roles = make(tmp_path, oidc, clock, AUTH_GROUPS_CLAIM="roles")
     with_roles = {**claims, "roles": ["admins"], "hasgroups": True}
     assert outcome(roles, rest(oidc.sign(with_roles), "GET", "/things", "/things")) == "Allow"
+
+
+def test_entra_id_v1_access_tokens_name_their_client_in_appid(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """Entra ID's v1 access tokens carry the client in `appid` (v2 in `azp`)."""
+    authz = make(tmp_path, oidc, clock)
+    claims = base_claims(oidc, clock.now, ver="1.0", scp="read", groups=["admins"])
+    for client, expected in (("spa-client", "Allow"), ("another-app", "401")):
+        token = oidc.sign({**claims, "appid": client})
+        assert outcome(authz, rest(token, "GET", "/things", "/things")) == expected
+    # A token with both names its client once: `azp` is read first, as before.
+    both = oidc.sign({**claims, "azp": "another-app", "appid": "spa-client"})
+    assert outcome(authz, rest(both, "GET", "/things", "/things")) == "401"

@@ -133,11 +133,12 @@ class TokenVerifier:
                 raise InvalidToken("wrong_client", "aud names no accepted client")
             return
         if settings.client_ids:
-            # The first of these the token has (null included): Cognito's, OIDC's, Okta's.
+            # The first of these the token has (null included): Cognito's, OIDC's (Entra ID's
+            # v2 tokens), Okta's, Entra ID's v1 tokens'.
             client = (
                 claims["client_id"]
                 if "client_id" in claims
-                else claims.get("azp", claims.get("cid"))
+                else claims.get("azp", claims.get("cid", claims.get("appid")))
             )
             if not isinstance(client, str) or client not in settings.client_ids:
                 raise InvalidToken("wrong_client", "client_id names no accepted client")
