@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from authorizer.errors import InvalidToken
+from authorizer.errors import InvalidRequest, InvalidToken
 from authorizer.pdp import Authorizer
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from tests.conftest import FakeClock, JwksServer
@@ -154,3 +154,25 @@ def test_entra_id_v1_access_tokens_name_their_client_in_appid(
     # A token with both names its client once: `azp` is read first, as before.
     both = oidc.sign({**claims, "azp": "another-app", "appid": "spa-client"})
     assert outcome(authz, rest(both, "GET", "/things", "/things")) == "401"
+
+
+def test_without_a_schema_a_context_value_that_is_no_cedar_value_is_refused(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """With no schema the backend library's context is plain JSON: a value Cedar has no form
+    for (5000.5: Cedar has no floats) was dropped, and the forbid on the amount did not hold."""
+    from authorizer import Authorizer as Backend  # noqa: PLC0415
+
+    (tmp_path / "p.cedar").write_text(
+        'permit (principal, action == Api::Action::"refund", resource);\n'
+        "forbid (principal, action, resource) when { context has amount && context.amount > 1000 };"
+    )
+    backend = Backend.from_env({"AUTH_ISSUER": oidc.issuer, "AUTH_CLIENT_IDS": "spa-client",
+                                "CEDAR_POLICY_DIR": str(tmp_path), "CEDAR_NAMESPACE": "Api",
+                                "CEDAR_SCHEMA": "none"}, clock=clock)  # fmt: skip
+    token = oidc.sign(base_claims(oidc, clock.now, azp="spa-client", scp="read"))
+    app = 'Api::Application::"Api"'
+    assert backend.authorize_token(token, "refund", app, {"amount": 10}).allowed
+    assert not backend.authorize_token(token, "refund", app, {"amount": 5000}).allowed
+    with pytest.raises(InvalidRequest, match="'amount' is not a Cedar value"):
+        backend.authorize_token(token, "refund", app, {"amount": 5000.5})

@@ -106,18 +106,23 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
 
 
 def given_record(
-    raw: Mapping[str, Any], declared: RecordType, given: Iterable[str], what: str
+    raw: Mapping[str, Any], declared: RecordType | None, given: Iterable[str], what: str
 ) -> dict[str, Any]:
-    """``record(raw, declared)`` for a context the caller gave (``given``: the attributes it
-    gave, as opposed to ours). One that cannot take its declared type is refused
-    (``InvalidParameter``, naming it as ``what``): dropped, a policy would decide as if it were
-    not given (a ``forbid`` guarded by ``context has amount`` would not hold) while the backend
-    reads what was sent."""
-    shaped = record(raw, declared)
-    shaped = shaped if isinstance(shaped, dict) else {}
+    """``raw`` as Cedar values (shaped to ``declared``; None: no schema, plain JSON values) for
+    a context the caller gave (``given``: the attributes it gave, as opposed to ours). One that
+    cannot take its type is refused (``InvalidParameter``, naming it as ``what``): dropped, a
+    policy would decide as if it were not given (a ``forbid`` guarded by ``context has amount``
+    would not hold) while the backend reads what was sent."""
+    if declared is None:
+        plain = {name: to_cedar(value, None) for name, value in raw.items()}
+        shaped = {name: value for name, value in plain.items() if value is not DROPPED}
+    else:
+        typed = record(raw, declared)
+        shaped = typed if isinstance(typed, dict) else {}
     for name in given:
-        if name in raw and name in declared.attributes and name not in shaped:
-            wanted = type_name(declared.attributes[name].type)
+        known = declared is None or name in declared.attributes
+        if name in raw and known and name not in shaped:
+            wanted = type_name(declared.attributes[name].type) if declared else "Cedar value"
             raise InvalidParameter("bad_parameter", f"{what} {name[:64]!r} is not a {wanted}")
     return shaped
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import cedarpy
 
 from authorizer.cedar.analysis import context_reads as analysis_reads
-from authorizer.cedar.coerce import DROPPED, given_record, to_cedar
+from authorizer.cedar.coerce import DROPPED, given_record
 from authorizer.cedar.engine import Decision, Engine, decision_of
 from authorizer.cedar.uids import parse_uid
 from authorizer.errors import DependencyError, Unauthorized
@@ -298,13 +298,13 @@ def _context(
                 token = authz.mapping.token_record(who.claims, definition)
                 if who.caller is not None:
                     who.caller.token_records[shape] = token
+    # As at the gateway: what the caller gave is all there or refused.
     if definition is None:  # no schema (or an undeclared action): plain JSON values only
-        shaped: Any = {k: to_cedar(v, None) for k, v in raw.items() if k != "request"}
+        plain = {k: v for k, v in raw.items() if k != "request"}
+        shaped = given_record(plain, None, given or (), "context attribute")
         if "request" in raw and "request" not in (given or {}):
             shaped["request"] = dict(raw["request"])  # ours, built from the HTTP request
-        shaped = {k: v for k, v in shaped.items() if v is not DROPPED}
     else:
-        # As at the gateway: what the caller gave is all there or refused.
         shaped = given_record(raw, definition.context, given or (), "context attribute")
     if token is not DROPPED:
         shaped["token"] = token
