@@ -209,16 +209,26 @@ def test_publish_with_bundle_upload_and_see_the_new_decision(
 # --- a bundle per tenant ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def tenants(
-    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
-) -> LiveAuthorizer:
+def tenant_bundles(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, claim: str = "tenant"
+) -> tuple[Path, dict[str, str]]:
+    """A bundle file per tenant (each reads its own document), and the settings that pick one
+    by the token's ``claim``."""
     folder = tmp_path / "tenants"
     folder.mkdir()
     for tenant in TENANTS:
         (folder / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
     env = {**shop_env(issuer, jwks_server, str(folder / "{tenant}.json")),
-           "CEDAR_TENANT_CLAIM": "tenant", "CEDAR_TENANT_BUNDLES_MAX": "2"}  # fmt: skip
+           "CEDAR_TENANT_CLAIM": claim}  # fmt: skip
+    return folder, env
+
+
+@pytest.fixture
+def tenants(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> LiveAuthorizer:
+    _, env = tenant_bundles(tmp_path, issuer, jwks_server)
+    env["CEDAR_TENANT_BUNDLES_MAX"] = "2"
     return LiveAuthorizer(Settings.from_env(env), clock=clock)
 
 
@@ -442,12 +452,7 @@ def test_a_backend_follows_each_tenants_bundle(
     from authorizer import Authorizer as Backend  # noqa: PLC0415
     from authorizer.cedar.bundle_source import BundleMissing  # noqa: PLC0415
 
-    folder = tmp_path / "tenants"
-    folder.mkdir()
-    for tenant in TENANTS:
-        (folder / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
-    env = {**shop_env(issuer, jwks_server, str(folder / "{tenant}.json")),
-           "CEDAR_TENANT_CLAIM": "tenant"}  # fmt: skip
+    folder, env = tenant_bundles(tmp_path, issuer, jwks_server)
     backend = Backend.from_env(env, clock=clock)
     gateway = authorizer_from_env(env, clock=clock)
     action = "get /docs/{docId}"
@@ -490,12 +495,7 @@ def test_a_backend_trusting_the_gateway_picks_the_tenants_bundle_from_its_contex
     from authorizer import Authorizer as Backend  # noqa: PLC0415
     from authorizer.sdk.middleware import identify  # noqa: PLC0415
 
-    folder = tmp_path / "tenants"
-    folder.mkdir()
-    for tenant in TENANTS:
-        (folder / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
-    env = {**shop_env(issuer, jwks_server, str(folder / "{tenant}.json")),
-           "CEDAR_TENANT_CLAIM": "custom:org"}  # fmt: skip
+    _, env = tenant_bundles(tmp_path, issuer, jwks_server, claim="custom:org")
     backend = Backend.from_env(env, clock=clock)
     gateway = authorizer_from_env(env, clock=clock)
     for tenant in TENANTS:
