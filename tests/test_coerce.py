@@ -683,3 +683,38 @@ def test_untyped_output_is_plain_json_and_never_typed(value: Any) -> None:
 def test_typed_output_conforms_to_its_type(value: Any, cedar_type: CedarType) -> None:
     result = to_cedar(value, cedar_type)
     assert result is DROPPED or conforms(result, cedar_type)
+
+
+# --- claims: refused, never dropped ------------------------------------------------------------
+
+
+def test_claims_that_cannot_take_their_declared_type_are_refused_by_path() -> None:
+    """From verified claims (a principal's attributes, ``context.token``) a declared value that
+    cannot take its type is refused; anywhere else (``record``) it is dropped, as before."""
+    from authorizer.cedar.coerce import claims_record  # noqa: PLC0415
+    from authorizer.errors import InvalidToken  # noqa: PLC0415
+
+    optional = lambda t: Attribute(t, required=False)  # noqa: E731
+    declared = rec(
+        level=optional(LONG),
+        groups=optional(SetType(rec(name=STRING, since=optional(DATETIME)))),
+        address=optional(rec(country=optional(STRING))),
+    )
+    good = {"level": "3", "groups": [{"name": "a"}], "address": {"country": "FR"}, "other": 1.5}
+    assert claims_record(good, declared, "claim") == {
+        "level": 3, "groups": [{"name": "a"}], "address": {"country": "FR"},
+    }  # fmt: skip
+    cases = {
+        "'level' is not a Long": {"level": "three"},
+        "'groups.since' is not a datetime": {"groups": [{"name": "a", "since": "yesterday"}]},
+        "'groups' is not a Set<": {"groups": [{"name": "a"}, "b"]},
+        "'address.country' is not a String": {"address": {"country": {"code": "FR"}}},
+        "'address' is not a ": {"address": "FR"},
+    }
+    for message, claims in cases.items():
+        assert record(claims, declared) != claims  # the lenient form drops or shortens it
+        with pytest.raises(InvalidToken, match=message) as refused:
+            claims_record(claims, declared, "claim")
+        assert refused.value.reason == "bad_claim"
+    # Null is no value, and an undeclared claim is nobody's: neither is refused.
+    assert claims_record({"level": None, "extra": [1.5]}, declared, "claim") == {}

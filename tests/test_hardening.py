@@ -39,7 +39,8 @@ namespace Shop {
   type Token = { "scope"?: Set<String> };
   entity Application;
   entity UserGroup;
-  entity User in [UserGroup] = { "tenant"?: String };
+  entity User in [UserGroup] = { "tenant"?: String, "level"?: Long,
+                                "profile"?: { "region"?: String } };
   entity Doc;
   action "get /docs" appliesTo { principal: User, resource: Application,
                                  context: { "token": Token } };
@@ -55,6 +56,13 @@ permit (principal in Shop::UserGroup::"readers", action, resource);
 
 @id("suspended-nothing")
 forbid (principal in Shop::UserGroup::"suspended", action, resource);
+
+@id("level-zero-nothing")
+forbid (principal, action, resource) when { principal has level && principal.level == 0 };
+
+@id("banned-scope-no-docs")
+forbid (principal, action == Shop::Action::"get /docs", resource)
+when { context.token has scope && context.token.scope.contains("banned") };
 
 @id("small-payments")
 permit (principal, action == Shop::Action::"post /pay", resource)
@@ -236,6 +244,32 @@ def test_a_duplicated_parameter_that_a_policy_reads_is_refused(
     v2 = apigw.http_v2_event("POST", "/pay", "/pay", headers={"authorization": f"Bearer {payer}"})
     v2["rawQueryString"] = "amount=100&amount=1000000"
     assert outcome(shop, v2) == "401"
+
+
+def test_a_claim_that_cannot_take_its_declared_type_is_refused_not_dropped(
+    shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """Dropped, `level: "zero"` made `principal has level` false, and the forbid on level 0 did
+    not hold: Allow. A claim a policy may read is all there or the request is refused."""
+    assert outcome(shop, get_docs(token(issuer, clock, ["readers"]))) == "Allow"
+    for level in (0, "0", " 0 "):
+        assert outcome(shop, get_docs(token(issuer, clock, ["readers"], level=level))) == "Deny"
+    for level in ("zero", 0.5, True, [0], {"n": 0}, 2**63):
+        mistyped = token(issuer, clock, ["readers"], level=level)
+        assert outcome(shop, get_docs(mistyped)) == "401", level
+    with pytest.raises(InvalidToken, match="claim 'level' is not a Long") as refused:
+        shop.mapping.principal_entities({"sub": "u1", "level": "zero"})
+    assert refused.value.reason == "bad_claim"
+    # Inside a record: named by its path. A null claim is no claim.
+    with pytest.raises(InvalidToken, match=r"'profile\.region' is not a String"):
+        shop.mapping.principal_entities({"sub": "u1", "profile": {"region": ["eu"]}})
+    assert outcome(shop, get_docs(token(issuer, clock, ["readers"], level=None))) == "Allow"
+    # The token's own record (context.token), which a policy reads, too: a Set<String> `scope`
+    # with one element that is no String was absent, and the forbid on "banned" did not hold.
+    assert outcome(shop, get_docs(token(issuer, clock, ["readers"], scope="a b"))) == "Allow"
+    assert outcome(shop, get_docs(token(issuer, clock, ["readers"], scope="banned"))) == "Deny"
+    bad_scope = token(issuer, clock, ["readers"], scope=["banned", ["x"]])
+    assert outcome(shop, get_docs(bad_scope)) == "401"
 
 
 # --- 9. one error contract ----------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Cognito sends `custom:*` attributes as strings and V1 pre-token hooks stringify everything, so a
 claim declared `Long` may arrive as "5000": it is converted. A value that cannot take the declared
-type is dropped (and the caller logs it); Cedar's own schema check then reports what is missing,
-which turns into a Deny. Without a schema, JSON values map to their natural Cedar forms.
+type is dropped, except from the claims (``claims_record``) and the request's own parameters
+(``given_record``), where it is refused: what a policy may read is all there or the request is
+refused. Without a schema, JSON values map to their natural Cedar forms.
 
 A set (or list) is all or nothing: one element that cannot take its type drops the whole value,
 never the element alone. A policy sees an absent attribute (``has`` is false) and can decide on
@@ -32,7 +33,7 @@ from authorizer.cedar.schema import (
     SetType,
     type_name,
 )
-from authorizer.errors import InvalidParameter
+from authorizer.errors import InvalidParameter, InvalidToken
 
 
 class _Dropped:
@@ -56,8 +57,20 @@ _DATETIME = (
 _DURATION_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000, 1)
 
 
-def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0) -> Any:
-    """The Cedar JSON form of ``value`` as ``cedar_type``, or ``DROPPED``."""
+class _Mistyped(Exception):
+    """A declared attribute, given, that cannot take its type (``strict`` coercion only); turned
+    into the caller's error before it leaves this module. ``path``: the attribute, outermost
+    first."""
+
+    def __init__(self, path: list[str], wanted: CedarType) -> None:
+        super().__init__(".".join(path))
+        self.path = path
+        self.wanted = wanted
+
+
+def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0, strict: bool = False) -> Any:
+    """The Cedar JSON form of ``value`` as ``cedar_type``, or ``DROPPED``. ``strict``: a declared
+    record attribute that is given (not null) but cannot take its type raises ``_Mistyped``."""
     if value is None or depth > MAX_DEPTH:
         return DROPPED
     if cedar_type is None:
@@ -65,17 +78,18 @@ def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0) -> Any:
     if isinstance(cedar_type, Primitive):
         return _primitive(value, cedar_type.name)
     if isinstance(cedar_type, SetType):
-        return _set(value, cedar_type.element, depth)
+        return _set(value, cedar_type.element, depth, strict)
     if isinstance(cedar_type, RecordType):
-        return record(value, cedar_type, depth)
+        return record(value, cedar_type, depth, strict)
     if isinstance(cedar_type, EntityRef):
         return _entity(value, cedar_type.name)
     return _extension(value, cedar_type)
 
 
-def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
+def record(value: Any, cedar_type: RecordType, depth: int = 0, strict: bool = False) -> Any:
     """Declared attributes only (unless the type admits others). A required attribute that is
-    missing stays missing: Cedar's schema check names it precisely."""
+    missing stays missing: Cedar's schema check names it precisely. ``strict``: see
+    ``to_cedar``."""
     if isinstance(value, str) and value.startswith("{"):
         value = _json(value)
     if type(value) is not dict and not isinstance(value, Mapping):  # (the ABC check is slow)
@@ -86,7 +100,7 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
         # Claims hold many values a type does not declare: look up the few it does.
         for name, wanted in declared.items():
             if name in value:
-                converted = to_cedar(value[name], wanted.type, depth + 1)
+                converted = _attribute(value[name], name, wanted.type, depth, strict)
                 if converted is not DROPPED:
                     out[name] = converted
         return out
@@ -99,10 +113,37 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0) -> Any:
                 continue
             converted = _untyped(item, depth + 1)
         else:
-            converted = to_cedar(item, attribute.type, depth + 1)
+            converted = _attribute(item, name, attribute.type, depth, strict)
         if converted is not DROPPED:
             out[name] = converted
     return out
+
+
+def _attribute(value: Any, name: str, wanted: CedarType, depth: int, strict: bool) -> Any:
+    """A declared attribute of a record at ``depth``, as ``to_cedar`` makes it."""
+    if not strict:
+        return to_cedar(value, wanted, depth + 1)
+    try:
+        converted = to_cedar(value, wanted, depth + 1, strict)
+    except _Mistyped as inner:
+        raise _Mistyped([name, *inner.path], inner.wanted) from None
+    if converted is DROPPED and value is not None:
+        raise _Mistyped([name], wanted)
+    return converted
+
+
+def claims_record(claims: Mapping[str, Any], declared: CedarType, what: str) -> Any:
+    """Verified claims as the declared type (a principal's attributes, ``context.token``). A
+    declared claim the token holds that cannot take its type is refused (``InvalidToken``), never
+    dropped: absent, a ``forbid`` guarded by ``principal has level`` would not hold. A null claim
+    counts as absent."""
+    try:
+        return to_cedar(claims, declared, 0, strict=True)
+    except _Mistyped as mistyped:
+        raise InvalidToken(
+            "bad_claim",
+            f"{what} {'.'.join(mistyped.path)[:128]!r} is not a {type_name(mistyped.wanted)}",
+        ) from None
 
 
 def given_record(
@@ -171,13 +212,13 @@ def _primitive(value: Any, name: str) -> Any:
     return DROPPED
 
 
-def _set(value: Any, element: CedarType, depth: int) -> Any:
+def _set(value: Any, element: CedarType, depth: int, strict: bool = False) -> Any:
     if isinstance(value, str):
         # A JSON array (a V1 hook stringifies lists) or space-separated words (OAuth `scope`).
         value = _json(value) if value.startswith("[") else value.split()
     if not isinstance(value, list):
         return DROPPED
-    items = [to_cedar(v, element, depth + 1) for v in value]
+    items = [to_cedar(v, element, depth + 1, strict) for v in value]
     return DROPPED if DROPPED in items else items
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from authorizer.cedar.coerce import (
     DROPPED,
+    claims_record,
     datetime_value,
     given_record,
     ip_value,
-    record,
     to_cedar,
 )
 from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel
@@ -122,7 +122,11 @@ class EntityMapping(NamedTuple):
         ]
         attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
         user = self.schema.entity_type(self.user_type) if self.schema else None
-        attrs = record(attributes, user.attributes) if user else to_cedar(attributes, None)
+        attrs = (
+            claims_record(attributes, user.attributes, "claim")
+            if user
+            else to_cedar(attributes, None)
+        )
         principal = {"uid": self.principal_uid(claims), "attrs": attrs, "parents": group_uids}
         return [principal, *({"uid": uid, "attrs": {}, "parents": []} for uid in group_uids)]
 
@@ -154,7 +158,7 @@ class EntityMapping(NamedTuple):
         if action is None:
             return to_cedar(token, None)
         declared = action.context.attributes.get("token")
-        return to_cedar(token, declared.type) if declared else DROPPED
+        return claims_record(token, declared.type, "token claim") if declared else DROPPED
 
     def context(
         self,
