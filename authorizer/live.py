@@ -52,7 +52,9 @@ from authorizer.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
-SAFE_TENANT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Matched whole (``fullmatch``: `$` would let a trailing newline through, which URL parsing then
+# strips, handing "acme\n" acme's bundle). "." and ".." are names of folders, not tenants.
+SAFE_TENANT = re.compile(r"(?!\.{1,2}\Z)[A-Za-z0-9._-]{1,64}")
 VERSIONS_KEPT = 2  # per bundle: the current one and the one requests in flight may still hold
 
 
@@ -258,7 +260,7 @@ class LiveAuthorizer:
     def tenant_of(self, claims: Mapping[str, Any]) -> str:
         """The tenant claim: a safe name (it becomes part of a bundle's key), or 401."""
         tenant = claims.get(self.tenant_claim) if self.tenant_claim else None
-        if not isinstance(tenant, str) or not SAFE_TENANT.match(tenant):
+        if not isinstance(tenant, str) or not SAFE_TENANT.fullmatch(tenant):
             raise InvalidToken("bad_tenant", f"{self.tenant_claim} is missing or not a safe name")
         return tenant
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from authorizer import live as live_module
 from authorizer import pdp as pdp_module
 from authorizer.cedar.bundle import make_bundle
-from authorizer.cedar.bundle_source import BundleUnavailable
+from authorizer.cedar.bundle_source import BundleUnavailable, bundle_source
 from authorizer.cedar.schema import cedarschema_to_json
 from authorizer.config import Settings
 from authorizer.errors import ConfigError, DependencyError
@@ -235,7 +235,9 @@ def tenants(
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(
-    tenant=st.sampled_from([*TENANTS, "hooli", "../acme", "", "acme/x", "a" * 65]),
+    tenant=st.sampled_from(
+        [*TENANTS, "hooli", "../acme", "", "acme/x", "a" * 65, "acme\n", ".", ".."]
+    ),
     owner=st.sampled_from([*TENANTS, "hooli"]),
 )
 def test_no_request_is_decided_by_another_tenants_bundle(
@@ -249,6 +251,31 @@ def test_no_request_is_decided_by_another_tenants_bundle(
         assert result == "Allow"
     else:
         assert result == "Deny"  # another tenant's document, or no bundle at all
+
+
+def test_a_tenant_named_like_a_folder_or_ending_in_a_newline_is_refused(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """With ``<root>/{tenant}/bundle.json``, the tenants "." and ".." loaded the bundles at
+    ``<root>`` and above it (an open one here: Allow). "acme\\n" passed the name check (`$`
+    matches before a final newline), and on S3 urlsplit dropped the newline: acme's bundle."""
+    root = tmp_path / "tenants"
+    (root / "acme").mkdir(parents=True)
+    (root / "acme" / "bundle.json").write_bytes(shop_bundle(doc_policy("acme")))
+    everyone = "permit (principal, action, resource);"
+    for folder in (root, tmp_path):
+        (folder / "bundle.json").write_bytes(shop_bundle(everyone))
+    env = {**shop_env(issuer, jwks_server, str(root / "{tenant}" / "bundle.json")),
+           "CEDAR_TENANT_CLAIM": "tenant"}  # fmt: skip
+    live = LiveAuthorizer(Settings.from_env(env), clock=clock)
+    for tenant, expected in (("acme", "Allow"), (".", "401"), ("..", "401"), ("acme\n", "401")):
+        token = issuer.token("u1", extra={"tenant": tenant}, now=clock())
+        assert outcome(live, get_doc(token, "acme-doc")) == expected, tenant
+    with pytest.raises(BundleUnavailable, match="s3://bucket/key"):
+        bundle_source("s3://bundles/tenants/acme\n.json", client=object())
+    assert bundle_source("s3://bundles/tenants/acme.json", client=object()).url == (
+        "s3://bundles/tenants/acme.json"
+    )
 
 
 def test_a_fresh_token_is_verified_once_to_pick_the_bundle_and_decide(

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from authorizer.cedar.bundle import MAX_BUNDLE_BYTES, engine_of, read_bundle
 from authorizer.cedar.engine import Engine
@@ -110,10 +109,11 @@ def bundle_source(url: str, aws: AwsSettings = AWS_DEFAULTS, client: Any = None)
     """The source of ``url``: ``s3://bucket/key`` or a local path."""
     if not url.startswith("s3://"):
         return FileSource(Path(url))
-    parts = urlsplit(url)
-    if not parts.netloc or not parts.path.strip("/"):
-        raise BundleUnavailable(f"{url}: an S3 bundle is s3://bucket/key")
-    return S3Source(parts.netloc, parts.path.lstrip("/"), client or s3_client(aws))
+    # Split by hand: urlsplit silently removes tabs and newlines, so two URLs would name one key.
+    bucket, _, key = url[len("s3://") :].partition("/")
+    if not bucket or not key.strip("/") or not url.isprintable():
+        raise BundleUnavailable(f"{url!r}: an S3 bundle is s3://bucket/key")
+    return S3Source(bucket, key.lstrip("/"), client or s3_client(aws))
 
 
 def s3_client(aws: AwsSettings) -> Any:
