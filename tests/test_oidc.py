@@ -176,3 +176,45 @@ def test_without_a_schema_a_context_value_that_is_no_cedar_value_is_refused(
     assert not backend.authorize_token(token, "refund", app, {"amount": 5000}).allowed
     with pytest.raises(InvalidRequest, match="'amount' is not a Cedar value"):
         backend.authorize_token(token, "refund", app, {"amount": 5000.5})
+
+
+@pytest.mark.parametrize("with_schema", [False, True])
+def test_a_context_value_the_caller_gives_is_refused_when_any_part_of_it_is_unusable(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock, with_schema: bool
+) -> None:
+    """Nested inside a record (or a record in a set), a part that cannot take its type was
+    dropped alone: `{"rx": {"qty": 31.5}}` reached Cedar as `{"rx": {}}`, the forbid on the
+    quantity did not hold, and the backend then used 31.5."""
+    from authorizer import Authorizer as Backend  # noqa: PLC0415
+
+    (tmp_path / "p.cedar").write_text(
+        'permit (principal, action == Api::Action::"prescribe", resource);\n'
+        "forbid (principal, action, resource)\n"
+        "when { context has rx && context.rx has qty && context.rx.qty > 30 };"
+    )
+    env = {"AUTH_ISSUER": oidc.issuer, "AUTH_CLIENT_IDS": "spa-client",
+           "CEDAR_POLICY_DIR": str(tmp_path), "CEDAR_NAMESPACE": "Api", "CEDAR_SCHEMA": "none",
+           "CEDAR_ENTITIES": "none"}  # fmt: skip
+    if with_schema:
+        (tmp_path / "s.cedarschema").write_text(
+            "namespace Api { entity User; entity UserGroup; entity Application;\n"
+            '  action "prescribe" appliesTo { principal: User, resource: Application,\n'
+            '    context: { "rx"?: { "qty"?: Long, "notes"?: Set<{ "by"?: String }> } } }; }'
+        )
+        env["CEDAR_SCHEMA"] = str(tmp_path / "s.cedarschema")
+    backend = Backend.from_env(env, clock=clock)
+    token = oidc.sign(base_claims(oidc, clock.now, azp="spa-client", scp="read"))
+    app = 'Api::Application::"Api"'
+    assert backend.authorize_token(token, "prescribe", app, {"rx": {"qty": 3}}).allowed
+    assert not backend.authorize_token(token, "prescribe", app, {"rx": {"qty": 31}}).allowed
+    # 31.5 (Cedar has no floats); in a record in a set, a record for a String, or (without a
+    # schema) a float; a forged extension value.
+    refused = [{"rx": {"qty": 31.5}}, {"rx": {"qty": 31, "notes": [{"by": "a"}, {"by": 0.5}]}}]
+    if with_schema:
+        refused.append({"rx": {"qty": 31, "notes": [{"by": {"x": 1}}]}})
+    else:
+        refused.append({"rx": {"qty": 31, "extra": [1, {"__extn": {"fn": "ip", "arg": "::"}}]}})
+    for context in refused:
+        with pytest.raises(InvalidRequest, match=r"context attribute 'rx\.") as error:
+            backend.authorize_token(token, "prescribe", app, context)
+        assert error.value.reason == "bad_parameter"

@@ -62,7 +62,7 @@ class _Mistyped(Exception):
     into the caller's error before it leaves this module. ``path``: the attribute, outermost
     first."""
 
-    def __init__(self, path: list[str], wanted: CedarType) -> None:
+    def __init__(self, path: list[str], wanted: CedarType | None) -> None:
         super().__init__(".".join(path))
         self.path = path
         self.wanted = wanted
@@ -74,7 +74,7 @@ def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0, strict: b
     if value is None or depth > MAX_DEPTH:
         return DROPPED
     if cedar_type is None:
-        return _untyped(value, depth)
+        return _untyped(value, depth, strict)
     if isinstance(cedar_type, Primitive):
         return _primitive(value, cedar_type.name)
     if isinstance(cedar_type, SetType):
@@ -119,7 +119,7 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0, strict: bool = Fa
     return out
 
 
-def _attribute(value: Any, name: str, wanted: CedarType, depth: int, strict: bool) -> Any:
+def _attribute(value: Any, name: str, wanted: CedarType | None, depth: int, strict: bool) -> Any:
     """A declared attribute of a record at ``depth``, as ``to_cedar`` makes it."""
     if not strict:
         return to_cedar(value, wanted, depth + 1)
@@ -142,7 +142,7 @@ def claims_record(claims: Mapping[str, Any], declared: CedarType, what: str) -> 
     except _Mistyped as mistyped:
         raise InvalidToken(
             "bad_claim",
-            f"{what} {'.'.join(mistyped.path)[:128]!r} is not a {type_name(mistyped.wanted)}",
+            f"{what} {'.'.join(mistyped.path)[:128]!r} is not a {_name(mistyped.wanted)}",
         ) from None
 
 
@@ -151,9 +151,10 @@ def given_record(
 ) -> dict[str, Any]:
     """``raw`` as Cedar values (shaped to ``declared``; None: no schema, plain JSON values) for
     a context the caller gave (``given``: the attributes it gave, as opposed to ours). One that
-    cannot take its type is refused (``InvalidParameter``, naming it as ``what``): dropped, a
-    policy would decide as if it were not given (a ``forbid`` guarded by ``context has amount``
-    would not hold) while the backend reads what was sent."""
+    cannot take its type, whole or at any depth, is refused (``InvalidParameter``, naming it as
+    ``what`` with its path): dropped, a policy would decide as if it were not given (a
+    ``forbid`` guarded by ``context has amount`` would not hold) while the backend reads what
+    was sent."""
     if declared is None:
         plain = {name: to_cedar(value, None) for name, value in raw.items()}
         shaped = {name: value for name, value in plain.items() if value is not DROPPED}
@@ -161,14 +162,27 @@ def given_record(
         typed = record(raw, declared)
         shaped = typed if isinstance(typed, dict) else {}
     for name in given:
-        known = declared is None or name in declared.attributes
-        if name in raw and known and name not in shaped:
-            wanted = type_name(declared.attributes[name].type) if declared else "Cedar value"
-            raise InvalidParameter("bad_parameter", f"{what} {name[:64]!r} is not a {wanted}")
+        if name not in raw or (declared is not None and name not in declared.attributes):
+            continue
+        wanted = declared.attributes[name].type if declared is not None else None
+        try:
+            if raw[name] is not None:  # given as null: refused as given in no Cedar form
+                _attribute(raw[name], name, wanted, 0, True)
+                continue
+            path, mistyped = [name], wanted
+        except _Mistyped as refused:
+            path, mistyped = refused.path, refused.wanted
+        raise InvalidParameter(
+            "bad_parameter", f"{what} {'.'.join(path)[:64]!r} is not a {_name(mistyped)}"
+        )
     return shaped
 
 
-def _untyped(value: Any, depth: int) -> Any:
+def _name(wanted: CedarType | None) -> str:
+    return type_name(wanted) if wanted is not None else "Cedar value"
+
+
+def _untyped(value: Any, depth: int, strict: bool = False) -> Any:
     if depth > MAX_DEPTH or value is None:
         return DROPPED
     if isinstance(value, bool | str):
@@ -178,11 +192,18 @@ def _untyped(value: Any, depth: int) -> Any:
     if isinstance(value, float):
         return int(value) if value.is_integer() and _I64[0] <= value <= _I64[1] else DROPPED
     if isinstance(value, list):
-        items = [_untyped(v, depth + 1) for v in value]
+        items = [_untyped(v, depth + 1, strict) for v in value]
         return DROPPED if DROPPED in items else items
     if isinstance(value, Mapping):
         if any(isinstance(k, str) and k.startswith("__") for k in value):
             return DROPPED  # `__entity` / `__extn` in a claim would forge a typed Cedar value
+        if strict:
+            return {
+                k: v
+                for k, item in value.items()
+                if isinstance(k, str)
+                and (v := _attribute(item, k, None, depth, True)) is not DROPPED
+            }
         converted = {k: _untyped(v, depth + 1) for k, v in value.items() if isinstance(k, str)}
         return {k: v for k, v in converted.items() if v is not DROPPED}
     return DROPPED
