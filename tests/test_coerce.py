@@ -487,6 +487,7 @@ ACCEPTED: list[tuple[ExtensionType, Any, str]] = [
     (DECIMAL, "922337203685477.5807", "922337203685477.5807"),
     (DECIMAL, 12, "12.0000"),
     (DECIMAL, 1.25, "1.2500"),
+    (DECIMAL, 0.1, "0.1000"),  # the float nearest 0.1 is 0.1 to Cedar's 4 places
     (DECIMAL, extn("decimal", "3.14"), "3.14"),
     (DATETIME, "2024-02-29", "2024-02-29"),
     (DATETIME, "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z"),
@@ -529,6 +530,10 @@ def test_extension_accepted(cedar_type: ExtensionType, value: Any, arg: str) -> 
         (DECIMAL, "1234567890123456.0"),
         (DECIMAL, True),
         (DECIMAL, 1e20),
+        # More places than Cedar's 4: never rounded (100.0000 would pass `greaterThan(100.0)`).
+        (DECIMAL, 100.00004),
+        (DECIMAL, 0.99999),
+        (DECIMAL, 0.00004),
         (DECIMAL, float("nan")),
         (DATETIME, "2024-1-1"),
         (DATETIME, "2024-01-01T10:00Z"),

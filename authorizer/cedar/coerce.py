@@ -267,6 +267,10 @@ def _extension(value: Any, cedar_type: ExtensionType) -> Any:
         except (OverflowError, ValueError, OSError):
             return DROPPED
     elif name == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
+        # Cedar's decimal has 4 places: a float with more is not rounded into one (100.00004
+        # would pass a `forbid` on greaterThan(decimal("100.0"))).
+        if isinstance(value, float) and float(f"{value:.4f}") != value:
+            return DROPPED
         value = f"{value:.4f}"
     elif name == "duration" and isinstance(value, int) and not isinstance(value, bool):
         value = f"{value}s"
