@@ -347,6 +347,22 @@ def test_redact_nested_paths_lists_and_explicit_maps(
     )
 
 
+def test_redact_walks_tuples_and_refuses_objects_it_cannot_look_inside(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """A tuple was passed through as it was, salary and all (JSON serialises it as a list)."""
+    token = user_token(issuer, "alice", clock.now)
+    doc = {"id": "emp-001", "history": ({"salary": 1, "year": 2020}, ({"salary": 2},), 7)}
+    out = authz.redact(doc, token, emp("emp-001"), {"history.salary": "view_salary"})
+    assert out == {"id": "emp-001", "history": ({"year": 2020}, ({},), 7)}
+
+    class Pay:
+        salary = 1
+
+    with pytest.raises(ValueError, match="'salary' inside a Pay"):
+        authz.redact({"history": [Pay()]}, token, emp("emp-001"), {"history.salary": "view_salary"})
+
+
 def test_redact_refuses_malformed_arguments(
     authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:

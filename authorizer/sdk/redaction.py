@@ -1,9 +1,10 @@
 """Field-level redaction: a document without the fields the caller may not view.
 
-``view_<path>`` actions guard fields (``view_salary`` guards ``salary``; dotted paths nest, lists
-are walked), or an explicit ``{path: action}`` map does; every guarded field of every document is
-decided in one batch (``authorizer.sdk.api.decide``). The input is never changed. Anything that
-fails inside a decision is a Deny, so the field is removed.
+``view_<path>`` actions guard fields (``view_salary`` guards ``salary``; dotted paths nest,
+lists and tuples are walked; an object that is neither a mapping nor a sequence is refused), or
+an explicit ``{path: action}`` map does; every guarded field of every document is decided in one
+batch (``authorizer.sdk.api.decide``). The input is never changed. Anything that fails inside a
+decision is a Deny, so the field is removed.
 """
 
 from __future__ import annotations
@@ -119,19 +120,32 @@ def _path(path: str) -> tuple[str, ...]:
     return parts
 
 
+# Values that hold no fields. Anything else that is neither a mapping nor a sequence (an object
+# whose attributes might be the field) is refused, never passed through unredacted.
+_LEAVES = (str, bytes, bytearray, int, float, type(None))
+
+
 def _present(value: Any, path: tuple[str, ...]) -> bool:
-    if isinstance(value, list):
-        return any(_present(item, path) for item in value)
-    if not isinstance(value, Mapping) or path[0] not in value:
+    if isinstance(value, Mapping):
+        return path[0] in value and (len(path) == 1 or _present(value[path[0]], path[1:]))
+    if isinstance(value, _LEAVES):
         return False
-    return len(path) == 1 or _present(value[path[0]], path[1:])
+    if isinstance(value, Sequence):  # lists, tuples: every item
+        return any(_present(item, path) for item in value)
+    raise ValueError(
+        f"cannot redact {'.'.join(path)!r} inside a {type(value).__name__}: "
+        "documents are mappings, sequences and JSON values"
+    )
 
 
 def _without(value: Any, path: tuple[str, ...]) -> Any:
-    if isinstance(value, list):
-        return [_without(item, path) for item in value]
-    if not isinstance(value, Mapping) or path[0] not in value:
-        return value
-    if len(path) == 1:
-        return {k: v for k, v in value.items() if k != path[0]}
-    return {**value, path[0]: _without(value[path[0]], path[1:])}
+    if isinstance(value, Mapping):
+        if path[0] not in value:
+            return value
+        if len(path) == 1:
+            return {k: v for k, v in value.items() if k != path[0]}
+        return {**value, path[0]: _without(value[path[0]], path[1:])}
+    if isinstance(value, Sequence) and not isinstance(value, _LEAVES):
+        items = [_without(item, path) for item in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return value
