@@ -299,6 +299,13 @@ class Authorizer:
             return self._decide_token_level(request, caller, match)
         action = match.route.action_uid
         resource = self.mapping.resource_uid(match)
+        declared = match.route.resource_types
+        if declared and resource["type"] not in declared:
+            # Decided on the Application, a request the schema says cannot exist would reach
+            # policies that never looked at its resource (Cedar checks no types here).
+            why = f"the action applies to {', '.join(declared)}: this route gives none of them"
+            unbuildable = Decision(False, "Deny", (), (why,))
+            return Outcome(unbuildable, principal, action, resource)
         # Key on what Cedar is given: the caller (its entities and token records, made from the
         # claims its key covers), the route, the resource and the context attributes the
         # policies name beyond the token. Not on the token itself: a user's next token with the

@@ -316,3 +316,49 @@ def test_log_lines_cap_values_taken_from_the_request(
     assert record["principal"] == "u1"
     assert record["resource"].startswith('Shop::Doc::"ddd')
     assert record["resource"].endswith(f"(+{len(huge) + 13 - MAX_LOGGED_VALUE} chars)")
+
+
+FILES_SCHEMA = """
+namespace Files {
+  entity Application;
+  entity UserGroup;
+  entity User in [UserGroup];
+  entity Folder;
+  entity Document in [Folder];
+  entity Report;
+  action "get /items/{itemId}" appliesTo { principal: User, resource: [Document, Folder] };
+  action "get /folders/{folderId}/files/{fileName}" appliesTo { principal: User, resource: Folder };
+  action "get /reports" appliesTo { principal: User, resource: Report };
+}
+"""
+FILES_POLICIES = """
+@id("everyone") permit (principal, action, resource);
+@id("locked") forbid (principal, action, resource in Files::Folder::"locked");
+"""
+
+
+def test_a_route_that_cannot_give_its_actions_resource_is_denied_and_ids_follow_names(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """Two declared resource types (or one, and no id in the path): the request was decided on
+    the Application, which no forbid on a folder reaches: Allow. And on
+    /folders/{folderId}/files/{fileName} the Folder was the last parameter, the file's name."""
+    (tmp_path / "p.cedar").write_text(FILES_POLICIES)
+    (tmp_path / "s.cedarschema").write_text(FILES_SCHEMA)
+    env = {"AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+           "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path),
+           "CEDAR_SCHEMA": str(tmp_path / "s.cedarschema"), "CEDAR_ENTITIES": "none"}  # fmt: skip
+    files = Authorizer.from_env(env, clock=clock)
+    bearer = {"Authorization": f"Bearer {token(issuer, clock, [])}"}
+
+    def get(path: str, template: str) -> str:
+        return outcome(files, apigw.rest_request_event("GET", path, template, headers=bearer))
+
+    assert get("/items/locked", "/items/{itemId}") == "Deny"
+    assert get("/items/open", "/items/{itemId}") == "Deny"
+    assert get("/reports", "/reports") == "Deny"
+    answer = files.handle(apigw.rest_request_event("GET", "/reports", "/reports", headers=bearer))
+    assert answer["context"]["determiningPolicies"] == ""
+    route = "/folders/{folderId}/files/{fileName}"
+    assert get("/folders/open/files/locked", route) == "Allow"
+    assert get("/folders/locked/files/open", route) == "Deny"

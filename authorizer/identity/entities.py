@@ -132,11 +132,15 @@ class EntityMapping(NamedTuple):
 
     def resource_uid(self, match: RouteMatch) -> dict[str, str]:
         """A typed resource when the action applies to exactly one non-Application type and the
-        route carries its id as the last path parameter; otherwise the Application."""
+        route carries its id: the path parameter named after the type (``folderId``,
+        ``folder_id`` or ``folder`` for ``Folder``), else the last one; otherwise the
+        Application (which the caller checks against the action's declared types)."""
         typed = [t for t in match.route.resource_types if t != self.application["type"]]
         parameters = match.route.parameters
-        if len(typed) == 1 and parameters and parameters[-1] in match.path_parameters:
-            return {"type": typed[0], "id": match.path_parameters[parameters[-1]]}
+        if len(typed) == 1 and parameters:
+            name = id_parameter(typed[0], parameters)
+            if name in match.path_parameters:
+                return {"type": typed[0], "id": match.path_parameters[name]}
         return self.application
 
     def token_shape(self, action: ActionDef | None) -> object:
@@ -195,6 +199,15 @@ class EntityMapping(NamedTuple):
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped
+
+
+def id_parameter(resource_type: str, parameters: tuple[str, ...]) -> str:
+    """The path parameter carrying a ``resource_type``'s id: the one named after the type (on
+    ``/folders/{folderId}/files/{fileName}`` a Folder is ``folderId``, not the file's name),
+    else the last."""
+    base = resource_type.rsplit("::", 1)[-1].lower()
+    named = [p for p in parameters if p.lower() in (f"{base}id", f"{base}_id", base)]
+    return named[0] if len(named) == 1 else parameters[-1]
 
 
 def claim_at(claims: Mapping[str, Any], name: str) -> Any:
