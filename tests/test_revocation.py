@@ -401,7 +401,8 @@ def test_the_cli_writes_each_kind_of_item_with_its_expiry(
     user = item(moto_server, table, "sub#alice")
     assert user is not None
     before = int(user["revoked_before"]["N"])
-    assert started <= before <= int(time.time())
+    # The end of the second: a token issued earlier in it (iat == now rounded down) is revoked.
+    assert started + 1 <= before <= int(time.time()) + 1
     assert int(user["expires_at"]["N"]) == before + 86_400
     assert revoke("--sub", "bob", "--before", "1795000000", "--expires", "1795090000") == 0
     assert item(moto_server, table, "sub#bob") == {
@@ -462,10 +463,15 @@ class MemoryLookup:
         return {k: self.items[k] for k in keys if k in self.items}
 
 
-def test_token_keys_take_string_claims_only() -> None:
+def test_token_keys_are_what_the_cli_writes_and_unkeyable_ids_are_refused() -> None:
+    """A numeric jti was left out, so `revoke --jti 90210` never reached the token."""
     claims = {"jti": "a", "origin_jti": "b", "sub": "c#d"}
     assert token_keys(claims) == ["jti#a", "origin_jti#b", "sub#c#d"]
-    assert token_keys({"jti": 7, "origin_jti": "", "sub": "s"}) == ["sub#s"]
+    assert token_keys({"jti": 90210, "origin_jti": "", "sub": "s"}) == ["jti#90210", "sub#s"]
+    for odd in (1.5, True, ["a"], {"a": 1}):
+        with pytest.raises(InvalidToken, match="jti is neither") as refused:
+            token_keys({"jti": odd, "sub": "s"})
+        assert refused.value.reason == "bad_claim"
 
 
 def test_a_key_is_asked_again_only_after_the_ttl(clock: FakeClock) -> None:

@@ -72,10 +72,20 @@ class RevocationLookup(Protocol):
 
 
 def token_keys(claims: Mapping[str, Any]) -> list[str]:
-    """The table keys that can revoke a token: its jti, its origin_jti, its sub (strings only:
-    a verified token's claims come from the issuer, which writes them as strings)."""
-    return [prefix + value for claim, prefix in CLAIM_PREFIXES
-            if isinstance(value := claims.get(claim), str) and value]  # fmt: skip
+    """The table keys that can revoke a token: its jti, its origin_jti, its sub. A whole number
+    is keyed as `revoke --jti 90210` writes it; any other value that is not a string could
+    never be revoked, so the token is refused (``bad_claim``)."""
+    keys: list[str] = []
+    for claim, prefix in CLAIM_PREFIXES:
+        value = claims.get(claim)
+        if isinstance(value, str):
+            if value:
+                keys.append(prefix + value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            keys.append(f"{prefix}{value}")
+        elif value is not None:
+            raise InvalidToken("bad_claim", f"{claim} is neither a string nor a whole number")
+    return keys
 
 
 class RevocationList:

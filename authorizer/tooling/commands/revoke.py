@@ -6,7 +6,9 @@
 --origin-jti J   revoke a Cognito refresh-token family: every access and ID token issued from one
                  refresh token carries its `origin_jti`.
 --sub S          revoke every token of a user issued before --before (epoch seconds; default:
-                 now). A later revocation of the same user is never moved back.
+                 the end of this second, so a token issued earlier in it, whose whole-second
+                 `iat` equals now rounded down, is revoked too). A later revocation of the same
+                 user is never moved back.
 --table T        the table (default: $REVOCATION_TABLE).
 --expires EPOCH  when DynamoDB's TTL may delete the item: the `exp` of the token (for --jti and
                  --origin-jti; for a family, the refresh token's `exp` unless the refresh token is
@@ -98,7 +100,8 @@ def revocation_item(args: argparse.Namespace, now: int) -> tuple[dict[str, Any],
         expires = args.expires if args.expires is not None else now + MAX_TOKEN_LIFETIME
         item[EXPIRES_AT] = {"N": str(expires)}
         return item, None
-    before = args.before if args.before is not None else now
+    # `iat` is whole seconds: "before now" rounded down would spare the tokens of this second.
+    before = args.before if args.before is not None else now + 1
     expires = args.expires if args.expires is not None else before + MAX_TOKEN_LIFETIME
     item[REVOKED_BEFORE] = {"N": str(before)}
     item[EXPIRES_AT] = {"N": str(expires)}
