@@ -377,6 +377,13 @@ def issuer_settings(fields: Mapping[str, object], label: Callable[[str], str]) -
     token_use = (_text(fields, "token_use", label) or "access").strip().lower()
     if token_use not in ("access", "id", "any"):
         raise ConfigError(f"{label('token_use')} must be access, id or any, not {token_use!r}")
+    if token_use != "access" and not client_ids:
+        # An ID token's `aud` is the application it was issued to; AUTH_AUDIENCE names an API,
+        # which ID tokens do not carry. Unchecked, any application's ID token would do.
+        raise ConfigError(
+            f"{label('client_ids')} is required when ID tokens are accepted "
+            f"({label('token_use')} {token_use}): it says whose ID tokens count"
+        )
     groups_claim = _text(fields, "groups_claim", label) or (
         "cognito:groups" if pool_id else "groups"
     )

@@ -290,7 +290,17 @@ def test_bad_flags(raw: str) -> None:
     ("raw", "expected"), [("access", "access"), ("ID", "id"), (" any ", "any")]
 )
 def test_token_use(raw: str, expected: str) -> None:
-    assert settings(AUTH_ISSUER=OIDC, AUTH_TOKEN_USE=raw).token_use == expected
+    found = settings(AUTH_ISSUER=OIDC, AUTH_TOKEN_USE=raw, AUTH_CLIENT_IDS="spa")
+    assert found.token_use == expected
+
+
+@pytest.mark.parametrize("use", ["id", "any"])
+def test_id_tokens_need_the_applications_they_may_come_from(use: str) -> None:
+    """Without AUTH_CLIENT_IDS an ID token's `aud` went unchecked (AUTH_AUDIENCE applies to
+    access tokens): any application's ID token from the issuer was accepted."""
+    message = refused(AUTH_ISSUER=OIDC, AUTH_TOKEN_USE=use, AUTH_AUDIENCE="https://api")
+    assert message.startswith("AUTH_CLIENT_IDS is required when ID tokens are accepted")
+    assert settings(AUTH_ISSUER=OIDC, AUTH_AUDIENCE="https://api").token_use == "access"
 
 
 @pytest.mark.parametrize("raw", ["refresh", "id,access", "both"])
