@@ -320,3 +320,59 @@ def test_comment_ended_by_a_lone_carriage_return() -> None:
     text = f"// old Mac line end\r{ALLOW}\n{ALLOW}"
     assert len(statements(text)) == 2
     assert [s.line for s in parse_file(Path("c.cedar"), text)] == [1, 2]
+
+
+DEEP_CASES = {
+    "brackets": "permit (principal, action, resource) when { " + "(" * 1000 + "true"
+    + ")" * 1000 + " };",
+    "sets": "permit (principal, action, resource) when { " + "[" * 800 + "1" + "]" * 800
+    + " == [1] };",
+    "ifs": "permit (principal, action, resource) when { " + "if true then " * 6000 + "true"
+    + " else false" * 6000 + " };",
+    "accesses": "permit (principal, action, resource) when { context" + ".a" * 30000 + " == 1 };",
+}  # fmt: skip
+DEEP_SCRIPT = """
+import json, sys
+from pathlib import Path
+from authorizer.cedar.policies import parse_file
+from authorizer.cedar.uids import UidError, parse_uid
+from authorizer.errors import PolicyError
+from authorizer.tooling.authoring.checks import parse_problems
+out = {}
+for name, text in json.loads(sys.stdin.read()).items():
+    try:
+        parse_file(Path(name + ".cedar"), text)
+        out[name] = "parsed"
+    except PolicyError as error:
+        out[name] = str(error)
+    out[name + " (validate)"] = [p.message for p in parse_problems({Path(name): text})]
+try:
+    parse_uid('User::"a", action, resource) when { ' + "(" * 1000 + "true" + ")" * 1000)
+except UidError as error:
+    out["uid"] = str(error)
+print(json.dumps(out))
+"""
+
+
+def test_policies_nested_deeper_than_cedars_parser_can_go_are_refused_not_a_crash() -> None:
+    """Cedar's parser overflows its stack (the process dies: SIGSEGV) on ~700 nested brackets,
+    thousands of nested `if`s or of `.a` in a row; a bundle holding one killed the running
+    authorizer. Each is a precise parse error instead. In a child process: on code without
+    the check, the child dies, not the test run."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    done = subprocess.run([sys.executable, "-c", DEEP_SCRIPT], input=json.dumps(DEEP_CASES),
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    found = json.loads(done.stdout)
+    expected = {"brackets": "brackets nest 1001 deep", "sets": "brackets nest 801 deep",
+                "ifs": "more than 200 `if`s", "accesses": "more than 1000 `.name` accesses"}  # fmt: skip
+    for name, says in expected.items():
+        assert found[name].startswith(f"{name}.cedar: policy does not parse: "), found
+        assert says in found[name]
+        assert [says in m for m in found[f"{name} (validate)"]] == [True]
+    assert "brackets nest 1001 deep" in found["uid"]
+    # Far below those depths, nothing a person writes is refused.
+    assert policies.nesting_problem(DEEP_CASES["brackets"].replace("(" * 1000, "(" * 90)
+                                    .replace(")" * 1000, ")" * 90)) is None  # fmt: skip

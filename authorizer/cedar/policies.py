@@ -48,7 +48,8 @@ class LoadedPolicies(NamedTuple):
 # One pass over a file: strings (an unterminated one runs to the end; an escape skips line
 # breaks to the character it escapes), `//` comments (ended by CR or LF, as Cedar ends them) and
 # the `;` outside both, which ends a statement.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\[\r\n]*[^\r\n]|\\[\r\n]*\Z)*"?|//[^\r\n]*|;')
+_STRING_OR_COMMENT = r'"(?:[^"\\]|\\[\r\n]*[^\r\n]|\\[\r\n]*\Z)*"?|//[^\r\n]*'
+_TOKENS = re.compile(_STRING_OR_COMMENT + "|;")
 _VISIBLE = re.compile(r"\S")
 
 
@@ -84,6 +85,40 @@ def statements(text: str) -> list[tuple[int, str]]:
     return found
 
 
+# Cedar's parser recurses, and past ~650 nested brackets (or thousands of nested `if`s, or of
+# `.a` in a row) it overflows its stack: the process dies (a segfault, not an error), a running
+# authorizer with it when a bundle holds such a text. Texts far beyond anything written by
+# hand, and far below those depths, are refused before Cedar reads them.
+MAX_NESTING = 100  # brackets: ( [ {
+MAX_IFS = 200  # per statement
+MAX_ACCESS_CHAIN = 1000  # `.name` in a row
+_STRINGS_AND_COMMENTS = re.compile(_STRING_OR_COMMENT)
+_BRACKETS = re.compile(r"[()\[\]{}]")
+_IF = re.compile(r"\bif\b")
+_ACCESS_CHAIN = re.compile(rf"(?:\.\s*[A-Za-z_]\w*\s*){{{MAX_ACCESS_CHAIN + 1}}}")
+
+
+def nesting_problem(text: str) -> str | None:
+    """Why Cedar must not be given ``text`` (None: it may): nested too deep for its parser."""
+    code = _STRINGS_AND_COMMENTS.sub(" ", text)
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(code):
+        if bracket in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+    if deepest > MAX_NESTING:
+        return f"brackets nest {deepest} deep (at most {MAX_NESTING})"
+    if code.count("if") > MAX_IFS:  # (a cheap bound first: most texts stop here)
+        for statement in code.split(";"):
+            if len(_IF.findall(statement)) > MAX_IFS:
+                return f"a policy holds more than {MAX_IFS} `if`s"
+    if _ACCESS_CHAIN.search(code):
+        return f"more than {MAX_ACCESS_CHAIN} `.name` accesses in a row"
+    return None
+
+
 def _locate_parse_error(text: str) -> int | None:
     """Line of the first statement that does not parse on its own."""
     for line, statement in statements(text):
@@ -96,6 +131,9 @@ def _locate_parse_error(text: str) -> int | None:
 
 def parse_file(path: Path, text: str, name: str | None = None) -> list[PolicySource]:
     """``name`` (the path relative to the policy directory) names policies without an @id."""
+    deep = nesting_problem(text)
+    if deep is not None:
+        raise PolicyError(f"{path}: policy does not parse: {deep}")
     try:
         document = json.loads(cedarpy.policies_to_json_str(text))
     except ValueError as error:

@@ -11,6 +11,8 @@ from typing import Any
 
 import cedarpy
 
+from authorizer.cedar.policies import nesting_problem
+
 Uid = dict[str, str]
 
 
@@ -51,7 +53,11 @@ def _parse_text(text: str) -> Uid:
         if not _RESERVED.intersection(names):
             return {"type": "::".join(names), "id": plain.group(2)}
     # Cedar parses the UID inside a policy scope; anything that changes the policy's shape (a
-    # quote closing early, a comment) is refused below, so the text cannot smuggle syntax in.
+    # quote closing early, a comment) is refused below, so the text cannot smuggle syntax in,
+    # nor (first) syntax nested deep enough to overflow Cedar's parser.
+    deep = nesting_problem(text)
+    if deep is not None:
+        raise UidError(f"not a single entity UID: {deep}")
     try:
         document = json.loads(
             cedarpy.policies_to_json_str(f"permit(principal == {text}, action, resource);")

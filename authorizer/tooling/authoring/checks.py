@@ -18,7 +18,7 @@ from pathlib import Path
 import cedarpy
 
 from authorizer.cedar.links import link_validation_errors
-from authorizer.cedar.policies import LoadedPolicies, statements
+from authorizer.cedar.policies import LoadedPolicies, nesting_problem, statements
 from authorizer.cedar.schema import SchemaModel
 from authorizer.gateway.routes import route_of
 from authorizer.tooling.authoring.api_routes import ApiRoute, is_greedy
@@ -34,6 +34,10 @@ def parse_problems(files: Mapping[Path, str]) -> list[Problem]:
     """A problem for each file that does not parse, at the first statement that does not."""
     problems: list[Problem] = []
     for path, text in files.items():
+        deep = nesting_problem(text)
+        if deep is not None:
+            problems.append(Problem("parse", f"policy does not parse: {deep}", path))
+            continue
         try:
             cedarpy.policies_to_json_str(text)
         except ValueError as error:
