@@ -188,6 +188,18 @@ HOSTILE: dict[str, Callable[[Ctx], str]] = {
         + "."
         + c.signed().split(".", 1)[1]
     ),
+    # A lone surrogate is valid JSON, but no Unicode text: cedarpy's entity parse failed (500).
+    "lone-surrogate-in-sub": lambda c: forge(
+        c.header(), json.dumps(c.claims(sub="ali\ud800ce")).encode(), c.rsa_key
+    ),
+    "lone-surrogate-in-a-group": lambda c: forge(
+        c.header(), json.dumps(c.claims(**{"cognito:groups": ["eng\udfff"]})).encode(), c.rsa_key
+    ),
+    "lone-surrogate-raw-utf8": lambda c: forge(  # U+DC80 as UTF-8 bytes (surrogatepass)
+        c.header(),
+        json.dumps(c.claims(department="X")).encode().replace(b'"X"', b'"\xed\xb2\x80"'),
+        c.rsa_key,
+    ),
 }
 
 CREDENTIALS: dict[str, Callable[[Ctx], dict[str, Any]]] = {

@@ -252,12 +252,24 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         raise InvalidToken("malformed", f"{what} is not base64url JSON: {error}") from None
     if not isinstance(value, dict):
         raise InvalidToken("malformed", f"{what} is not a JSON object")
+    # A lone surrogate (escaped `\ud800`, or raw, which JSON's surrogatepass lets through) is no
+    # text Cedar can hold: it broke cedarpy's entity parse (a 500). Rare: only then looked for.
+    if (b"\\u" in raw or b"\xed" in raw) and not _encodable(value):
+        raise InvalidToken("malformed", f"{what} holds a lone surrogate (not Unicode text)")
     # No deeper than its opening brackets are many (strings' brackets only add to the count):
     # a typical token has two, and the walk is skipped.
     brackets = raw.count(b"{") + raw.count(b"[")
     if brackets > MAX_CLAIM_DEPTH and _depth(value) > MAX_CLAIM_DEPTH:
         raise InvalidToken("malformed", f"{what} nests deeper than {MAX_CLAIM_DEPTH}")
     return value
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
