@@ -232,7 +232,14 @@ class Settings(NamedTuple):
         listed = (env.get("AUTH_ISSUERS") or "").strip()
         issuers = issuers_from(listed, env) if listed else (single_issuer(env),)
         first = issuers[0]
-        return cls(
+        bundle = BundleSettings.from_env(env)
+        # Every issuer's policies from a bundle: the packaged schema and entities are never read,
+        # so their defaults are not looked for (two schemas in ./schemas refused to start).
+        if bundle.url is not None or all(i.policy_bundle for i in issuers):
+            schema_default = entities_default = _nothing
+        else:
+            schema_default, entities_default = find_schema, find_entities
+        settings = cls(
             issuer=first.issuer,
             jwks_url=first.jwks_url,
             client_ids=first.client_ids,
@@ -240,8 +247,8 @@ class Settings(NamedTuple):
             audience=first.audience,
             groups_claim=first.groups_claim,
             policy_dir=Path(env.get("CEDAR_POLICY_DIR") or "policies"),
-            schema_path=_path_or_default(env.get("CEDAR_SCHEMA"), find_schema),
-            entities_path=_path_or_default(env.get("CEDAR_ENTITIES"), find_entities),
+            schema_path=_path_or_default(env.get("CEDAR_SCHEMA"), schema_default),
+            entities_path=_path_or_default(env.get("CEDAR_ENTITIES"), entities_default),
             namespace=env.get("CEDAR_NAMESPACE"),
             entity_id_prefix=first.entity_id_prefix,
             decision_cache_ttl=_number(env, "DECISION_CACHE_TTL", 60.0),
@@ -253,10 +260,17 @@ class Settings(NamedTuple):
             else None,
             store=StoreSettings.from_env(env),
             revocation=RevocationSettings.from_env(env),
-            bundle=BundleSettings.from_env(env),
+            bundle=bundle,
             aws=AwsSettings.from_env(env),
             issuers=issuers if listed else (),
         )
+        if bundle.tenant_claim is not None and not settings.uses_bundles:
+            # (a misspelt CEDAR_POLICY_BUNDLE: every tenant decided by the packaged policies)
+            raise ConfigError(
+                "CEDAR_TENANT_CLAIM is set but no policy bundle is: set CEDAR_POLICY_BUNDLE "
+                "(or an issuer's policy_bundle) with {tenant}"
+            )
+        return settings
 
 
 # --- the issuers -------------------------------------------------------------------------------
@@ -451,6 +465,10 @@ def _client_ids(fields: Mapping[str, object], label: Callable[[str], str]) -> fr
     if not isinstance(value, list) or not all(isinstance(c, str) and c.strip() for c in value):
         raise ConfigError(f"{label('client_ids')} must be a list of client id strings")
     return frozenset(c.strip() for c in value)
+
+
+def _nothing() -> Path | None:
+    return None
 
 
 def _path_or_default(raw: str | None, find: Callable[[], Path | None]) -> Path | None:

@@ -3,6 +3,7 @@ Interfaces users rely on)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -337,3 +338,28 @@ def test_schema_and_entities_are_given_found_or_explicitly_none(
     (tmp_path / "schemas" / "b.cedarschema.json").write_text("{}")
     with pytest.raises(ConfigError, match="holds 2 schemas"):
         settings(AUTH_ISSUER=OIDC)
+
+
+def test_a_tenant_claim_without_any_bundle_is_refused() -> None:
+    """With CEDAR_POLICY_BUNDLE misspelt, every tenant was silently decided by the packaged
+    policies."""
+    message = refused(AUTH_ISSUER=OIDC, CEDAR_TENANT_CLAIM="tenant", CEDAR_POLICY_BUNDLES="x")
+    assert message.startswith("CEDAR_TENANT_CLAIM is set but no policy bundle is")
+
+
+def test_with_a_bundle_for_everyone_the_packaged_defaults_are_not_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bundle replaces CEDAR_SCHEMA and CEDAR_ENTITIES: two schemas in ./schemas refused to
+    start an authorizer that would never read either."""
+    for folder, names in (("schemas", ("a.cedarschema", "b.cedarschema")),
+                          ("entities", ("a.json", "b.json"))):  # fmt: skip
+        (tmp_path / folder).mkdir()
+        for name in names:
+            (tmp_path / folder / name).write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert "2 schemas" in refused(AUTH_ISSUER=OIDC)
+    found = settings(AUTH_ISSUER=OIDC, CEDAR_POLICY_BUNDLE="s3://b/k.json")
+    assert (found.schema_path, found.entities_path) == (None, None)
+    issuers = json.dumps([{"issuer": OIDC, "policy_bundle": "s3://b/k.json"}])
+    assert settings(AUTH_ISSUERS=issuers).schema_path is None
