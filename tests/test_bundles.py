@@ -151,8 +151,12 @@ def test_upload_then_an_s3_source_fetches_conditionally(
     assert source.fetch(first.etag).body is None  # 304: nothing new, nothing read
     with pytest.raises(BundleMissing):
         bundle_source(f"s3://{BUCKET}/other.json", aws).fetch(None)
-    with pytest.raises(BundleUnavailable):
+    # No bucket is no bundle (a bucket per tenant: a tenant without one), not an outage.
+    with pytest.raises(BundleMissing, match="NoSuchBucket"):
         bundle_source(f"s3://no-such-bucket-here/{KEY}", aws).fetch(None)
+    gone = boto3.client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with pytest.raises(BundleUnavailable, match=r": unreachable: EndpointConnectionError"):
+        bundle_source(f"s3://{BUCKET}/{KEY}", client=gone).fetch(None)
     with pytest.raises(BundleUnavailable):
         bundle_source("s3://bucket-only", aws)
 

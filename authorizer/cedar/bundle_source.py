@@ -97,11 +97,13 @@ class S3Source:
             code = error.response.get("Error", {}).get("Code")
             if status == 304 or code == "304":
                 return Fetched(None, etag)
-            if code in ("NoSuchKey", "404"):
-                raise BundleMissing(f"{self.url}: no such bundle") from None
-            raise BundleUnavailable(f"{self.url}: {failure_reason(error)}") from None
+            # No bucket is no bundle too: with {tenant} in the bucket's name, a tenant without
+            # a bucket is a tenant without a bundle (403), not an outage (500).
+            if code in ("NoSuchKey", "NoSuchBucket", "404"):
+                raise BundleMissing(f"{self.url}: no such bundle ({code})") from None
+            raise BundleUnavailable(f"{self.url}: {': '.join(failure_reason(error))}") from None
         except BotoCoreError as error:
-            raise BundleUnavailable(f"{self.url}: {failure_reason(error)}") from None
+            raise BundleUnavailable(f"{self.url}: {': '.join(failure_reason(error))}") from None
         return Fetched(body, answer.get("ETag"))
 
 
