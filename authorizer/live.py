@@ -110,7 +110,11 @@ class LiveAuthorizer:
         # thread-safe, and a backend's front may serve several threads: one lock for both.
         self._lock = threading.Lock()
         kept = bundle.tenants_max + len(urls - per_tenant)
-        self._bundles: LRUCache[str, LiveBundle] = LRUCache(kept)
+        # Tenants' bundles come and go (LRU); the issuers' fixed ones stay for the process's
+        # life: evicted by tenants, a fixed bundle was rebuilt from its source, losing the last
+        # good version that serves while the source is damaged.
+        self._bundles: LRUCache[str, LiveBundle] = LRUCache(bundle.tenants_max)
+        self._fixed: dict[str, LiveBundle] = {}
         self._authorizers: LRUCache[int, tuple[Engine, Authorizer]] = LRUCache(VERSIONS_KEPT * kept)
         self._fixed_urls = urls - per_tenant
         # The pipeline asked for last (the current version's, with one bundle), read without
@@ -133,13 +137,18 @@ class LiveAuthorizer:
     def bundle(self, url: str) -> LiveBundle:
         """The live bundle at ``url`` (its ``{tenant}`` filled in)."""
         with self._lock:
-            found = self._bundles.get(url)
+            fixed = url in self._fixed_urls
+            found = self._fixed.get(url) if fixed else self._bundles.get(url)
             if found is None:
                 # A tenant's bundle deleted is a tenant offboarded: denied, not served from memory.
-                found = self._bundles[url] = LiveBundle(
+                found = LiveBundle(
                     self._sources(url), self.settings.bundle.refresh_seconds, self.clock,
-                    on_refused=self._refused, gone_means_none=url not in self._fixed_urls,
+                    on_refused=self._refused, gone_means_none=not fixed,
                 )  # fmt: skip
+                if fixed:
+                    self._fixed[url] = found
+                else:
+                    self._bundles[url] = found
             return found
 
     def authorizer(self, engine: Engine) -> Authorizer:

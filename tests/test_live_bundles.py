@@ -414,6 +414,34 @@ def test_each_issuer_is_decided_by_its_own_bundle(
     assert outcome(mixed, get_doc(from_a, "acme-doc")) == "Allow"
 
 
+def test_an_issuers_fixed_bundle_keeps_its_last_good_version_whatever_tenants_come_and_go(
+    tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],  # noqa: F811
+    servers: tuple[JwksServer, JwksServer],  # noqa: F811
+) -> None:  # fmt: skip
+    """Fixed and tenant bundles shared one LRU: tenants evicted issuer A's fixed bundle, which
+    was then rebuilt from its damaged source (a 500 for all of A's callers) instead of serving
+    its last good version."""
+    fixed = tmp_path / "a.json"
+    fixed.write_bytes(shop_bundle(doc_policy("acme")))
+    for tenant in TENANTS:
+        (tmp_path / f"{tenant}.json").write_bytes(shop_bundle(doc_policy(tenant)))
+    a, b = pair
+    issuers = [entry(a, servers[0], "a", policy_bundle=str(fixed)),
+               entry(b, servers[1], "b", policy_bundle=str(tmp_path / "{tenant}.json"))]  # fmt: skip
+    env = {"AUTH_ISSUERS": json.dumps(issuers), "CEDAR_TENANT_CLAIM": "tenant",
+           "CEDAR_TENANT_BUNDLES_MAX": "1"}  # fmt: skip
+    live = authorizer_from_env(env, clock=clock)
+    from_a = a.token("u1", now=clock.now)
+    assert outcome(live, get_doc(from_a, "acme-doc")) == "Allow"
+    fixed.write_bytes(b"damaged")
+    clock.advance(30)
+    assert outcome(live, get_doc(a.token("u1", now=clock.now), "acme-doc")) == "Allow"
+    for tenant in TENANTS:  # each evicts the last from an LRU of one
+        token = b.token("u1", extra={"tenant": tenant}, now=clock.now)
+        assert outcome(live, get_doc(token, f"{tenant}-doc")) == "Allow"
+    assert outcome(live, get_doc(a.token("u2", now=clock.now), "acme-doc")) == "Allow"
+
+
 def test_a_tenant_whose_bundle_is_deleted_is_denied_from_the_next_check(
     tenants: LiveAuthorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
