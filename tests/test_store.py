@@ -311,6 +311,27 @@ def test_json_store_names_a_cycle() -> None:
         JsonFileStore("{}", None, "x.json")
 
 
+def test_an_entities_file_nested_past_the_json_parser_is_a_precise_error(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a RecursionError traceback (the CLI's test, explain, bundle and compile alike)."""
+    from authorizer.tooling.cli import main  # noqa: PLC0415
+
+    deep = '[{"uid": {"type": "T", "id": "x"}, "attrs": {"a": ' + "[" * 100_000 + "]" * 100_000
+    deep += '}, "parents": []}]'
+    with pytest.raises(ConfigError, match=r"deep\.json: invalid Cedar entities: nested too deeply"):
+        JsonFileStore(deep, None, "deep.json")
+    path = tmp_path / "deep.json"
+    path.write_text(deep)
+    out = str(tmp_path / "out.json")
+    # (compile answers entities it cannot vouch for with 3, as for any invalid entities)
+    for command, code in ((["bundle", "-o", out], 1), (["compile"], 3),
+                          (["explain", "--user", "alice", "--method", "GET", "--path", "/"], 1)):  # fmt: skip
+        assert main([*command, "--entities", str(path)]) == code, command
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and ("nested too deeply" in err or "recursion" in err)
+
+
 def test_json_store_serves_lookups_from_the_file() -> None:
     store = JsonFileStore(json.dumps(CORP), None)
     found, until = store.lookup([(G, "hr"), (G, "nope")])

@@ -207,6 +207,8 @@ class JsonFileStore:
             entities = json.loads(entities_json)
             if not validated:
                 self._handle = cedarpy.Entities.from_json_str(entities_json, schema)
+        except RecursionError:  # JSON nested past Python's parser: a precise error, not a crash
+            raise ConfigError(f"{label}: invalid Cedar entities: nested too deeply") from None
         except (ValueError, TypeError) as error:
             why = _why(entities_json, error)
             raise ConfigError(f"{label}: invalid Cedar entities: {why}") from None

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         bundle = make_bundle(policies, model.json if model else None, links, entities or None)
         parsed = bundle_policies(bundle, "bundle")  # parse errors: exit 1
         schema = bundle_schema(bundle, "bundle")
-    except (ConfigError, OSError, ValueError) as error:
+    except (ConfigError, OSError, ValueError, RecursionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.FAILURE
     try:

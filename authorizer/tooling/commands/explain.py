@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             token = harness.token(Identity(args.user, _claims(args.claims), args.token_use))
         store = json.loads(read_entities(inputs.entities_path))
         explanation = explain(harness, call, token, store if isinstance(store, list) else [], notes)
-    except (CedarAuthzError, ValueError) as error:
+    except (CedarAuthzError, ValueError, RecursionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.FAILURE
     except KeyError as error:  # an unknown sample user: the message names the known ones
