@@ -247,6 +247,13 @@ def test_action_keys() -> None:
         ('context["request"].method == "GET"', frozenset({"request"})),
         ("context has amount", frozenset({"amount"})),
         ("context == {}", None),
+        # The request's query, read or not: a parameter given twice is refused only if it is.
+        ('context.request.query.tag == "a"', frozenset({"request", "request.query"})),
+        ("context.request has query", frozenset({"request", "request.query"})),
+        ('context.request["query"] has tag', frozenset({"request", "request.query"})),
+        ("context.request == {}", frozenset({"request", "request.query"})),
+        ('context.request.time > datetime("2024-01-01")', frozenset({"request"})),
+        ("context.request has sourceIp", frozenset({"request"})),
     ],
 )
 def test_context_reads(condition: str, reads: frozenset[str] | None) -> None:

@@ -16,11 +16,16 @@ from typing import Any
 Uid = tuple[str, str]  # (type, id)
 
 TOKEN_ONLY_CONTEXT = frozenset({"token"})
+# Not an attribute: in a policy's reads beside "request" when it may read the request's query
+# (`context.request.query`, or `context.request` whole). A query parameter given twice is
+# refused only then: ambiguous, it could decide; unread, it cannot.
+REQUEST_QUERY = "request.query"
 
 
 def context_reads(policy: Mapping[str, Any]) -> frozenset[str] | None:
     """The top-level context attributes a policy reads; None when it reads the context whole
-    (``context`` passed around, compared, or indexed in a way we cannot name)."""
+    (``context`` passed around, compared, or indexed in a way we cannot name). With "request",
+    ``REQUEST_QUERY`` when it may read the request's query."""
     found: set[str] = set()
     stack: list[Any] = [policy.get("conditions", [])]
     while stack:
@@ -30,12 +35,31 @@ def context_reads(policy: Mapping[str, Any]) -> frozenset[str] | None:
         elif isinstance(node, Mapping):
             if node.get("Var") == "context":
                 return None
+            inner = _request_attribute(node)
+            if inner is not None:  # context.request.<attr>: the query, or not
+                found.update(("request", REQUEST_QUERY) if inner == "query" else ("request",))
+                continue
             access = _context_access(node)
             if access is not None:
                 found.add(access)
+                if access == "request":  # the request record whole: its query included
+                    found.add(REQUEST_QUERY)
                 continue
             stack.extend(node.values())
     return frozenset(found)
+
+
+def _request_attribute(node: Mapping[str, Any]) -> str | None:
+    """The attribute of ``context.request`` that ``node`` reads (`.attr` or `has attr`), if it
+    reads one ("query" for a name we cannot see: it may be the query)."""
+    for op in (".", "has"):
+        inner = node.get(op)
+        if isinstance(inner, Mapping):
+            left = inner.get("left")
+            if isinstance(left, Mapping) and _context_access(left) == "request":
+                attr = inner.get("attr")
+                return attr if isinstance(attr, str) else "query"
+    return None
 
 
 def _context_access(node: Mapping[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from authorizer.cedar.analysis import REQUEST_QUERY
 from authorizer.cedar.coerce import (
     DROPPED,
     claims_record,
@@ -183,7 +184,7 @@ class EntityMapping(NamedTuple):
             token = self.token_record(claims, action)
         raw: dict[str, Any] = {}
         if wanted("request"):
-            raw["request"] = request_record(request, match, now)
+            raw["request"] = request_record(request, match, now, wanted(REQUEST_QUERY))
         if action is None:
             return {**raw, **({"token": token} if wanted("token") else {})}
         declared: RecordType = action.context
@@ -241,14 +242,20 @@ def _groups_elsewhere(claims: Mapping[str, Any], groups_claim: str) -> bool:
     return groups_claim == "groups" and claims.get("hasgroups") is True
 
 
-def request_record(request: Request, match: RouteMatch, now: float) -> dict[str, Any]:
+def request_record(
+    request: Request, match: RouteMatch, now: float, query: bool = True
+) -> dict[str, Any]:
+    """``context.request``. ``query``: whether a policy may read its query; if none may, it is
+    left empty, and a parameter given twice (refused where the query is read) decides nothing."""
     seconds = request.time_epoch_ms / 1000 if request.time_epoch_ms else now
     out: dict[str, Any] = {
         "method": request.method,
         "path": request.path,
         "route": match.route.template,
         "pathParameters": dict(match.path_parameters),
-        "query": {k: _only(request.query, k) for k, v in request.query.items() if v},
+        "query": {k: _only(request.query, k) for k, v in request.query.items() if v}
+        if query
+        else {},
         "time": datetime_value(seconds),
     }
     if request.source_ip:
