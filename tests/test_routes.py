@@ -312,3 +312,15 @@ def test_route_arn_path_and_parameters(
     assert r.parameters == parameters
     arn = parse_event(apigw.token_event("GET", "/x", "t")).parsed_arn
     assert arn.for_route(r.method, r.arn_path) == f"{arn.api_prefix}/GET/{arn_path}"
+
+
+def test_an_events_own_parameters_are_never_answered_from_another_events_match() -> None:
+    """Matches were kept per (method, path, template): a second event with the same path but
+    other parameters was given the first event's, and decided on the first one's resource."""
+    docs = table(route("GET", "/docs/{docId}"))
+    first = docs.match("GET", "/docs/d1", "/docs/{docId}", {"docId": "d1"})
+    other = docs.match("GET", "/docs/d1", "/docs/{docId}", {"docId": "top/secret"})
+    assert first is not None and other is not None
+    assert (first.path_parameters, other.path_parameters) == (
+        {"docId": "d1"}, {"docId": "top/secret"},
+    )  # fmt: skip

@@ -83,7 +83,9 @@ class RouteTable:
                     f"({route.method} {route.template}): a request could not tell them apart"
                 )
             self._by_shape[key] = route
-        self._matches: dict[tuple[str, str, str | None], RouteMatch | None] = {}
+        self._matches: dict[
+            tuple[str, str, str | None, tuple[tuple[str, str], ...]], RouteMatch | None
+        ] = {}
 
     def match(
         self,
@@ -94,8 +96,9 @@ class RouteTable:
     ) -> RouteMatch | None:
         """The event's own route template wins when it names a declared route; otherwise the
         concrete path is matched (TOKEN events, `$default` and `{proxy+}` routes). Answers are
-        kept per (method, path, template): API Gateway derives the parameters from those."""
-        key = (method, path, template)
+        kept per (method, path, template, parameters): the event's parameters name the resource,
+        and an event whose parameters disagree with its path must not reuse another's."""
+        key = (method, path, template, tuple(path_parameters.items()) if path_parameters else ())
         if key in self._matches:
             return self._matches[key]
         found = self._match(method, path, template, path_parameters)
