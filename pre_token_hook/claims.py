@@ -99,13 +99,16 @@ class UnsupportedValue(ValueError):
 # --- value typing ---------------------------------------------------------------------------
 
 
-def _number(value: Decimal | int | float) -> int | float:
+def _number(value: Decimal | int | float) -> int | float | str:
+    """A DynamoDB number as JSON: an int, a float that is exactly it, or else its exact text (a
+    float would round it: 99.99999999999999999999 became 100.0, and a limit on it moved)."""
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise UnsupportedValue("non-finite number")
         if value == value.to_integral_value():
             return int(value)
-        return float(value)
+        near = float(value)
+        return near if Decimal(repr(near)) == value else str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise UnsupportedValue("non-finite number")
@@ -116,7 +119,9 @@ def _number(value: Decimal | int | float) -> int | float:
 def _sorted_set(values: Iterable[Any]) -> list[JsonValue]:
     items = list(values)
     if all(isinstance(v, (Decimal, int, float)) and not isinstance(v, bool) for v in items):
-        return list(sorted(_number(v) for v in items))
+        typed = [_number(v) for v in items]  # (a non-finite one is refused here, first)
+        # Ordered by value: a number given as its exact text sorts among the others.
+        return [t for _, t in sorted(zip(items, typed, strict=True), key=lambda p: Decimal(p[0]))]
     if all(isinstance(v, str) for v in items):
         return sorted(items)
     converted = [to_claim_value(v) for v in items]
@@ -126,8 +131,9 @@ def _sorted_set(values: Iterable[Any]) -> list[JsonValue]:
 def to_claim_value(value: Any) -> JsonValue:
     """The typed (V2/V3) claim value of a DynamoDB attribute value.
 
-    Decimal -> int when integral, else float; SS/NS (Python sets) -> sorted lists; lists and maps
-    recursively; bool and str as they are. Binary or non-finite numbers raise UnsupportedValue.
+    Decimal -> int when integral, else float when one is exactly it, else its exact text; SS/NS
+    (Python sets) -> sorted lists; lists and maps recursively; bool and str as they are. Binary
+    or non-finite numbers raise UnsupportedValue.
     """
     if value is None or isinstance(value, (str, bool)):
         return value

@@ -104,6 +104,18 @@ def test_integral_decimals_become_json_ints_not_floats() -> None:
     assert json.dumps(to_claim_value([Decimal("7.00")])) == "[7]"
 
 
+def test_a_number_no_float_holds_exactly_is_given_as_its_exact_text() -> None:
+    """Through float, 99.99999999999999999999 became 100.0 (and 9007199254740993.5 became
+    9007199254740994.0): a limit the policies read moved. The authorizer reads the text as the
+    schema types it (a `decimal` with more than 4 places is refused there, never rounded)."""
+    assert to_claim_value(Decimal("99.99999999999999999999")) == "99.99999999999999999999"
+    assert to_claim_value(Decimal("9007199254740993.5")) == "9007199254740993.5"
+    assert to_claim_value(Decimal("0.1")) == 0.1  # the float that is 0.1 to JSON
+    assert to_claim_value({Decimal("1.5"), Decimal("0.30000000000000000001"), Decimal(2)}) == [
+        "0.30000000000000000001", 1.5, 2,
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "raw",
     [
