@@ -495,6 +495,8 @@ def test_explain_a_token_and_claims() -> None:
         (["--claims", "[1]"], "--claims must be a JSON object"),
         (["--user", "zed"], "unknown sample user"),
         (["--user", "alice", "--time", "yesterday"], "--time is not an ISO 8601"),
+        # The last was kept: an Allow on ?amount=2 for a request the gateway refuses.
+        (["--user", "alice", "--query", "a=1", "--query", "a=2"], "--query a is given twice"),
     ],
 )
 def test_explain_bad_input(args: list[str], message: str) -> None:

@@ -134,6 +134,11 @@ def _pairs(values: list[str], flag: str) -> dict[str, str]:
         name, sep, rest = value.partition("=")
         if not sep or not name:
             raise ValueError(f"{flag} takes NAME=VALUE, not {value!r}")
+        if name in pairs and flag == "--query":  # kept the last: decided on one of two values
+            raise ValueError(
+                f"--query {name} is given twice: the authorizer refuses a parameter given twice "
+                "where a policy may read it (one value per parameter here)"
+            )
         pairs[name] = rest
     return pairs
 
