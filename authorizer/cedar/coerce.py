@@ -100,9 +100,16 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0, strict: bool = Fa
         # Claims hold many values a type does not declare: look up the few it does.
         for name, wanted in declared.items():
             if name in value:
-                converted = _attribute(value[name], name, wanted.type, depth, strict)
+                # (``_attribute`` written out: this loop runs per claim of every new caller)
+                item = value[name]
+                try:
+                    converted = to_cedar(item, wanted.type, depth + 1, strict)
+                except _Mistyped as inner:
+                    raise _Mistyped([name, *inner.path], inner.wanted) from None
                 if converted is not DROPPED:
                     out[name] = converted
+                elif strict and item is not None:
+                    raise _Mistyped([name], wanted.type)
         return out
     for name, item in value.items():
         attribute: Attribute | None = cedar_type.attributes.get(name)
