@@ -24,14 +24,13 @@ from authorizer.cedar.policies import LoadedPolicies
 from authorizer.cedar.schema import ActionDef
 from authorizer.config import Settings
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
+from authorizer.gateway.arn_patterns import exact_answer, route_policy
 from authorizer.gateway.events import EventKind, Request, bearer_token, parse_event
 from authorizer.gateway.response import (
     ContextValue,
-    Effect,
     flat_context,
     iam_policy,
     iam_policy_statements,
-    route_policy,
     simple_response,
     unauthorized,
 )
@@ -458,11 +457,11 @@ class Authorizer:
         principal_id = outcome.principal["id"]
         if outcome.routes is not None and request.kind is not EventKind.HTTP_V2:
             allowed = {route: d.allowed for route, d in outcome.routes.items()}
-            policy = route_policy(request.parsed_arn, request.arn, allowed)
+            policy = route_policy(request.parsed_arn, request.arn, allowed, decision.allowed)
             if policy is not None:
                 return iam_policy_statements(principal_id, *policy, context)
-        effect: Effect = "Allow" if decision.allowed else "Deny"
-        return iam_policy(principal_id, effect, [request.arn], context)
+        effect, resource = exact_answer(request.arn, decision.allowed)
+        return iam_policy(principal_id, effect, [resource], context)
 
     def _answer(self, caller: Caller) -> dict[str, ContextValue]:
         """The caller's part of the context forwarded to backends, flattened once per policy

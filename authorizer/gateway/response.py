@@ -13,9 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NoReturn
 
-from authorizer.gateway.events import HTTP_METHODS, Arn
-from authorizer.gateway.routes import Route
-
 ContextValue = str | int | float | bool
 Outcome = Literal["allow", "deny", "implicit-deny"]
 
@@ -98,12 +95,12 @@ def _patterns(value: object, name: str) -> list[str]:
 
 def resource_matches(pattern: str, arn: str) -> bool:
     """IAM resource matching: `*` is any run of characters (`/` included), `?` one character."""
-    return _wildcard(pattern).fullmatch(arn) is not None
+    return wildcard_regex(pattern).fullmatch(arn) is not None
 
 
 @functools.lru_cache(maxsize=4096)
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    """Compiled once per pattern (an API has few)."""
+def wildcard_regex(pattern: str) -> re.Pattern[str]:
+    """An IAM resource pattern as a regex, compiled once per pattern (an API has few)."""
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     return re.compile(regex, re.DOTALL)
 
@@ -128,44 +125,3 @@ def flat_context(values: Mapping[str, object]) -> dict[str, ContextValue]:
 def unauthorized() -> NoReturn:
     """The exact exception text API Gateway turns into a 401."""
     raise Exception("Unauthorized")  # the contract is this exact exception
-
-
-def route_policy(
-    arn: Arn, event_arn: str, allowed: Mapping[Route, bool]
-) -> tuple[list[str], list[str]] | None:
-    """Allow and Deny resources for every token-level route (parameters as `*`), so that a
-    policy cached by token answers every such route right. None when a deny pattern would
-    also cover an allowed route (IAM's explicit deny would win), or when the event's ARN is
-    none of ours: then answer for this request only. Worked out once per API and set of
-    answers (``_route_patterns``); per request, one match of the event's ARN."""
-    found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()))
-    if found is None:
-        return None
-    allow, deny, ours = found
-    if ours.fullmatch(event_arn) is None:
-        return None  # the event's ARN is not one of ours (a stage or path mapping quirk)
-    return list(allow), list(deny)
-
-
-@functools.lru_cache(maxsize=1024)
-def _route_patterns(
-    api_prefix: str, routes: tuple[Route, ...], allowed: tuple[bool, ...]
-) -> tuple[tuple[str, ...], tuple[str, ...], re.Pattern[str]] | None:
-    """``route_policy``'s patterns for an API (its ARN up to the stage) and the routes'
-    answers, with one regex matching any of them; None when a deny would cover an allow."""
-
-    def pattern(route: Route) -> str:
-        method = "*" if route.method == "ANY" else route.method
-        return f"{api_prefix}/{method}/{route.arn_path.lstrip('/')}"
-
-    allow = tuple(pattern(r) for r, ok in zip(routes, allowed, strict=True) if ok)
-    deny = tuple(pattern(r) for r, ok in zip(routes, allowed, strict=True) if not ok)
-    for route, ok in zip(routes, allowed, strict=True):
-        if ok:
-            verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
-            path = route.sample_path.lstrip("/")
-            samples = [f"{api_prefix}/{verb}/{path}" for verb in verbs]
-            if any(resource_matches(p, sample) for p in deny for sample in samples):
-                return None
-    either = "|".join(f"(?:{_wildcard(p).pattern})" for p in allow + deny) or "(?!)"
-    return allow, deny, re.compile(either, re.DOTALL)

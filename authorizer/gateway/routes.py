@@ -154,6 +154,11 @@ def _shape(template: str) -> tuple[str, ...]:
     return tuple(_kind(s) for s in _segments(template))
 
 
+def template_shape(template: str) -> tuple[str, ...]:
+    """A template's segments: each literal as it is, a parameter as `{}`, a greedy one `{+}`."""
+    return _shape(template)
+
+
 def _kind(segment: str) -> str:
     match = _PARAM.match(segment)
     if match is None:

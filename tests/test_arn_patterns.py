@@ -1,0 +1,106 @@
+"""authorizer.gateway.arn_patterns: the IAM answer API Gateway caches per token is right (or
+fails closed) for every request of every token-level route, not only the one asked.
+
+API Gateway reads the policy as ``response.policy_outcome`` does: `*` spans any characters,
+`/` included, `?` is one character, an explicit Deny wins, no statement is a deny."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from authorizer.gateway.arn_patterns import exact_answer, route_policy
+from authorizer.gateway.events import parse_arn
+from authorizer.gateway.response import iam_policy, iam_policy_statements, policy_outcome
+from authorizer.gateway.routes import Route
+from authorizer.tooling.local import apigw
+
+LITERALS = ("a", "b", "c")
+VALUES = ("a", "b", "x")  # a parameter's value: sometimes another route's literal
+GREEDY_VALUES = ("a", "x", "a/b", "x/a/c")
+
+
+def route(method: str, template: str) -> Route:
+    return Route(method, template, "Api::Action", f"{method.lower()} {template}")
+
+
+def requests_of(of: Route) -> list[tuple[str, str]]:
+    """(verb, concrete path) requests of a route: its parameters as a few values each."""
+    choices = []
+    for segment in of.template.strip("/").split("/"):
+        if segment.endswith("+}"):
+            choices.append(GREEDY_VALUES)
+        elif segment.startswith("{"):
+            choices.append(VALUES)
+        else:
+            choices.append((segment,))
+    verbs = ("GET", "POST", "DELETE") if of.method == "ANY" else (of.method,)
+    return [
+        (verb, "/" + "/".join(parts)) for verb in verbs for parts in itertools.product(*choices)
+    ]
+
+
+segment = st.sampled_from([*LITERALS, "{p}"])
+templates = st.tuples(
+    st.lists(segment, min_size=1, max_size=3), st.booleans()
+).map(lambda t: "/" + "/".join(t[0] + (["{g+}"] if t[1] else [])))  # fmt: skip
+route_sets = st.lists(
+    st.tuples(st.sampled_from(["GET", "POST", "ANY"]), templates).map(lambda t: route(*t)),
+    min_size=1, max_size=6, unique_by=lambda r: (r.method, r.template),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(routes=route_sets, data=st.data())
+def test_a_cached_answer_never_allows_what_the_authorizer_denies(
+    routes: list[Route], data: st.DataObject
+) -> None:
+    allowed = {r: data.draw(st.booleans()) for r in routes}
+    asked = data.draw(st.sampled_from(routes))
+    verb, path = data.draw(st.sampled_from(requests_of(asked)))
+    event_arn = apigw.method_arn(verb, path)
+    policy = route_policy(parse_arn(event_arn), event_arn, allowed, allowed[asked])
+    assert policy is not None
+    document = iam_policy_statements("p", *policy, {})["policyDocument"]
+    # The request asked is answered as the authorizer decided it.
+    assert policy_outcome(document, event_arn) == ("allow" if allowed[asked] else "deny")
+    # Every request of every denied route, from the cache: never an Allow. (A request that is
+    # also one of an allowed route is decided by the route API Gateway picks for it, the more
+    # specific: either answer can be right.) An allowed route's request may fail closed.
+    granted = {request for r, ok in allowed.items() if ok for request in requests_of(r)}
+    for other, ok in allowed.items():
+        for verb, path in requests_of(other):
+            if not ok and (verb, path) not in granted:
+                found = policy_outcome(document, apigw.method_arn(verb, path))
+                assert found != "allow", (other, verb, path, policy)
+
+
+def test_answers_are_exact_where_no_pattern_would_be() -> None:
+    """Found by a run of hostile routes: `files/*/raw` (a Deny) covered `GET /files/a/b/raw` of
+    the allowed greedy `/files/{path+}`, so the authorizer's own answer denied its Allow; and a
+    denied ANY route's `*/health` (a `*` in the method spans `/`) denied `GET /users/health`."""
+    files, raw = route("GET", "/files/{path+}"), route("GET", "/files/{name}/raw")
+    users, health = route("GET", "/users/{id}"), route("ANY", "/health")
+    for routes, asked in (({files: True, raw: False}, "/files/a/b/raw"),
+                          ({users: True, health: False}, "/users/health")):  # fmt: skip
+        arn = apigw.method_arn("GET", asked)
+        policy = route_policy(parse_arn(arn), arn, routes, True)
+        assert policy is not None
+        document = iam_policy_statements("p", *policy, {})["policyDocument"]
+        assert policy_outcome(document, arn) == "allow"
+
+
+def test_a_path_holding_a_wildcard_is_never_allowed_as_a_pattern() -> None:
+    """`GET /c/*` allowed as its raw ARN was `Allow .../GET/c/*`: cached per token, it allowed
+    every route under /c/, those the authorizer denies included."""
+    arn = apigw.method_arn("GET", "/c/*")
+    routes = {route("GET", "/c/{cid}"): True, route("GET", "/c/{cid}/d"): False}
+    assert route_policy(parse_arn(arn), arn, routes, True) is None
+    assert exact_answer(arn, True) == ("Deny", arn.replace("*", "?"))
+    assert exact_answer(arn, False) == ("Deny", arn.replace("*", "?"))
+    plain = apigw.method_arn("GET", "/c/1")
+    assert exact_answer(plain, True) == ("Allow", plain)
+    cached = iam_policy("p", *exact_answer(arn, False)[:1], [exact_answer(arn, False)[1]], {})
+    assert policy_outcome(cached["policyDocument"], apigw.method_arn("GET", "/c/1/d")) != "allow"
