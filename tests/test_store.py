@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authorizer.cedar.engine import Engine
-from authorizer.cedar.policies import load_policies
 from authorizer.config import StoreSettings
 from authorizer.errors import ConfigError, DependencyError
 from authorizer.sdk.client import Authorizer
@@ -24,7 +23,6 @@ from authorizer.stores.entity_graph import (
     StoredEntity,
     UidKey,
     closure,
-    dereference_depths,
     find_cycle,
     parse_uid_text,
     references,
@@ -208,16 +206,64 @@ def test_find_cycle_agrees_with_a_topological_sort(graph: dict[int, list[int]]) 
         assert all(b in parents[a] for a, b in itertools.pairwise(cycle))
 
 
-def test_dereference_depths_of_the_sample_policies() -> None:
-    depths = dereference_depths(load_policies(ROOT / "policies").document)
-    assert depths["resource"] == 2  # resource.group.hrGroup
-    assert depths["principal"] == 1  # principal.tenant, principal.permissions
-    document = json.loads(
-        __import__("cedarpy").policies_to_json_str(
-            "permit(principal, action, resource) when { resource.a.b.c has d && principal.m.n };"
-        )
-    )
-    assert dereference_depths(document) == {"resource": 4, "principal": 2}
+LIVE_POLICIES = """
+permit (principal, action, resource);
+forbid (principal, action, resource) when { resource has home && resource.home in F::Folder::"hr" };
+forbid (principal, action, resource) when { context has target && context.target in F::Folder::"hr" };
+forbid (principal, action, resource)
+when { principal has manager && principal.manager in F::Group::"blocked" };
+forbid (principal, action, resource) when { F::Folder::"moved" in F::Folder::"hr" };
+"""
+
+
+def _folder(name: str, *parents: str) -> dict[str, Any]:
+    return {"uid": {"type": "F::Folder", "id": name}, "attrs": {},
+            "parents": [{"type": "F::Folder", "id": p} for p in parents]}  # fmt: skip
+
+
+@pytest.mark.parametrize("moved", [False, True])
+def test_a_live_store_reads_what_in_reads_through_attributes_the_context_and_literals(
+    moved: bool,
+) -> None:
+    """`resource.home in F::Folder::"hr"` (home two levels under hr), the same through the
+    context, through the principal's `manager`, and of a literal: the live store read none of
+    those entities' ancestors (it counted only `.` and `has` reads), so each forbid failed to
+    hold and the request was allowed. Each is decided here as Cedar decides on the whole store."""
+    import cedarpy  # noqa: PLC0415
+
+    stored = [
+        _folder("hr"), _folder("hr-sub", "hr"), _folder("deep", "hr-sub"), _folder("open"),
+        _folder("locked"), _folder("moved", "hr" if moved else "open"),
+        {"uid": {"type": "F::Group", "id": "blocked"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "F::Group", "id": "team"}, "attrs": {},
+         "parents": [{"type": "F::Group", "id": "blocked"}]},
+        {"uid": {"type": "F::Doc", "id": "d1"}, "attrs": {"home": {"__entity": {"type": "F::Folder", "id": "deep"}}}, "parents": []},
+        {"uid": {"type": "F::Doc", "id": "d2"}, "attrs": {"home": {"__entity": {"type": "F::Folder", "id": "open"}}}, "parents": []},
+    ]  # fmt: skip
+    document = json.loads(cedarpy.policies_to_json_str(LIVE_POLICIES))
+    live = LiveEntities(CachingStore(MemoryReader(stored)), None, document)
+
+    def user_with(**attrs: Any) -> dict[str, Any]:
+        return {"uid": {"type": "F::User", "id": "u"}, "attrs": attrs, "parents": []}
+
+    folder = {"__entity": {"type": "F::Folder", "id": "deep"}}
+    cases = [
+        (user_with(), {"type": "F::Doc", "id": "d1"}, {}),
+        (user_with(), {"type": "F::Doc", "id": "d2"}, {}),
+        (user_with(), {"type": "F::Doc", "id": "d2"}, {"target": folder}),
+        (user_with(manager={"__entity": {"type": "F::Group", "id": "team"}}),
+         {"type": "F::Doc", "id": "d2"}, {}),
+    ]  # fmt: skip
+    answers = []
+    for principal, resource, context in cases:
+        request = {"principal": principal["uid"], "action": {"type": "F::Action", "id": "a"},
+                   "resource": resource, "context": context}  # fmt: skip
+        handle = live.entity_set([principal], [resource], [context]).handle
+        sliced = cedarpy.is_authorized(request, LIVE_POLICIES, handle).allowed
+        whole = cedarpy.is_authorized(request, LIVE_POLICIES, [*stored, principal]).allowed
+        assert sliced == whole, (principal, resource, context)
+        answers.append(whole)
+    assert answers == ([False, True, False, False] if not moved else [False] * 4)
 
 
 # --- the TTL cache and the caching store ---------------------------------------------------------

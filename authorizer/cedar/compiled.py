@@ -11,7 +11,7 @@ file is ignored (the files are read the long way, with a warning).
 The policies are kept by index bucket (``authorizer.cedar.index``): a cold start reads the
 index's tables and parses no policy; a bucket's policies are parsed when a request first needs
 them. Everything else that would read every policy at cold start is kept too: the policy set's
-version, and what the entity slicing needs of the conditions (``file_slices.reach``). Asking for
+version, and what the entity slicing needs of the conditions (``entity_graph.reach``). Asking for
 all of them (``LoadedPolicies.sources`` or ``.document``: the tooling, template links, a live
 entity store) parses them all then.
 
@@ -36,7 +36,7 @@ from authorizer.cedar.index import PolicyIndex, Reads, Tables, build
 from authorizer.cedar.policies import LoadedPolicies, PolicySource, assemble
 from authorizer.errors import ConfigError
 from authorizer.records import NamedTuple
-from authorizer.stores.file_slices import Reach, reach
+from authorizer.stores.entity_graph import Reach, reach
 
 __all__ = [
     "COMPILED_NAME",
@@ -59,7 +59,7 @@ class Compiled(NamedTuple):
     policies: LoadedPolicies  # sources and document parsed on first use
     schema_json: dict[str, Any] | None  # the .cedarschema text's JSON form; None: no text schema
     policy_index: PolicyIndex[PolicySource]  # each bucket parsed on first use
-    reach: Reach  # file_slices.reach of the policies
+    reach: Reach  # entity_graph.reach of the policies
     # SHA-256 of the entities file validated against the schema when this was written (None:
     # none was): a cold start that reads this very text need not validate it again.
     entities_sha256: str | None = None

@@ -41,10 +41,10 @@ from authorizer.cedar.policies import LoadedPolicies, PolicySource, load_policie
 from authorizer.cedar.schema import SchemaModel, model_from_json, read_schema_file, schema_from_text
 from authorizer.errors import ConfigError, PolicyError, SchemaError
 from authorizer.records import NamedTuple
+from authorizer.stores.entity_graph import Reach
 from authorizer.stores.file_slices import (
     FileSlices,
     PrincipalPart,
-    Reach,
     context_holds_entities,
     plain_part,
 )
@@ -92,7 +92,7 @@ class Engine:
         entities_validated: bool = False,  # and ``entities_json`` too (the compiled store says)
         deny_without_permit: bool = False,
         index: PolicyIndex[PolicySource] | None = None,  # built from ``policies`` when None
-        reach: Reach | None = None,  # file_slices.reach of the policies, when known
+        reach: Reach | None = None,  # entity_graph.reach of the policies, when known
     ) -> None:
         self.policies = policies
         # Checking each request against the schema costs about a third of an evaluation; our
@@ -240,7 +240,7 @@ class Engine:
         else:
             part = self.principal_part(caller) if self.live is None else plain_part(caller)
         if self.live is not None:
-            return self.live.entity_set(part.extra, resources)
+            return self.live.entity_set(part.extra, resources, contexts or ())
         found = self.slices.entity_set(part, resources, contexts) if self.slices else None
         if found is None:  # the policies read entities through a context not given
             return EntitySet(self._whole(part), math.inf)
@@ -257,7 +257,7 @@ class Engine:
         caller that adds entities of its own, which may reference any stored entity (built per
         call: a copy of the store, not kept)."""
         if self.live is not None:
-            return self.live.entity_set(extra, resources or ()).handle
+            return self.live.entity_set(extra, resources or (), contexts or ()).handle
         if resources is None:
             return self._whole(self.principal_part(extra))
         return self.entity_set(extra, resources, contexts).handle

@@ -183,7 +183,6 @@ def decide(
         return [v for v in verdicts if v is not None]
     engine = authz.engine
     try:
-        entities = _entities(authz, who, [pairs[i][1] for i in todo])
         keys = frozenset((pairs[i][0]["type"], pairs[i][0]["id"]) for i in todo)
         reads = context_reads(engine, keys)
         contexts: dict[Key, str] = {}  # one JSON text per action, shared by its requests
@@ -195,6 +194,7 @@ def decide(
                 shaped = contexts[key] = _context(authz, who, action, context, request, reads)
             requests.append({"principal": who.principal, "action": action,
                              "resource": resource.uid, "context": shaped})  # fmt: skip
+        entities = _entities(authz, who, [pairs[i][1] for i in todo], contexts.values())
         policies = engine.policies_for(keys)
     except (Unauthorized, DependencyError):
         raise
@@ -232,10 +232,16 @@ def _out_of_scope(
 _slicers: weakref.WeakKeyDictionary[Engine, LiveEntities] = weakref.WeakKeyDictionary()
 
 
-def _entities(authz: Authorizer, who: Subject, resources: Sequence[Resource]) -> cedarpy.Entities:
+def _entities(
+    authz: Authorizer, who: Subject, resources: Sequence[Resource], contexts: Iterable[str] = ()
+) -> cedarpy.Entities:
     """The store's entities, the principal's, and the entities the backend loaded itself (which
-    replace the store's own version of the same uid)."""
+    replace the store's own version of the same uid). A live store also reads the entities the
+    requests' ``contexts`` (JSON texts) reference."""
     engine, caller = authz.engine, who.caller
+    texts = list(contexts)
+    # (A JSON file's slices are given no contexts: they take the whole file when they need one.)
+    given = [json.loads(c) for c in texts] if engine.live_store else None
     inline: dict[tuple[str, str], str] = {}
     for resource in resources:
         if resource.entity is not None:
@@ -252,7 +258,7 @@ def _entities(authz: Authorizer, who: Subject, resources: Sequence[Resource]) ->
     if not extra:  # a principal given by UID alone: a live store reads it too
         stored.append(who.principal)
     if not inline:
-        return engine.entities_with(extra, stored)
+        return engine.entities_with(extra, stored, given)
     delta = "[" + ",".join(inline.values()) + "]"
     mine = {(e["uid"]["type"], e["uid"]["id"]) for e in extra}
     if not engine.live_store and not any(engine.knows(uid_dict(k)) or k in mine for k in inline):
@@ -267,7 +273,8 @@ def _entities(authz: Authorizer, who: Subject, resources: Sequence[Resource]) ->
     if slicer is None:
         slicer = LiveEntities(engine.store, engine.schema, engine.policies.document)
         _slicers[engine] = slicer
-    return slicer.entity_set(extra, roots).handle.with_added_json_str(delta)
+    parsed = given if given is not None else [json.loads(c) for c in texts]
+    return slicer.entity_set(extra, roots, parsed).handle.with_added_json_str(delta)
 
 
 def _context(

@@ -7,8 +7,11 @@
   up to a budget of hops. Visited entities are never fetched twice, so cycles cannot loop;
   the parent depth is bounded (``HierarchyTooDeep``: fail closed, never a partial hierarchy).
 - ``find_cycle``: Cedar refuses a hierarchy with a cycle; this names it.
-- ``dereference_depths``: how deep the policies follow entity attributes from ``resource`` and
-  ``principal`` (``resource.group.hrGroup`` is 2), read once from the policies' JSON form.
+- ``reach``: from which roots (``principal``, ``resource``, ``context``, ``action``, an entity
+  literal), and through how many attribute reads, the policies read an entity's data (``.``,
+  ``has``, ``getTag``, ``hasTag``) or its ancestors (the left of ``in`` and ``is ... in``), read
+  once from the policies' JSON form. What a request's entities must hold follows from it: the
+  JSON file's slices and a live store's reads alike.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from authorizer.records import NamedTuple
 UidKey = tuple[str, str]  # (type, id)
 
 MAX_DEPTH = 8  # parent edges followed from a root; deeper hierarchies fail closed
-_DATA_OPS = (".", "has", "getTag", "hasTag")  # operators that read an entity's data
 
 
 class EntityGraphError(CedarAuthzError):
@@ -228,38 +230,97 @@ def cycle_message(cycle: list[UidKey]) -> str:
     return "cycle in the entity hierarchy: " + " -> ".join(uid_text(u) for u in cycle)
 
 
-def dereference_depths(document: object) -> dict[str, int]:
-    """For each variable (``resource``, ``principal``, ``context``), the longest chain of
-    entity-data reads the policies make from it: ``resource.tenant`` is 1 (the resource's
-    data), ``resource.group has hrGroup`` and ``resource.group.hrGroup`` are 2 (the group's
-    data too). ``principal in resource.group.hrGroup`` needs no data of ``hrGroup``."""
-    depths: dict[str, int] = {}
-    stack = [document]
+# Operators that read the data of the entity on their left (and `in`, `is ... in`: its ancestors).
+_READS_DATA = frozenset({".", "has", "getTag", "hasTag"})
+# Operators whose value can be an entity read out of their left operand (one hop further).
+_YIELDS_ATTRIBUTE = frozenset({".", "getTag"})
+# Where an operator keeps its operands in Cedar's JSON form (``Record`` keeps them by name).
+_OPERANDS = ("left", "right", "arg", "if", "then", "else", "in")
+
+
+class Reach(NamedTuple):
+    """For each root, the most attribute hops any policy reads through from it (absent: none):
+    ``variables`` for ``principal``, ``resource``, ``action``, ``context``; ``literals`` for
+    entities the policies name."""
+
+    variables: Mapping[str, int]
+    literals: Mapping[UidKey, int]
+
+
+def reach(document: object) -> Reach:
+    """``Reach`` of a policy set in Cedar's JSON form (``LoadedPolicies.document``): every
+    condition of every static policy and template. Scopes read only the ancestors of
+    ``principal``, ``action`` and ``resource``, which are roots anyway."""
+    variables: dict[str, int] = {}
+    literals: dict[UidKey, int] = {}
+    for expression in _conditions(document):
+        stack: list[object] = [expression]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+                continue
+            if not isinstance(node, Mapping) or len(node) != 1:
+                continue
+            ((operator, body),) = node.items()
+            if operator in ("Value", "Var", "Slot", "Unknown"):
+                continue
+            if isinstance(body, Mapping):
+                reads = operator in _READS_DATA or operator == "in"
+                if reads or (operator == "is" and "in" in body):
+                    _note(_sources(body.get("left")), variables, literals)
+                if operator == "Record":
+                    stack.extend(body.values())
+                else:
+                    stack.extend(body[name] for name in _OPERANDS if name in body)
+            elif isinstance(body, list):  # a set literal or an extension function's arguments
+                stack.extend(body)
+    return Reach(variables, literals)
+
+
+def _conditions(document: object) -> Iterable[object]:
+    if not isinstance(document, Mapping):
+        return
+    for group in ("staticPolicies", "templates"):
+        policies = document.get(group)
+        if not isinstance(policies, Mapping):
+            continue
+        for policy in policies.values():
+            for condition in policy.get("conditions", []) if isinstance(policy, Mapping) else []:
+                if isinstance(condition, Mapping):
+                    yield condition.get("body")
+
+
+def _sources(expression: object) -> list[tuple[str | UidKey, int]]:
+    """Where the entity an expression evaluates to can come from: (root, hops). A root is a
+    variable's name or a literal's uid; hops count the attribute reads on the way."""
+    found: list[tuple[str | UidKey, int]] = []
+    stack: list[tuple[object, int]] = [(expression, 0)]
     while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
+        node, hops = stack.pop()
+        if not isinstance(node, Mapping) or len(node) != 1:
             continue
-        if not isinstance(node, Mapping):
-            continue
-        chain = _chain(node)
-        if chain is not None:
-            root, length = chain
-            depths[root] = max(depths.get(root, 0), length)
-        stack.extend(node.values())
-    return depths
+        ((operator, body),) = node.items()
+        if operator == "Var" and isinstance(body, str):
+            found.append((body, hops))
+        elif operator == "Value":
+            found.extend((uid, hops) for uid in references(body))
+        elif operator in _YIELDS_ATTRIBUTE and isinstance(body, Mapping):
+            stack.append((body.get("left"), hops + 1))
+        elif operator == "if-then-else" and isinstance(body, Mapping):
+            stack.extend([(body.get("then"), hops), (body.get("else"), hops)])
+        elif operator == "Record" and isinstance(body, Mapping):
+            stack.extend((value, hops) for value in body.values())
+    return found
 
 
-def _chain(node: Mapping[str, Any]) -> tuple[str, int] | None:
-    length = 0
-    current: object = node
-    while isinstance(current, Mapping):
-        variable = current.get("Var")
-        if isinstance(variable, str):
-            return (variable, length) if length else None
-        inner = next((current[op] for op in _DATA_OPS if op in current), None)
-        if not isinstance(inner, Mapping):
-            return None
-        length += 1
-        current = inner.get("left")
-    return None
+def _note(
+    sources: list[tuple[str | UidKey, int]],
+    variables: dict[str, int],
+    literals: dict[UidKey, int],
+) -> None:
+    for root, hops in sources:
+        if isinstance(root, str):
+            variables[root] = max(variables.get(root, 0), hops)
+        else:
+            literals[root] = max(literals.get(root, 0), hops)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import cedarpy
@@ -39,113 +39,21 @@ import cedarpy
 from authorizer.cedar.schema import CedarType, EntityRef, RecordType, SchemaModel, SetType
 from authorizer.records import NamedTuple
 from authorizer.stores.entity_graph import (
+    Reach,
     StoredEntity,
     UidKey,
     closure,
+    reach,
     references,
     uid_key,
 )
 from authorizer.stores.store import EntitySet, JsonFileStore, UidLike, uid_of
 from authorizer.stores.ttl_cache import Lru
 
-# Operators that read the data of the entity on their left, and those that read its ancestors.
-_READS_DATA = frozenset({".", "has", "getTag", "hasTag"})
-# Operators whose value can be an entity read out of their left operand (one hop further).
-_YIELDS_ATTRIBUTE = frozenset({".", "getTag"})
-# Where an operator keeps its operands in Cedar's JSON form (``Record`` keeps them by name).
-_OPERANDS = ("left", "right", "arg", "if", "then", "else", "in")
 # ``json.dumps(entity, sort_keys=True)``, without building an encoder per call.
 _SORTED = json.JSONEncoder(sort_keys=True)
 RESOURCE_PARTS = 1024  # resource parts kept (~11 KB each with the sample schema's actions)
 CALLER_HANDLES = 1024  # request handles kept (a resource part and a caller's entities)
-
-
-class Reach(NamedTuple):
-    """For each root, the most attribute hops any policy reads through from it (absent: none):
-    ``variables`` for ``principal``, ``resource``, ``action``, ``context``; ``literals`` for
-    entities the policies name."""
-
-    variables: Mapping[str, int]
-    literals: Mapping[UidKey, int]
-
-
-def reach(document: object) -> Reach:
-    """``Reach`` of a policy set in Cedar's JSON form (``LoadedPolicies.document``): every
-    condition of every static policy and template. Scopes read only the ancestors of
-    ``principal``, ``action`` and ``resource``, which are roots anyway."""
-    variables: dict[str, int] = {}
-    literals: dict[UidKey, int] = {}
-    for expression in _conditions(document):
-        stack: list[object] = [expression]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, list):
-                stack.extend(node)
-                continue
-            if not isinstance(node, Mapping) or len(node) != 1:
-                continue
-            ((operator, body),) = node.items()
-            if operator in ("Value", "Var", "Slot", "Unknown"):
-                continue
-            if isinstance(body, Mapping):
-                reads = operator in _READS_DATA or operator == "in"
-                if reads or (operator == "is" and "in" in body):
-                    _note(_sources(body.get("left")), variables, literals)
-                if operator == "Record":
-                    stack.extend(body.values())
-                else:
-                    stack.extend(body[name] for name in _OPERANDS if name in body)
-            elif isinstance(body, list):  # a set literal or an extension function's arguments
-                stack.extend(body)
-    return Reach(variables, literals)
-
-
-def _conditions(document: object) -> Iterable[object]:
-    if not isinstance(document, Mapping):
-        return
-    for group in ("staticPolicies", "templates"):
-        policies = document.get(group)
-        if not isinstance(policies, Mapping):
-            continue
-        for policy in policies.values():
-            for condition in policy.get("conditions", []) if isinstance(policy, Mapping) else []:
-                if isinstance(condition, Mapping):
-                    yield condition.get("body")
-
-
-def _sources(expression: object) -> list[tuple[str | UidKey, int]]:
-    """Where the entity an expression evaluates to can come from: (root, hops). A root is a
-    variable's name or a literal's uid; hops count the attribute reads on the way."""
-    found: list[tuple[str | UidKey, int]] = []
-    stack: list[tuple[object, int]] = [(expression, 0)]
-    while stack:
-        node, hops = stack.pop()
-        if not isinstance(node, Mapping) or len(node) != 1:
-            continue
-        ((operator, body),) = node.items()
-        if operator == "Var" and isinstance(body, str):
-            found.append((body, hops))
-        elif operator == "Value":
-            found.extend((uid, hops) for uid in references(body))
-        elif operator in _YIELDS_ATTRIBUTE and isinstance(body, Mapping):
-            stack.append((body.get("left"), hops + 1))
-        elif operator == "if-then-else" and isinstance(body, Mapping):
-            stack.extend([(body.get("then"), hops), (body.get("else"), hops)])
-        elif operator == "Record" and isinstance(body, Mapping):
-            stack.extend((value, hops) for value in body.values())
-    return found
-
-
-def _note(
-    sources: list[tuple[str | UidKey, int]],
-    variables: dict[str, int],
-    literals: dict[UidKey, int],
-) -> None:
-    for root, hops in sources:
-        if isinstance(root, str):
-            variables[root] = max(variables.get(root, 0), hops)
-        else:
-            literals[root] = max(literals.get(root, 0), hops)
 
 
 class _Part(NamedTuple):

@@ -52,8 +52,8 @@ from authorizer.stores.entity_graph import (
     UidKey,
     closure,
     cycle_message,
-    dereference_depths,
     find_cycle,
+    reach,
     references,
     stored_entity,
     uid_key,
@@ -270,11 +270,16 @@ class LiveEntities:
         max_depth: int = MAX_DEPTH,
     ) -> None:
         self.store, self.schema, self.max_depth = store, schema, max_depth
-        depths = dereference_depths(policy_document)
-        # resource.a.b reads the data of the resource and of resource.a: one reference hop.
-        self.resource_budget = min(max(depths.get("resource", 0) - 1, 0), max_depth)
-        # principal.m.n reads the data of principal.m (the principal's own data is the token's).
-        self.principal_budget = min(depths.get("principal", 0) - 2, max_depth)
+        # What the policies read, from where (``entity_graph.reach``: data, and the ancestors on
+        # the left of `in`): `resource.home in Folder::"hr"` needs resource.home and its
+        # ancestors, one reference hop from the resource.
+        found = reach(policy_document)
+        self.resource_budget = min(found.variables.get("resource", 0), max_depth)
+        # The principal's own data is the token's: what is read through it is one hop out.
+        self.principal_budget = min(found.variables.get("principal", 0) - 1, max_depth)
+        # context.a is a record read: an entity in the context is one hop less.
+        self.context_budget = min(found.variables.get("context", 0) - 1, max_depth)
+        self.literals = {uid: min(hops, max_depth) for uid, hops in found.literals.items()}
         # The closure per set of roots, reused while every answer in it is fresh (same expiry,
         # same generation): a warm request reads no cache entry one by one.
         self._slices: Lru[tuple[tuple[UidKey, int], ...], tuple[float, int, Closure]] = Lru(4096)
@@ -282,25 +287,38 @@ class LiveEntities:
         self._handles: Lru[tuple[tuple[str, ...], str], cedarpy.Entities] = Lru(4096)
 
     def entity_set(
-        self, extra: Sequence[Mapping[str, Any]], resources: Iterable[UidLike] = ()
+        self,
+        extra: Sequence[Mapping[str, Any]],
+        resources: Iterable[UidLike] = (),
+        contexts: Iterable[Mapping[str, Any]] = (),
     ) -> EntitySet:
+        """The entities for requests by ``extra``'s principal about ``resources`` with
+        ``contexts`` (the entities a context references are read too, as far as the policies
+        read through them)."""
         principal = extra[0] if extra else None
-        roots: dict[UidKey, int] = {}
+        roots: dict[UidKey, int] = dict(self.literals)
+
+        def root(key: UidKey, budget: int) -> None:
+            roots[key] = max(roots.get(key, 0), budget)
+
         for resource in resources:
-            key = uid_of(resource)
-            roots[key] = max(roots.get(key, 0), self.resource_budget)
+            root(uid_of(resource), self.resource_budget)
+        if self.context_budget >= 0:
+            for context in contexts:
+                for ref in references(context):
+                    root(ref, self.context_budget)
         me: UidKey | None = None
         token_groups: list[UidKey] = []
         if principal is not None:
             me = uid_key(principal["uid"])
             token_groups = [uid_key(p) for p in principal.get("parents", [])]
             if self.store.user_groups_from_store:
-                roots.setdefault(me, 0)
+                root(me, 0)
             if self.principal_budget >= 0:
                 for ref in references(principal.get("attrs", {})):
-                    roots.setdefault(ref, self.principal_budget)
+                    root(ref, self.principal_budget)
         for group in token_groups:  # fetched with the first round, in case the store lacks me
-            roots.setdefault(group, 0)
+            root(group, 0)
         found = self._closure(roots)
         groups = token_groups
         if me is not None and self.store.user_groups_from_store and me in found.entities:
