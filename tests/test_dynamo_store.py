@@ -5,7 +5,6 @@ decided from the table as from the JSON file."""
 from __future__ import annotations
 
 import json
-import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -142,15 +141,13 @@ def test_batch_reads_answer_every_uid_in_batches_of_100(table: Any) -> None:
     assert found[EMP] == stored_entity(next(e for e in CORP if e["uid"]["id"] == "emp-001"))
 
 
-def test_a_malformed_item_is_absent_and_logged(
-    table: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_malformed_item_is_refused_not_taken_as_absent(table: Any) -> None:
+    """Absent, a malformed item dropped what a `forbid` reads (its parents, its attributes)."""
     table.put_item(TableName=TABLE, Item={"pk": {"S": "ENTITY#Corp::Account#acc-9"},
                                           "attrs": {"S": "{broken"}})  # fmt: skip
-    with caplog.at_level(logging.ERROR):
-        found = DynamoEntityReader(TABLE, table).read([("Corp::Account", "acc-9"), EMP])
-    assert found[("Corp::Account", "acc-9")] is None and found[EMP] is not None
-    assert 'item Corp::Account::"acc-9" is malformed' in caplog.text
+    with pytest.raises(EntityStoreUnavailable, match='malformed_item: Corp::Account::"acc-9"'):
+        DynamoEntityReader(TABLE, table).read([("Corp::Account", "acc-9"), EMP])
+    assert DynamoEntityReader(TABLE, table).read([EMP])[EMP] is not None
 
 
 class FlakyClient:
@@ -244,7 +241,7 @@ def test_every_sample_scenario_decides_alike_from_dynamodb(
     assert outcome(dynamo_authz, event) == expected
 
 
-def test_a_malformed_resource_item_is_denied_by_tenant_isolation(
+def test_a_malformed_resource_item_is_a_500_never_an_allow(
     table: Any, dynamo_authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
     item = entity_item(next(e for e in CORP if e["uid"]["id"] == "acc-001"))
@@ -253,7 +250,8 @@ def test_a_malformed_resource_item_is_denied_by_tenant_isolation(
     token = user_token(issuer, "pat", clock.now)
     event = rest(token, "POST", "/accounts/acc-001/transfers", "/accounts/{accountId}/transfers",
                  query={"amount": "10"})  # fmt: skip
-    assert outcome(dynamo_authz, event) == "Deny"
+    with pytest.raises(DependencyError, match="acc-001"):
+        dynamo_authz.handle(event)
 
 
 def test_an_outage_is_a_500_not_a_deny(

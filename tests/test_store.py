@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -31,6 +30,7 @@ from authorizer.stores.entity_graph import (
 )
 from authorizer.stores.store import (
     CachingStore,
+    EntityStoreUnavailable,
     JsonFileStore,
     LiveEntities,
     TtlCache,
@@ -332,16 +332,28 @@ def test_a_failed_read_is_a_dependency_error_and_caches_nothing() -> None:
     assert reader.batches[-1] == [(G, "admins")]
 
 
-def test_an_entity_that_does_not_fit_the_schema_is_absent_and_logged(
-    caplog: pytest.LogCaptureFixture,
+def test_an_entity_that_does_not_fit_the_schema_is_refused_not_taken_as_absent(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock
 ) -> None:
+    """Taken as absent, a user item whose memberships misfit let the token's groups decide (an
+    admin the store had removed kept admin), and a folder cut a chain a `forbid` followed."""
     bad = {"uid": {"type": "Corp::Account", "id": "acc-9"}, "attrs": {"tenant": 7}, "parents": []}
     engine = Engine.load(ROOT / "policies", ROOT / "schemas" / "corp.cedarschema",
                          store=CachingStore(MemoryReader([bad])))  # fmt: skip
-    with caplog.at_level(logging.ERROR):
-        found, _ = engine.store.lookup([("Corp::Account", "acc-9")])
-    assert found == {("Corp::Account", "acc-9"): None}
-    assert 'Corp::Account::"acc-9" does not fit the schema' in caplog.text
+    with pytest.raises(EntityStoreUnavailable, match='Corp::Account::"acc-9" does not fit') as no:
+        engine.store.lookup([("Corp::Account", "acc-9")])
+    assert no.value.reason == "misfit_item"
+    # The store says hank is in no group; his item misfits (tenant not a String): refused,
+    # where the token's `hr-engineering` let him read a salary before.
+    reader = MemoryReader([*CORP, user("hank", tenant=7)])
+    store = CachingStore(reader, clock=clock, user_groups_from_store=True)
+    authz = authorizer_with(env, store, clock)
+    event = rest(user_token(issuer, "hank", clock.now), "GET", "/employees/emp-001/salary",
+                 "/employees/{employeeId}/salary")  # fmt: skip
+    with pytest.raises(DependencyError, match="misfit_item"):
+        authz.handle(event)
+    reader.put(user("hank", tenant="acme"))
+    assert outcome(authz, event) == "Deny"  # in no group: the store's word
 
 
 # --- the JSON file store ---------------------------------------------------------------------------

@@ -24,7 +24,9 @@ ids carry ``ENTITY_ID_PREFIX`` as the token's do (``<prefix>|<sub>``, ``<prefix>
 
 Reads: the engine asks for the entities of one round of ``entity_graph.closure`` at a time (up
 to 100 keys per BatchGetItem; UnprocessedKeys retried a few times). An item that cannot be read
-as an entity is absent and logged. A failed call is ``EntityStoreUnavailable`` (a
+as an entity (or, in ``CachingStore``, does not fit the schema) is refused as the store's
+failure, never taken as absent (a parent or an attribute a ``forbid`` reads would be missing).
+A failed call is ``EntityStoreUnavailable`` (a
 ``DependencyError``: 500, not a cached Deny). boto3 is imported only when a table is configured.
 
 Loading: ``python -m authorizer.stores.dynamo_store TABLE entities/corp.json [--create]`` (or
@@ -230,8 +232,11 @@ class DynamoEntityReader:
                 try:
                     found[wanted] = item_entity(item)
                 except MalformedItem as error:
-                    logger.error("entity store: item %s is malformed; treated as absent: %s",
-                                 uid_text(wanted), error)  # fmt: skip
+                    # Absent, it would drop a parent or an attribute a `forbid` reads (a user's
+                    # groups from the token instead, a folder chain cut): refused, as an outage.
+                    raise EntityStoreUnavailable(
+                        "malformed_item", f"{uid_text(wanted)}: {str(error)[:200]}"
+                    ) from None
         return found
 
     def _batch(self, keys: list[str]) -> list[Mapping[str, Any]]:

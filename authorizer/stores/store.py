@@ -155,22 +155,22 @@ class CachingStore:
             fetched = self.reader.read(missing)
             for uid in missing:
                 entity = fetched.get(uid)
-                if entity is not None and not self._valid(entity):
-                    entity = None
+                if entity is not None:
+                    self._check(entity)
                 found[uid] = entity
                 expires = min(expires, self.cache.put(uid, entity))
         return found, expires
 
-    def _valid(self, entity: StoredEntity) -> bool:
-        """Each fetched entity is checked against the schema alone: one bad item is absent,
-        it does not spoil the handle of every request that meets it."""
+    def _check(self, entity: StoredEntity) -> None:
+        """Each fetched entity is checked against the schema alone, so the error names it. One
+        that does not fit is refused (500, nothing cached), never taken as absent: absent, a
+        parent or an attribute a `forbid` reads would be missing."""
         try:
             cedarpy.Entities.from_json_str(f"[{entity.json}]", self._schema)
         except ValueError as error:
-            logger.error("entity store: %s does not fit the schema; treated as absent: %s",
-                         uid_text(entity.uid), str(error)[:300])  # fmt: skip
-            return False
-        return True
+            raise EntityStoreUnavailable(
+                "misfit_item", f"{uid_text(entity.uid)} does not fit the schema: {str(error)[:300]}"
+            ) from None
 
     def invalidate(self, uids: Iterable[UidLike]) -> None:
         self.cache.invalidate(uid_of(u) for u in uids)
