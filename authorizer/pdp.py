@@ -478,7 +478,7 @@ class Authorizer:
                 "principal": caller.principal["id"],
                 "sub": claims.get("sub"),
                 "policyVersion": version,
-                "tenant": _attribute(caller.extra[0], "tenant"),
+                "tenant": _attribute(_principal_seen(caller), "tenant"),
                 # With several issuers, whose token it was (verified: its `iss` picked the keys).
                 "issuer": claims.get("iss") if self.several_issuers else None,
             })  # fmt: skip
@@ -527,6 +527,17 @@ def policy_action_ids(policies: LoadedPolicies, action_type: str) -> set[str]:
             e["id"] for e in entities if isinstance(e, dict) and e.get("type") == action_type
         )
     return ids
+
+
+def _principal_seen(caller: Caller) -> Mapping[str, Any]:
+    """The principal entity Cedar is given: a JSON file's own version of the user where it holds
+    one (the file wins over the token), else the token's."""
+    uid = (caller.principal["type"], caller.principal["id"])
+    for key, text in caller.part.stored:
+        if key == uid:
+            stored: Mapping[str, Any] = json.loads(text)
+            return stored
+    return caller.extra[0]
 
 
 def _attribute(entity: Mapping[str, Any], name: str) -> Any:

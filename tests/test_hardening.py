@@ -262,6 +262,30 @@ def test_a_parameter_given_twice_is_refused_only_where_a_policy_may_read_the_que
     assert get("/docs/d1", "/docs/{docId}", "tag=a&tag=x") == "401"  # which tag decides?
 
 
+def test_the_tenant_forwarded_is_the_one_cedar_saw_when_the_file_holds_the_user(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """The entities file's version of a user wins over the token's claims; the context for the
+    backend still forwarded the token's `tenant`, so a backend scoping data by it read another
+    tenant's."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "shop.cedar").write_text(POLICIES)
+    (tmp_path / "shop.cedarschema").write_text(SCHEMA)
+    users = [{"uid": {"type": "Shop::User", "id": "u1"}, "attrs": {"tenant": "acme"},
+              "parents": [{"type": "Shop::UserGroup", "id": "readers"}]}]  # fmt: skip
+    (tmp_path / "users.json").write_text(json.dumps(users))
+    env = {"AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+           "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+           "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"),
+           "CEDAR_ENTITIES": str(tmp_path / "users.json"), "ENTITY_ID_PREFIX": ""}  # fmt: skip
+    shop = Authorizer.from_env(env, clock=clock)
+    answer = shop.handle(get_docs(token(issuer, clock, [], tenant="globex")))
+    assert answer["context"]["tenant"] == "acme"
+    other = shop.handle(get_docs(issuer.token("u2", groups=["readers"], extra={"tenant": "globex"},
+                                              now=clock())))  # fmt: skip
+    assert other["context"]["tenant"] == "globex"  # not in the file: the token's
+
+
 def test_a_duplicated_parameter_that_a_policy_reads_is_refused(
     shop: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
