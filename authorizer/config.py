@@ -352,15 +352,20 @@ def _issuers_document(listed: str) -> object:
             raise ConfigError(f"AUTH_ISSUERS: {listed} is larger than {MAX_ISSUERS_FILE_BYTES} B")
         listed, source = raw.decode("utf-8", errors="replace"), listed
     try:
-        return json.loads(listed, object_pairs_hook=_no_duplicate_keys)
+        return json.loads(listed, object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError) as error:
         raise ConfigError(f"AUTH_ISSUERS ({source}) is not valid JSON: {error}") from None
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` for what we read (tokens, AUTH_ISSUERS, links):
+    a key given twice is refused, never the last one taken (the second of two `client_ids`, a
+    link's second `template_id`, a token's second `exp` would silently win)."""
     found = dict(pairs)
-    if len(found) != len(pairs):  # the second of two `client_ids` would silently win
-        raise ValueError("a field is given twice in one object")
+    if len(found) != len(pairs):
+        names = [name for name, _ in pairs]
+        twice = next(name for name in names if names.count(name) > 1)
+        raise ValueError(f"{str(twice)[:64]!r} is given twice in one object")
     return found
 
 

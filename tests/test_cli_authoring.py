@@ -635,3 +635,13 @@ def test_a_sample_users_groups_go_under_the_claim_of_the_issuer_named() -> None:
     second = harness.claims(Identity(user="alice", claims={"iss": "https://login.example.com"}))
     assert first["cognito:groups"] == ["engineering"] and "groups" not in first
     assert second["groups"] == ["engineering"] and "cognito:groups" not in second
+
+
+def test_a_links_file_with_a_key_given_twice_is_refused() -> None:
+    """The last `template_id` won: a link to a blocking template became a link to a sharing one."""
+    from authorizer.errors import PolicyError  # noqa: PLC0415
+
+    text = ('[{"id": "carol-blocked", "template_id": "block-folder",'
+            ' "template_id": "share-folder", "values": {}}]')  # fmt: skip
+    with pytest.raises(PolicyError, match="'template_id' is given twice"):
+        parse_links(text, "links.json")

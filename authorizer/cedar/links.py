@@ -28,6 +28,7 @@ from authorizer.cedar.policies import LoadedPolicies, PolicySource
 from authorizer.cedar.schema import SchemaModel
 from authorizer.cedar.uids import Uid, UidError, parse_uid
 from authorizer.cedar.validation import validate_rendered
+from authorizer.config import no_duplicate_keys
 from authorizer.errors import PolicyError
 
 LINKS_ENV = "CEDAR_TEMPLATE_LINKS"
@@ -60,9 +61,11 @@ def parse_links(text: str, source: str = "links") -> list[TemplateLink]:
     if not text.strip():
         return []
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=no_duplicate_keys)
     except json.JSONDecodeError as error:
         raise PolicyError(f"{source}:{error.lineno}: invalid JSON: {error.msg}") from None
+    except ValueError as error:  # a key given twice: a second `template_id` would win
+        raise PolicyError(f"{source}: {error}") from None
     except RecursionError:
         raise PolicyError(f"{source}: JSON nested too deeply") from None
     if not isinstance(document, list):

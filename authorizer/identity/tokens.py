@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from jwt.exceptions import PyJWTError
 
-from authorizer.config import IssuerSettings, Settings
+from authorizer.config import IssuerSettings, Settings, no_duplicate_keys
 from authorizer.errors import InvalidToken
 from authorizer.identity.jwks import KeySource
 from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
@@ -272,14 +272,7 @@ def _encodable(value: Any) -> bool:
     return True
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key in JSON object")
-    return result
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_DECODER = json.JSONDecoder(object_pairs_hook=no_duplicate_keys)
 
 
 def _depth(value: Any) -> int:
