@@ -336,3 +336,8 @@ def test_compile_refuses_an_invalid_entities_file_it_is_given(app: Path) -> None
     assert "not recorded" in found.stderr
     meta = json.loads((app / "policies" / COMPILED_NAME).read_text().split("\n")[1])
     assert meta["entities_sha256"] is None
+    # A named file that is not JSON does not parse: 1, as a policy file that does not (not 3).
+    (app / "entities" / "bad.json").write_text("{not json")
+    broken = cli("compile", "--entities", app / "entities" / "bad.json", cwd=app)
+    assert broken.returncode == compile_command.Exit.FAILURE, broken.stderr
+    assert "not JSON" in broken.stderr

@@ -20,6 +20,7 @@ policies, or the entities file).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -94,6 +95,12 @@ def run(args: argparse.Namespace) -> int:
         digest = None
         if inputs.entities_path is not None:  # validated here, as a cold start would
             text = read_entities(inputs.entities_path)
+            try:  # a named file that is not JSON does not parse: 1, as for a policy (3: misfits)
+                json.loads(text)
+            except (ValueError, RecursionError) as error:
+                if explicit_entities(args):
+                    print(f"error: {inputs.entities_path}: not JSON: {error}", file=sys.stderr)
+                    return Exit.FAILURE
             try:
                 JsonFileStore(text, cedar_schema(model) if model else None,
                               str(inputs.entities_path))  # fmt: skip
