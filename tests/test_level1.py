@@ -49,7 +49,9 @@ def test_the_policy_lists_allowed_and_denied_routes(
     )
     statements = {s["Effect"]: s["Resource"] for s in response["policyDocument"]["Statement"]}
     prefix = apigw.method_arn("GET", "/").removesuffix("/GET/")
-    assert statements == {"Allow": [f"{prefix}/GET/employees"], "Deny": [f"{prefix}/GET/invoices"]}
+    # ... and every path with a doubled or trailing slash, which no route's pattern covers.
+    assert statements == {"Allow": [f"{prefix}/GET/employees"],
+                          "Deny": [f"{prefix}/GET/invoices", f"{prefix}/*//*", f"{prefix}/*/?*/"]}  # fmt: skip
     assert "determiningPolicies" not in response["context"]  # it would be wrong on other routes
     assert response["context"]["tenant"] == "acme"
 

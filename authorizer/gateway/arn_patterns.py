@@ -9,7 +9,9 @@ it says what the authorizer would. ``route_policy`` emits:
 - a route's Deny pattern only if it covers no request of an allowed route;
 - a route's Allow pattern only if it covers no request of a denied route whose Deny pattern was
   not emitted (one that was wins anyway);
-- the event's own ARN when its route is allowed and its pattern could not be emitted.
+- the event's own ARN when its route is allowed and its pattern could not be emitted;
+- a Deny of every path with a doubled or trailing slash, which the route table reads as a route
+  but that route's own patterns do not cover.
 
 A route left out is implicitly denied from the cache (a 403 until the cache expires: fail
 closed). Coverage is decided exactly, as the intersection of two regular languages (a route's
@@ -48,7 +50,7 @@ def route_policy(
     right for every request of each when cached by token. None when the event's ARN is none of
     ours (a stage or path mapping quirk) or is itself a pattern: then answer for this request
     alone (``exact_answer``)."""
-    if _has_wildcard(event_arn):
+    if _has_wildcard(event_arn) or not _canonical(arn.path):
         return None
     found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()))
     allow, deny, ours, said = found
@@ -74,6 +76,19 @@ def exact_answer(arn: str, allowed: bool) -> tuple[Effect, str]:
     return "Deny", arn.replace("*", "?")
 
 
+def _canonical(path: str) -> bool:
+    """A path with no empty segment (the root aside): the routes' requests as the patterns are
+    worked out for. The route table also reads `/files/x/raw/` and `/files//x/raw` as routes,
+    which `GET/files/*/raw` does not cover but `GET/files/*` does: such paths are denied from
+    the cache (``_not_canonical``) and answered for themselves alone."""
+    return path == "/" or ("//" not in path and not path.endswith("/"))
+
+
+def _not_canonical(api_prefix: str) -> tuple[str, str]:
+    """Patterns of every path with a doubled or a trailing slash (not the root's `GET/`)."""
+    return f"{api_prefix}/*//*", f"{api_prefix}/*/?*/"
+
+
 def _has_wildcard(arn: str) -> bool:
     return "*" in arn or "?" in arn
 
@@ -95,7 +110,8 @@ def _route_patterns(
     allow = tuple(f"{api_prefix}/{_suffix(r)}" for r in allows)
     deny = tuple(f"{api_prefix}/{_suffix(r)}" for r in denies)
     every = [f"{api_prefix}/{_suffix(r)}" for r in routes]
-    return allow, deny, _any_of(every), (_any_of(deny), _any_of(allow))
+    said = (_any_of(deny), _any_of(allow))
+    return allow, (*deny, *_not_canonical(api_prefix)), _any_of(every), said
 
 
 def _any_of(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str]:
