@@ -488,6 +488,8 @@ ACCEPTED: list[tuple[ExtensionType, Any, str]] = [
     (DECIMAL, 12, "12.0000"),
     (DECIMAL, 1.25, "1.2500"),
     (DECIMAL, 0.1, "0.1000"),  # the float nearest 0.1 is 0.1 to Cedar's 4 places
+    (DECIMAL, "2500", "2500.0"),  # a Cognito Number attribute: it locked the user out (401)
+    (DECIMAL, " -7 ", "-7.0"),
     (DECIMAL, extn("decimal", "3.14"), "3.14"),
     (DATETIME, "2024-02-29", "2024-02-29"),
     (DATETIME, "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z"),
@@ -495,6 +497,7 @@ ACCEPTED: list[tuple[ExtensionType, Any, str]] = [
     (DATETIME, "2024-01-01T10:00:00-0130", "2024-01-01T10:00:00-0130"),
     (DATETIME, 1_700_000_000, "2023-11-14T22:13:20.000Z"),
     (DATETIME, 1_700_000_000.5, "2023-11-14T22:13:20.500Z"),
+    (DATETIME, 1_700_000_000.123, "2023-11-14T22:13:20.123Z"),
     (DATETIME, extn("datetime", "2024-01-01"), "2024-01-01"),
     (DURATION, "1d2h3m4s5ms", "1d2h3m4s5ms"),
     (DURATION, "-1h", "-1h"),
@@ -534,6 +537,9 @@ def test_extension_accepted(cedar_type: ExtensionType, value: Any, arg: str) -> 
         (DECIMAL, 100.00004),
         (DECIMAL, 0.99999),
         (DECIMAL, 0.00004),
+        # A finer part than Cedar's milliseconds: never rounded (T + 0.4 ms passed `> T`).
+        (DATETIME, 1_700_000_000.0004),
+        (DATETIME, 1_700_000_000.9996),
         (DECIMAL, float("nan")),
         (DATETIME, "2024-1-1"),
         (DATETIME, "2024-01-01T10:00Z"),

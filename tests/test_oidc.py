@@ -218,3 +218,27 @@ def test_a_context_value_the_caller_gives_is_refused_when_any_part_of_it_is_unus
         with pytest.raises(InvalidRequest, match=r"context attribute 'rx\.") as error:
             backend.authorize_token(token, "prescribe", app, context)
         assert error.value.reason == "bad_parameter"
+
+
+def test_without_a_schema_a_claim_with_no_cedar_form_is_refused(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """No schema: the claims are the principal's attributes as they come. `roles: ["banned",
+    1.5]` had no Cedar form and was dropped whole, so the forbid on "banned" did not hold."""
+    (tmp_path / "p.cedar").write_text(
+        'permit (principal, action == Api::Action::"get /things", resource);\n'
+        "forbid (principal, action, resource)\n"
+        'when { principal has roles && principal.roles.contains("banned") };'
+    )
+    authz = Authorizer.from_env({"AUTH_ISSUER": oidc.issuer, "AUTH_CLIENT_IDS": "spa-client",
+                                 "CEDAR_POLICY_DIR": str(tmp_path), "CEDAR_NAMESPACE": "Api",
+                                 "CEDAR_SCHEMA": "none", "CEDAR_ENTITIES": "none"}, clock=clock)  # fmt: skip
+    claims = base_claims(oidc, clock.now, azp="spa-client", scp="read")
+    things = ("GET", "/things", "/things")
+    assert outcome(authz, rest(oidc.sign({**claims, "roles": ["ok"]}), *things)) == "Allow"
+    assert outcome(authz, rest(oidc.sign({**claims, "roles": ["banned"]}), *things)) == "Deny"
+    for roles in (["banned", 1.5], ["banned", None], ["banned", {"__extn": {}}]):
+        token = oidc.sign({**claims, "roles": roles})
+        assert outcome(authz, rest(token, *things)) == "401", roles
+    # Null is no value; a fractional `exp` (a registered claim) is not refused for Cedar's sake.
+    assert outcome(authz, rest(oidc.sign({**claims, "nickname": None}), *things)) == "Allow"

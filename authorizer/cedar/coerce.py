@@ -139,13 +139,18 @@ def _attribute(value: Any, name: str, wanted: CedarType | None, depth: int, stri
     return converted
 
 
-def claims_record(claims: Mapping[str, Any], declared: CedarType, what: str) -> Any:
-    """Verified claims as the declared type (a principal's attributes, ``context.token``). A
-    declared claim the token holds that cannot take its type is refused (``InvalidToken``), never
-    dropped: absent, a ``forbid`` guarded by ``principal has level`` would not hold. A null claim
-    counts as absent."""
+def claims_record(claims: Mapping[str, Any], declared: CedarType | None, what: str) -> Any:
+    """Verified claims as the declared type (a principal's attributes, ``context.token``; None:
+    no schema, their natural Cedar forms). A claim the token holds that cannot take its type
+    (without a schema: that has no Cedar form, `1.5`) is refused (``InvalidToken``), never
+    dropped: absent, a ``forbid`` guarded by ``principal has level`` would not hold. A null
+    claim counts as absent."""
     try:
-        return to_cedar(claims, declared, 0, strict=True)
+        shaped = to_cedar(claims, declared, 0, strict=True)
+        if shaped is DROPPED and (declared is None or isinstance(declared, RecordType)):
+            # (`__entity` / `__extn` among the claims would forge a typed Cedar value)
+            raise InvalidToken("bad_claim", f"the {what}s hold a name starting with __")
+        return shaped
     except _Mistyped as mistyped:
         raise InvalidToken(
             "bad_claim",
@@ -269,10 +274,17 @@ def _extension(value: Any, cedar_type: ExtensionType) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return DROPPED
     if name == "datetime" and isinstance(value, int | float) and not isinstance(value, bool):
+        # Cedar's datetime keeps milliseconds: an epoch with a finer part is not rounded into
+        # one (T + 0.0004 s would pass a `forbid` on `> datetime(T)`).
+        milliseconds = value * 1000
+        if isinstance(value, float) and abs(milliseconds - round(milliseconds)) > 1e-3:
+            return DROPPED
         try:
-            value = epoch_to_datetime(float(value))
+            value = epoch_to_datetime(round(milliseconds) / 1000)
         except (OverflowError, ValueError, OSError):
             return DROPPED
+    elif name == "decimal" and isinstance(value, str) and _INTEGER.match(value.strip()):
+        value = value.strip() + ".0"  # Cognito sends a Number attribute as "2500"
     elif name == "decimal" and isinstance(value, int | float) and not isinstance(value, bool):
         # Cedar's decimal has 4 places: a float with more is not rounded into one (100.00004
         # would pass a `forbid` on greaterThan(decimal("100.0"))).

@@ -123,11 +123,7 @@ class EntityMapping(NamedTuple):
         ]
         attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
         user = self.schema.entity_type(self.user_type) if self.schema else None
-        attrs = (
-            claims_record(attributes, user.attributes, "claim")
-            if user
-            else to_cedar(attributes, None)
-        )
+        attrs = claims_record(attributes, user.attributes if user else None, "claim")
         principal = {"uid": self.principal_uid(claims), "attrs": attrs, "parents": group_uids}
         return [principal, *({"uid": uid, "attrs": {}, "parents": []} for uid in group_uids)]
 
@@ -161,7 +157,15 @@ class EntityMapping(NamedTuple):
         if isinstance(token.get("scope"), str):  # OAuth's space-separated scope becomes a set
             token["scope"] = token["scope"].split()
         if action is None:
-            return to_cedar(token, None)
+            # No schema: every claim, in its natural Cedar form. The registered ones (`exp`,
+            # `iat` may be fractional NumericDates, which Cedar cannot hold) are left out when
+            # they have none; any other claim without one is refused, as a principal's is.
+            registered = {k: v for k, v in token.items() if k in REGISTERED_CLAIMS}
+            shaped = claims_record(
+                {k: v for k, v in token.items() if k not in REGISTERED_CLAIMS}, None, "token claim"
+            )
+            shaped.update(to_cedar(registered, None))
+            return shaped
         declared = action.context.attributes.get("token")
         return claims_record(token, declared.type, "token claim") if declared else DROPPED
 
