@@ -242,3 +242,24 @@ def test_without_a_schema_a_claim_with_no_cedar_form_is_refused(
         assert outcome(authz, rest(token, *things)) == "401", roles
     # Null is no value; a fractional `exp` (a registered claim) is not refused for Cedar's sake.
     assert outcome(authz, rest(oidc.sign({**claims, "nickname": None}), *things)) == "Allow"
+
+
+def test_a_null_the_backend_gives_is_no_value_at_any_depth(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """`{"qty": None}` was refused while `{"rx": {"qty": None}}` became `{"rx": {}}`: null is
+    the attribute's absence, the same at the top and inside."""
+    from authorizer import Authorizer as Backend  # noqa: PLC0415
+
+    (tmp_path / "p.cedar").write_text(
+        'permit (principal, action == Api::Action::"prescribe", resource)\n'
+        "when { !(context has qty) && !(context has rx && context.rx has qty) };"
+    )
+    backend = Backend.from_env({"AUTH_ISSUER": oidc.issuer, "AUTH_CLIENT_IDS": "spa-client",
+                                "CEDAR_POLICY_DIR": str(tmp_path), "CEDAR_NAMESPACE": "Api",
+                                "CEDAR_SCHEMA": "none", "CEDAR_ENTITIES": "none"}, clock=clock)  # fmt: skip
+    token = oidc.sign(base_claims(oidc, clock.now, azp="spa-client", scp="read"))
+    app = 'Api::Application::"Api"'
+    for context in ({"qty": None}, {"rx": {"qty": None}}, {}):
+        assert backend.authorize_token(token, "prescribe", app, context).allowed, context
+    assert not backend.authorize_token(token, "prescribe", app, {"qty": 1}).allowed

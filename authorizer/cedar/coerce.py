@@ -177,11 +177,9 @@ def given_record(
         if name not in raw or (declared is not None and name not in declared.attributes):
             continue
         wanted = declared.attributes[name].type if declared is not None else None
-        try:
-            if raw[name] is not None:  # given as null: refused as given in no Cedar form
-                _attribute(raw[name], name, wanted, 0, True)
-                continue
-            path, mistyped = [name], wanted
+        try:  # (null is no value, here as anywhere inside: the attribute is absent)
+            _attribute(raw[name], name, wanted, 0, True)
+            continue
         except _Mistyped as refused:
             path, mistyped = refused.path, refused.wanted
         raise InvalidParameter(
