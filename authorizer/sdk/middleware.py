@@ -55,6 +55,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from authorizer.cedar.analysis import REQUEST_QUERY
 from authorizer.cedar.coerce import datetime_value, ip_value
 from authorizer.cedar.engine import Decision
 from authorizer.errors import (
@@ -189,7 +190,8 @@ def forwarded_context(request: web.Request) -> Mapping[str, Any] | None:
 
 
 def first_values(request: web.Request) -> dict[str, str]:
-    """The query, each parameter's first value (as the gateway reads it)."""
+    """The query, each parameter's first value (a parameter given twice is refused where a
+    policy may read the query: ``_check``)."""
     return {name: request.query.getone(name) for name in request.query}
 
 
@@ -384,10 +386,19 @@ async def _check(
         authz.clock(),
     )
 
+    repeated = [name for name in request.query if len(request.query.getall(name)) > 1]
+
     def decide() -> Decision:
         current = authz.current(who.claims)  # with policy bundles: the caller's, current
         target = api.parse_resource(loaded if loaded is not None else current.mapping.application)
-        return api.decide(current, who, [(action_of(current), target)], added, record)[0]
+        action = action_of(current)
+        if repeated:  # refused where a policy may read the query, as the gateway refuses it
+            reads = api.context_reads(current.engine, frozenset({(action["type"], action["id"])}))
+            if reads is None or REQUEST_QUERY in reads:
+                raise InvalidParameter(
+                    "ambiguous_parameter", f"query parameter {repeated[0][:64]!r} given twice"
+                )
+        return api.decide(current, who, [(action, target)], added, record)[0]
 
     return await guard.run(decide)
 
