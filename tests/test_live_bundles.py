@@ -276,6 +276,8 @@ def test_a_tenant_named_like_a_folder_or_ending_in_a_newline_is_refused(
     assert bundle_source("s3://bundles/tenants/acme.json", client=object()).url == (
         "s3://bundles/tenants/acme.json"
     )
+    # S3 keys `/k` and `k` are two objects: neither URL is read as the other.
+    assert bundle_source("s3://bundles//k.json", client=object()).url == "s3://bundles//k.json"
 
 
 def test_a_fresh_token_is_verified_once_to_pick_the_bundle_and_decide(

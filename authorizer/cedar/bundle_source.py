@@ -115,7 +115,7 @@ def bundle_source(url: str, aws: AwsSettings = AWS_DEFAULTS, client: Any = None)
     bucket, _, key = url[len("s3://") :].partition("/")
     if not bucket or not key.strip("/") or not url.isprintable():
         raise BundleUnavailable(f"{url!r}: an S3 bundle is s3://bucket/key")
-    return S3Source(bucket, key.lstrip("/"), client or s3_client(aws))
+    return S3Source(bucket, key, client or s3_client(aws))  # `/k` and `k` are two keys
 
 
 def s3_client(aws: AwsSettings) -> Any:
