@@ -396,13 +396,14 @@ def issuer_settings(fields: Mapping[str, object], label: Callable[[str], str]) -
     token_use = (_text(fields, "token_use", label) or "access").strip().lower()
     if token_use not in ("access", "id", "any"):
         raise ConfigError(f"{label('token_use')} must be access, id or any, not {token_use!r}")
-    if token_use != "access" and not client_ids:
-        # An ID token's `aud` is the application it was issued to; AUTH_AUDIENCE names an API,
-        # which ID tokens do not carry. Unchecked, any application's ID token would do.
-        raise ConfigError(
-            f"{label('client_ids')} is required when ID tokens are accepted "
-            f"({label('token_use')} {token_use}): it says whose ID tokens count"
-        )
+    audience = _text(fields, "audience", label) or None
+    if token_use != "access" and not client_ids and audience is None:
+        # DESIGN §2 makes the client list optional for an OIDC issuer: then any application's
+        # ID token from it is accepted. Said loudly, since that is rarely what is meant.
+        logger.warning(
+            "%s is %s and %s is empty: any application's ID token from %s is accepted",
+            label("token_use"), token_use, label("client_ids"), issuer,
+        )  # fmt: skip
     groups_claim = _text(fields, "groups_claim", label) or (
         "cognito:groups" if pool_id else "groups"
     )
@@ -420,7 +421,7 @@ def issuer_settings(fields: Mapping[str, object], label: Callable[[str], str]) -
         jwks_url=jwks_url,
         client_ids=client_ids,
         token_use=token_use,  # type: ignore[arg-type]  # checked just above
-        audience=_text(fields, "audience", label) or None,
+        audience=audience,
         groups_claim=groups_claim,
         entity_id_prefix=prefix,
         policy_bundle=_text(fields, "policy_bundle", label) or None,

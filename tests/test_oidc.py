@@ -263,3 +263,17 @@ def test_a_null_the_backend_gives_is_no_value_at_any_depth(
     for context in ({"qty": None}, {"rx": {"qty": None}}, {}):
         assert backend.authorize_token(token, "prescribe", app, context).allowed, context
     assert not backend.authorize_token(token, "prescribe", app, {"qty": 1}).allowed
+
+
+def test_the_audience_holds_for_a_token_read_as_an_id_token(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """`token_use` any, no client list, an audience: an access token for another API with no
+    `scope` (so read as an ID token) skipped the audience check and was allowed."""
+    authz = make(tmp_path, oidc, clock, AUTH_CLIENT_IDS="", AUTH_TOKEN_USE="any",
+                 AUTH_AUDIENCE="https://api-a.example.com")  # fmt: skip
+    claims = base_claims(oidc, clock.now, groups=["admins"])
+    for audience, expected in (("https://api-a.example.com", "Allow"),
+                               ("https://api-b.example.com", "401"), ("another-app", "401")):  # fmt: skip
+        token = oidc.sign({**claims, "aud": audience})
+        assert outcome(authz, rest(token, "GET", "/things", "/things")) == expected, audience

@@ -131,6 +131,11 @@ class TokenVerifier:
                 raise InvalidToken("bad_audience", "aud is missing or malformed")
             if settings.client_ids and not settings.client_ids.intersection(audiences):
                 raise InvalidToken("wrong_client", "aud names no accepted client")
+            # With no client list, the audience set for this API still holds: an access token
+            # without `scope` read as an ID token (OIDC's only tell) skipped it.
+            audience = settings.audience
+            if not settings.client_ids and audience is not None and audience not in audiences:
+                raise InvalidToken("bad_audience", "aud does not name this API")
             return
         if settings.client_ids:
             # The first of these the token has (null included): Cognito's, OIDC's (Entra ID's
