@@ -48,8 +48,8 @@ def route_policy(
 ) -> tuple[list[str], list[str]] | None:
     """Allow and Deny resources for the token-level routes (``allowed``: each one's answer),
     right for every request of each when cached by token. None when the event's ARN is none of
-    ours (a stage or path mapping quirk) or is itself a pattern: then answer for this request
-    alone (``exact_answer``)."""
+    ours (a stage or path mapping quirk), is itself a pattern, or has an empty segment: then
+    answer for this request alone (``exact_answer``)."""
     if _has_wildcard(event_arn) or not _canonical(arn.path):
         return None
     found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()))
