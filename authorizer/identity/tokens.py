@@ -230,6 +230,8 @@ def _b64decode(segment: str) -> bytes:
 
 
 _URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+# U+D800-U+DFFF, escaped in JSON or as (surrogatepass) UTF-8 bytes.
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # By the segment's length modulo 4, the last characters whose unused low bits are zero: the
 # canonical ones (2 characters carry 8 bits of 12, 3 carry 16 of 18).
@@ -258,8 +260,9 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidToken("malformed", f"{what} is not a JSON object")
     # A lone surrogate (escaped `\ud800`, or raw, which JSON's surrogatepass lets through) is no
-    # text Cedar can hold: it broke cedarpy's entity parse (a 500). Rare: only then looked for.
-    if (b"\\u" in raw or b"\xed" in raw) and not _encodable(value):
+    # text Cedar can hold: it broke cedarpy's entity parse (a 500). Looked for only when the
+    # payload holds a surrogate at all (a pair, an emoji, is fine), not for every `\u00e9`.
+    if (b"\\u" in raw or b"\xed" in raw) and _SURROGATE.search(raw) and not _encodable(value):
         raise InvalidToken("malformed", f"{what} holds a lone surrogate (not Unicode text)")
     # No deeper than its opening brackets are many (strings' brackets only add to the count):
     # a typical token has two, and the walk is skipped.
