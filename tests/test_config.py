@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from authorizer.config import Settings, cognito_pool_id, is_loopback_url, require_https
+from authorizer.config import Settings
 from authorizer.errors import ConfigError
+from authorizer.issuer_settings import cognito_pool_id, is_loopback_url, require_https
 
 OIDC = "https://issuer.example.com"
 POOL = "us-east-1_AbC123xyz"

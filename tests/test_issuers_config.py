@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from authorizer.config import IssuerSettings, Settings
+from authorizer.config import Settings
 from authorizer.errors import ConfigError
+from authorizer.issuer_settings import IssuerSettings
 
 POOL = "us-east-1_AbC123xyz"
 COGNITO = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"

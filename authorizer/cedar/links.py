@@ -28,8 +28,8 @@ from authorizer.cedar.policies import LoadedPolicies, PolicySource
 from authorizer.cedar.schema import SchemaModel
 from authorizer.cedar.uids import Uid, UidError, parse_uid
 from authorizer.cedar.validation import validate_rendered
-from authorizer.config import no_duplicate_keys
 from authorizer.errors import PolicyError
+from authorizer.strict_json import no_duplicate_keys
 
 LINKS_ENV = "CEDAR_TEMPLATE_LINKS"
 SLOTS = ("?principal", "?resource")

@@ -18,8 +18,8 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from authorizer.config import require_https
 from authorizer.errors import DependencyError
+from authorizer.issuer_settings import require_https
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

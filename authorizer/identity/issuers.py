@@ -7,7 +7,7 @@
 - Each issuer has its own ``JwksCache``: one issuer's key set outage, cooldown or flood of
   unknown kids touches no other issuer's callers.
 - Each issuer has its own ``EntityMapping`` (prefix, groups claim); the prefixes of several
-  issuers differ (``config.check_distinct``), so their principals and groups never meet.
+  issuers differ (``issuer_settings.check_distinct``), so their principals and groups never meet.
 - A non-Cognito issuer configured without a key set URL finds it by OIDC discovery
   (``discovered_keys``), re-done with every key set fetch, so on the key cache's cooldown.
 """
@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from authorizer.cedar.schema import SchemaModel
-from authorizer.config import IssuerSettings, Settings, require_https
+from authorizer.config import Settings
 from authorizer.errors import ConfigError, DependencyError, InvalidToken
 from authorizer.identity.entities import EntityMapping
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.jwks import JwksCache
 from authorizer.identity.tokens import TokenVerifier, VerifiedToken, decode_unverified
+from authorizer.issuer_settings import IssuerSettings, require_https
 from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)

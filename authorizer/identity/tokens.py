@@ -18,11 +18,13 @@ from typing import Any, Literal
 
 from jwt.exceptions import PyJWTError
 
-from authorizer.config import IssuerSettings, Settings, no_duplicate_keys
+from authorizer.config import Settings
 from authorizer.errors import InvalidToken
 from authorizer.identity.jwks import KeySource
+from authorizer.issuer_settings import IssuerSettings
 from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
 from authorizer.records import NamedTuple
+from authorizer.strict_json import no_duplicate_keys
 
 Claims = Mapping[str, Any]
 TokenKind = Literal["access", "id"]

@@ -20,10 +20,11 @@ from typing import Any
 from authorizer.cedar.engine import Engine
 from authorizer.cedar.policies import LoadedPolicies
 from authorizer.cedar.schema import SchemaModel
-from authorizer.config import IssuerSettings, Settings, issuers_from
+from authorizer.config import Settings
 from authorizer.errors import ConfigError
 from authorizer.gateway.events import Request, bearer_token, parse_event
 from authorizer.identity.fetch import Fetch, http_fetch
+from authorizer.issuer_settings import IssuerSettings, issuers_from
 from authorizer.pdp import Authorizer, Caller, Outcome
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LOCAL_CLIENT_ID, LOCAL_ISSUER, LocalIssuer
