@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 TokenUse = Literal["access", "id", "any"]
 
 _COGNITO_ISSUER = re.compile(
-    r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/([\w-]+_[0-9A-Za-z]+)$"
+    r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/([\w-]+_[0-9A-Za-z]+)\Z"
 )
 
 

@@ -555,6 +555,14 @@ def test_extension_accepted(cedar_type: ExtensionType, value: Any, arg: str) -> 
         (DURATION, 1.5),
         (DURATION, True),
         (DURATION, extn("datetime", "1h")),
+        # A trailing newline: `$` matches before one, and `int("5\n00")` then raised (a 500)
+        # or Cedar refused the entity (a 500 too). Whole-string matches only.
+        (DECIMAL, "100.5\n"),
+        (DECIMAL, "4.0\n"),
+        (DATETIME, "2026-01-01\n"),
+        (DATETIME, "2026-01-01T10:00:00Z\n"),
+        (DURATION, "1h\n"),
+        (DURATION, "2h\n"),
     ],
 )
 def test_extension_refused(cedar_type: ExtensionType, value: Any) -> None:

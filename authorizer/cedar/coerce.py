@@ -45,14 +45,14 @@ DROPPED: Final = _Dropped()
 MAX_DEPTH = 8
 _I64 = (-(2**63), 2**63 - 1)
 # ASCII digits only: `\d` would also take other scripts' digits, which Cedar refuses.
-_INTEGER = re.compile(r"^-?[0-9]{1,19}$")
-_DECIMAL = re.compile(r"^-?[0-9]+\.[0-9]{1,4}$")
+_INTEGER = re.compile(r"^-?[0-9]{1,19}\Z")
+_DECIMAL = re.compile(r"^-?[0-9]+\.[0-9]{1,4}\Z")
 # Patterns only a claim declared as a duration or datetime needs: compiled on first use (re
 # caches them), not at import, where the two cost ~1 ms of the cold start.
-_DURATION = r"^-?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?$"
+_DURATION = r"^-?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?(?:([0-9]+)ms)?\Z"
 _DATETIME = (
     r"^([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{3})?(?:Z|[+-]([0-9]{2})([0-9]{2})))?$"
+    r"(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{3})?(?:Z|[+-]([0-9]{2})([0-9]{2})))?\Z"
 )
 _DURATION_UNITS_MS = (86_400_000, 3_600_000, 60_000, 1_000, 1)
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from authorizer.errors import ConfigError
 from authorizer.records import NamedTuple
 
-_ROUTE_ID = re.compile(r"^(get|post|put|patch|delete|head|options|any) (/\S*)$", re.IGNORECASE)
-_PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
+_ROUTE_ID = re.compile(r"^(get|post|put|patch|delete|head|options|any) (/\S*)\Z", re.IGNORECASE)
+_PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}\Z")
 MATCH_CACHE_SIZE = 4096
 
 

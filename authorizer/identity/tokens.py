@@ -29,7 +29,7 @@ from authorizer.strict_json import no_duplicate_keys
 Claims = Mapping[str, Any]
 TokenKind = Literal["access", "id"]
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+\Z")
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
 MAX_KID_LENGTH = 256

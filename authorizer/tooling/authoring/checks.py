@@ -26,7 +26,7 @@ from authorizer.tooling.authoring.problems import Problem, Severity, code_start,
 
 _POSITIONAL = re.compile(r"`(policy\d+)`")
 _QUOTED = re.compile(r"`([^`]+)`")
-_PARAM = re.compile(r"^\{[^{}]+\}$")
+_PARAM = re.compile(r"^\{[^{}]+\}\Z")
 _ID = re.compile(r'@id\(\s*"((?:[^"\\]|\\.)*)"\s*\)')
 
 
