@@ -492,6 +492,41 @@ def test_a_key_is_asked_again_only_after_the_ttl(clock: FakeClock) -> None:
     assert len(lookup.asked) == 3
 
 
+class FailingLookup(MemoryLookup):
+    """A table that answers until it is made unreadable."""
+
+    down = False
+
+    def fetch(self, keys: Sequence[str]) -> dict[str, float]:
+        if self.down:
+            raise RevocationUnavailable("unreadable", "the test made it so")
+        return super().fetch(keys)
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_revocation_already_cached_refuses_while_the_table_is_down(
+    clock: FakeClock, fail_open: bool
+) -> None:
+    """dave's user revocation was read and cached; the table then went down. His next token
+    (a new jti, not cached) was served with REVOCATION_FAIL_OPEN, and a 500 without: the cache
+    already said 401."""
+    lookup = FailingLookup({"sub#dave": NOW + 1})
+    revocations = RevocationList(lookup, cache_ttl=30, clock=clock, fail_open=fail_open)
+    with pytest.raises(InvalidToken, match="revoked by its sub"):
+        revocations.check({"jti": "j1", "sub": "dave", "iat": NOW})
+    lookup.down = True
+    with pytest.raises(InvalidToken, match="revoked by its sub") as refused:
+        revocations.check({"jti": "j2", "sub": "dave", "iat": NOW})
+    assert refused.value.reason == "revoked"
+    # Another user's token: the table is asked, and it is down.
+    if fail_open:
+        revocations.check({"jti": "k1", "sub": "erin", "iat": NOW})
+        assert revocations.unchecked == 1
+    else:
+        with pytest.raises(RevocationUnavailable):
+            revocations.check({"jti": "k1", "sub": "erin", "iat": NOW})
+
+
 def test_a_ttl_of_zero_asks_every_time(clock: FakeClock) -> None:
     lookup = MemoryLookup()
     revocations = RevocationList(lookup, cache_ttl=0, clock=clock)

@@ -118,6 +118,10 @@ class RevocationList:
                 missing.append(key)
             else:
                 marks[key] = cached[0]
+        # What the cache knows refuses first: a token whose user (or origin) is known revoked is
+        # refused even when the table cannot be read for its other keys (fail-open would have
+        # served it; fail-closed given a 500 for what is a 401).
+        _refuse_if_revoked(claims, keys, marks)
         if missing:
             try:
                 found = self._fetch(missing)
@@ -131,7 +135,7 @@ class RevocationList:
             for key in missing:
                 marks[key] = found.get(key)
                 self._cache.put(key, marks[key])
-        _refuse_if_revoked(claims, keys, marks)
+            _refuse_if_revoked(claims, keys, marks)
 
     def _fetch(self, keys: Sequence[str]) -> dict[str, float]:
         self.lookups += 1
