@@ -153,10 +153,26 @@ def test_template_without_its_parameter_values_falls_back_to_the_path() -> None:
     assert routes.match("GET", "/elsewhere", "/pets/{id}", {}) is None
 
 
-def test_template_of_an_undeclared_route_falls_back_to_the_path() -> None:
-    routes = table(route("GET", "/pets/{petId}"))
-    found = routes.match("GET", "/pets/5", "/animals/{id}", {"id": "9"})
+def test_template_of_an_undeclared_route_is_no_route() -> None:
+    """API Gateway routed the request to `/admin-stats`, which the schema has no action for
+    (`validate` says every request to it is denied). It was decided as `ANY /{proxy+}`, whose
+    path it fits, and allowed by that route's policies."""
+    routes = table(route("GET", "/pets/{petId}"), route("ANY", "/{proxy+}"))
+    assert routes.match("GET", "/pets/5", "/animals/{id}", {"id": "9"}) is None
+    assert routes.match("GET", "/admin-stats", "/admin-stats", {}) is None
+    # A greedy template in front of finer declared routes (one `{proxy+}` resource for a whole
+    # API) is still matched on its path.
+    lith = table(route("GET", "/pets/{petId}"))
+    found = lith.match("GET", "/pets/5", "/{proxy+}", {"proxy": "pets/5"})
     assert found is not None and dict(found.path_parameters) == {"petId": "5"}
+
+
+def test_a_declared_greedy_template_wins_over_the_path() -> None:
+    """The event names `/admin/{proxy+}`, declared: its own route, whatever the path says."""
+    routes = table(route("GET", "/admin/{rest+}"), route("ANY", "/{proxy+}"))
+    found = routes.match("GET", "/dev/admin/x", "/admin/{proxy+}", {"proxy": "x"})
+    assert matched_id(found) == "get /admin/{rest+}"
+    assert found is not None and dict(found.path_parameters) == {"rest": "x"}
 
 
 def test_template_match_prefers_the_method_over_any() -> None:

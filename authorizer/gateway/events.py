@@ -175,15 +175,21 @@ def _parse_request(event: Mapping[str, Any], kind: EventKind) -> Request:
     headers = _multi(_mapping(event, "multiValueHeaders"), _mapping(event, "headers"), lower=True)
     identity = _mapping(context, "identity")
     method = _string(event, "httpMethod") or _string(context, "httpMethod") or arn.method
-    path = _string(event, "path") or _string(context, "path") or arn.path
+    stage = _string(context, "stage") or arn.stage
+    template = _template(_string(event, "resource") or _string(context, "resourcePath"))
+    parameters = _strings(_mapping(event, "pathParameters"))
+    # A REST API's `path` has no stage (its `requestContext.path` has); an HTTP API's has.
+    path, staged = _string(event, "path"), kind is EventKind.HTTP_V1
+    if path is None:
+        path, staged = _string(context, "path"), True
     return Request(
         kind=kind,
         arn=event["methodArn"],
         parsed_arn=arn,
         method=_method(method),
-        path=path,
-        route=_template(_string(event, "resource") or _string(context, "resourcePath")),
-        path_parameters=_strings(_mapping(event, "pathParameters")),
+        path=api_path(template, parameters, path or arn.path, stage if staged else None),
+        route=template,
+        path_parameters=parameters,
         query=_multi(
             _mapping(event, "multiValueQueryStringParameters"),
             _mapping(event, "queryStringParameters"),
@@ -191,7 +197,7 @@ def _parse_request(event: Mapping[str, Any], kind: EventKind) -> Request:
         ),
         headers=headers,
         source_ip=_ip(identity.get("sourceIp")),
-        stage=_string(context, "stage") or arn.stage,
+        stage=stage,
         time_epoch_ms=_epoch_ms(context.get("requestTimeEpoch")),
         authorization=headers.get("authorization", ()),
     )
@@ -220,18 +226,21 @@ def _parse_http_v2(event: Mapping[str, Any]) -> Request:
             k: tuple(v.split(","))
             for k, v in _strings(_mapping(event, "queryStringParameters")).items()
         }
+    stage = _string(context, "stage") or arn.stage
+    parameters = _strings(_mapping(event, "pathParameters"))
+    path = _string(http, "path") or _string(event, "rawPath")
     return Request(
         kind=EventKind.HTTP_V2,
         arn=event["routeArn"],
         parsed_arn=arn,
         method=_method(method),
-        path=_string(http, "path") or _string(event, "rawPath") or arn.path,
+        path=api_path(route, parameters, path, stage) if path else arn.path,
         route=route,
-        path_parameters=_strings(_mapping(event, "pathParameters")),
+        path_parameters=parameters,
         query=query,
         headers=headers,
         source_ip=_ip(http.get("sourceIp")),
-        stage=_string(context, "stage") or arn.stage,
+        stage=stage,
         time_epoch_ms=_epoch_ms(context.get("timeEpoch")),
         authorization=headers.get("authorization", ()),
     )
@@ -294,6 +303,61 @@ def _multi(
 def _template(value: str | None) -> str | None:
     """A route template starts with `/`; `$default` (HTTP API 1.0) names none."""
     return value if value and value.startswith("/") else None
+
+
+def api_path(
+    template: str | None, parameters: Mapping[str, str], path: str, stage: str | None
+) -> str:
+    """The request's path from the API's root: what route templates and policies
+    (``context.request.path``) are written against. API Gateway's path fields carry what
+    precedes the API: a REST API's ``path`` the base path of a custom domain (``/v1/admin/x``),
+    an HTTP API's the stage (``/dev/admin/x``), so a greedy route matched on them was another
+    route. The template the request was routed to, filled with its parameters, carries
+    neither; without one (an HTTP API's ``$default`` route) a named ``stage`` is taken off."""
+    if template is not None:
+        filled = _filled(template, parameters)
+        if filled is not None:
+            return filled
+    if stage and stage != "$default":
+        prefix = "/" + stage
+        if path == prefix or path.startswith(prefix + "/"):
+            return path[len(prefix) :] or "/"
+    return path
+
+
+def _filled(template: str, parameters: Mapping[str, str]) -> str | None:
+    """``template`` with each ``{name}`` / ``{name+}`` replaced by its value; None when one is
+    missing or empty."""
+    parts = _template_parts(template)
+    if parts is None:
+        return template  # no parameters: the template is the path
+    out: list[str] = []
+    for text, is_parameter in parts:
+        if is_parameter:
+            value = parameters.get(text)
+            if not value:
+                return None
+            out.append(value)
+        else:
+            out.append(text)
+    return "/" + "/".join(out)
+
+
+@functools.lru_cache(maxsize=1024)  # an API has few templates
+def _template_parts(template: str) -> tuple[tuple[str, bool], ...] | None:
+    """A template's segments as (literal, False) or (parameter name, True); None without
+    parameters."""
+    if "{" not in template:
+        return None
+    parts: list[tuple[str, bool]] = []
+    for segment in template.split("/"):
+        if not segment:
+            continue
+        if segment.startswith("{") and segment.endswith("}"):
+            parts.append((segment[1:-1].removesuffix("+"), True))
+        else:
+            parts.append((segment, False))
+    return tuple(parts)
 
 
 def _method(value: str) -> str:

@@ -94,10 +94,13 @@ class RouteTable:
         template: str | None = None,
         path_parameters: Mapping[str, str] | None = None,
     ) -> RouteMatch | None:
-        """The event's own route template wins when it names a declared route; otherwise the
-        concrete path is matched (TOKEN events, `$default` and `{proxy+}` routes). Answers are
-        kept per (method, path, template, parameters): the event's parameters name the resource,
-        and an event whose parameters disagree with its path must not reuse another's."""
+        """The event's own route template wins when it names a declared route. A template
+        without a greedy parameter that no declared route has is no route. Otherwise the
+        concrete path (from the API's root: ``events.api_path``) is matched: TOKEN events,
+        `$default` routes, and a `{proxy+}` route in front of finer routes the schema declares.
+        Answers are kept per (method, path, template, parameters): the event's parameters name
+        the resource, and an event whose parameters disagree with its path must not reuse
+        another's."""
         key = (method, path, template, tuple(path_parameters.items()) if path_parameters else ())
         if key in self._matches:
             return self._matches[key]
@@ -114,15 +117,22 @@ class RouteTable:
         template: str | None,
         path_parameters: Mapping[str, str] | None,
     ) -> RouteMatch | None:
-        if template and "+}" not in template:
+        if template:
+            shape = _shape(template)
             for verb in (method, "ANY"):
-                route = self._by_shape.get((verb, _shape(template)))
+                route = self._by_shape.get((verb, shape))
                 if route is None:
                     continue
                 named = _rename(template, route, path_parameters or {})
                 if named is not None:
                     return RouteMatch(route, named)
-                break
+                break  # its parameters are missing: matched on the path below
+            else:
+                if "+}" not in template:
+                    # API Gateway routed the request to a route the schema has no action for
+                    # (`validate` says so): deciding it as another route whose path it fits
+                    # would apply policies written for that one.
+                    return None
         for route in self._ordered:
             if route.method in (method, "ANY"):
                 found = _match_path(route, path)

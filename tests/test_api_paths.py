@@ -1,0 +1,165 @@
+"""The path a request is decided on is the path from the API's root, whatever API Gateway puts
+in front of it (authorizer/gateway/events.py: ``api_path``).
+
+A REST API behind a custom domain with a base path mapping sends ``path: /lib/admin/x``; an HTTP
+API on a named stage sends ``rawPath`` (and payload 1.0's ``path``) ``/dev/admin/x``. The greedy
+route matched on those paths was ``ANY /{proxy+}``, not ``GET /admin/{proxy+}`` where API Gateway
+sent the request, and a reader was allowed past the admin route; ``context.request.path`` read
+``/dev/private/x`` and a forbid on ``/private/*`` did not hold. A small application of its own
+(namespace ``Library``), real RS256 tokens and a real JWKS over HTTP.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authorizer.gateway.events import api_path, parse_event
+from authorizer.pdp import Authorizer
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from tests.conftest import FakeClock, JwksServer
+from tests.helpers import outcome
+
+SCHEMA = """
+namespace Library {
+  entity Application;
+  entity UserGroup;
+  entity User in [UserGroup];
+  type Request = { "path": String };
+  action "get /admin/{proxy+}" appliesTo { principal: User, resource: Application,
+                                           context: { "request": Request } };
+  action "any /{proxy+}" appliesTo { principal: User, resource: Application,
+                                     context: { "request": Request } };
+  action "get /stats" appliesTo { principal: User, resource: Application,
+                                  context: { "request": Request } };
+}
+"""
+POLICIES = """
+@id("admins-admin")
+permit (principal in Library::UserGroup::"admins",
+        action == Library::Action::"get /admin/{proxy+}", resource);
+
+@id("readers-anything-else")
+permit (principal in Library::UserGroup::"readers",
+        action == Library::Action::"any /{proxy+}", resource);
+
+@id("private-for-staff")
+forbid (principal, action, resource)
+when { context.request.path like "/private/*" }
+unless { principal in Library::UserGroup::"staff" };
+"""
+
+
+@pytest.fixture
+def library(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> Authorizer:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "library.cedar").write_text(POLICIES)
+    (tmp_path / "library.cedarschema").write_text(SCHEMA)
+    env = {
+        "AUTH_ISSUER": issuer.issuer,
+        "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id,
+        "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "library.cedarschema"),
+        "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }
+    return Authorizer.from_env(env, clock=clock)
+
+
+def staged(event: dict[str, Any], prefix: str, stage: str) -> dict[str, Any]:
+    """``event`` as API Gateway sends it with ``prefix`` before the API's own path."""
+    context = event["requestContext"]
+    context["stage"] = stage
+    event["methodArn" if "methodArn" in event else "routeArn"] = event.get(
+        "methodArn", event.get("routeArn")
+    ).replace("/prod/", f"/{stage}/")
+    if "rawPath" in event:
+        event["rawPath"] = context["http"]["path"] = prefix + event["rawPath"]
+    else:
+        event["path"] = prefix + event["path"]
+        context["path"] = prefix + event["path"]
+    return event
+
+
+def events(method: str, path: str, template: str | None, token: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    assert template is not None
+    return {
+        "REST, custom domain base path /lib": staged(
+            apigw.rest_request_event(method, path, template, headers=headers), "/lib", "prod"
+        ),
+        "HTTP API 1.0, stage dev": staged(
+            apigw.http_v1_event(method, path, template, headers=headers), "/dev", "dev"
+        ),
+        "HTTP API 2.0, stage dev": staged(
+            apigw.http_v2_event(method, path, template, headers=headers), "/dev", "dev"
+        ),
+        "HTTP API 2.0, $default route, stage dev": staged(
+            apigw.http_v2_event(method, path, None, headers=headers), "/dev", "dev"
+        ),
+    }
+
+
+def test_a_greedy_route_is_matched_on_the_path_from_the_apis_root(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    admin = issuer.token("ada", groups=["admins"], now=clock())
+    for kind, event in events("GET", "/admin/x", "/admin/{proxy+}", reader).items():
+        assert outcome(library, event) == "Deny", kind
+    for kind, event in events("GET", "/admin/x", "/admin/{proxy+}", admin).items():
+        assert outcome(library, event) == "Allow", kind
+    for kind, event in events("GET", "/books/1", "/{proxy+}", reader).items():
+        assert outcome(library, event) == "Allow", kind
+
+
+def test_context_request_path_is_the_path_from_the_apis_root(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    staff = issuer.token("sam", groups=["readers", "staff"], now=clock())
+    for kind, event in events("GET", "/private/x", "/{proxy+}", reader).items():
+        assert parse_event(event).path == "/private/x", kind
+        assert outcome(library, event) == "Deny", kind
+    for kind, event in events("GET", "/private/x", "/{proxy+}", staff).items():
+        assert outcome(library, event) == "Allow", kind
+
+
+def test_a_route_the_schema_does_not_declare_is_denied_not_decided_as_the_proxy(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """API Gateway routed the request to `/admin-stats`, which has no action: it was decided as
+    `ANY /{proxy+}` and allowed to a reader."""
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    event = apigw.rest_request_event(
+        "GET", "/admin-stats", "/admin-stats", headers={"Authorization": f"Bearer {reader}"}
+    )
+    assert outcome(library, event) == "Deny"
+
+
+@pytest.mark.parametrize(
+    ("template", "parameters", "path", "stage", "expected"),
+    [
+        ("/admin/{proxy+}", {"proxy": "a/b"}, "/lib/admin/a/b", None, "/admin/a/b"),
+        ("/shelves/{s}/books/{b}", {"s": "1", "b": "2"}, "/v1/x", None, "/shelves/1/books/2"),
+        ("/stats", {}, "/lib/stats", None, "/stats"),
+        ("/", {}, "/lib/", None, "/"),
+        # A parameter missing: the event's path, less a named stage.
+        ("/admin/{proxy+}", {}, "/dev/admin/a", "dev", "/admin/a"),
+        (None, {}, "/dev/admin/a", "dev", "/admin/a"),
+        (None, {}, "/dev", "dev", "/"),
+        (None, {}, "/devices/1", "dev", "/devices/1"),  # not the stage's segment
+        (None, {}, "/admin/a", "$default", "/admin/a"),
+        (None, {}, "/v1/v1/things", "v1", "/v1/things"),  # stripped once
+    ],
+)
+def test_api_path(
+    template: str | None, parameters: dict[str, str], path: str, stage: str | None, expected: str
+) -> None:
+    assert api_path(template, parameters, path, stage) == expected
