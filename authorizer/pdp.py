@@ -35,7 +35,7 @@ from authorizer.gateway.response import (
     unauthorized,
 )
 from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
-from authorizer.identity.entities import EntityMapping, per_token_claims
+from authorizer.identity.entities import EntityMapping, check_request_type, per_token_claims
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.jwks import JwksCache
@@ -125,6 +125,11 @@ class Authorizer:
         self.mapping: EntityMapping = self.issuers.first.mapping
         self.several_issuers = len(self.issuers) > 1
         self.routes = RouteTable(build_routes(engine, self.mapping))
+        if engine.model is not None:
+            for route in self.routes.routes:
+                action = engine.model.action(route.action_type, route.action_id)
+                if action is not None:
+                    check_request_type(action)
         # Level 1: routes whose decision depends on the token alone are answered together.
         self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
         self._token_route_set = frozenset(self.token_routes)
@@ -279,7 +284,7 @@ class Authorizer:
         if known is not None:  # what was derived from equal claims, with this token
             caller = known._replace(token=verified)
         else:
-            extra = self.issuers.mapping_of(claims).principal_entities(claims)
+            extra = self.issuers.mapping_of(claims).principal_entities(claims, self.engine.knows)
             part = self.engine.principal_part(extra)
             caller = Caller(verified, extra[0]["uid"], None, {}, part.extra, same, part, {}, {})
             self._callers.put(same, caller)

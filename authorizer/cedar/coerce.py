@@ -20,7 +20,7 @@ import ipaddress
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from authorizer.cedar.schema import (
@@ -62,10 +62,17 @@ class _Mistyped(Exception):
     into the caller's error before it leaves this module. ``path``: the attribute, outermost
     first."""
 
-    def __init__(self, path: list[str], wanted: CedarType | None) -> None:
+    def __init__(self, path: list[str], wanted: CedarType | None, missing: bool = False) -> None:
         super().__init__(".".join(path))
         self.path = path
         self.wanted = wanted
+        self.missing = missing  # required by the schema, and not given (or null)
+
+    def says(self, what: str) -> str:
+        name = f"{what} {'.'.join(self.path)[:128]!r}"
+        if self.missing:
+            return f"{name} is required by the schema and missing"
+        return f"{name} is not a {_name(self.wanted)}"
 
 
 def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0, strict: bool = False) -> Any:
@@ -87,9 +94,11 @@ def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0, strict: b
 
 
 def record(value: Any, cedar_type: RecordType, depth: int = 0, strict: bool = False) -> Any:
-    """Declared attributes only (unless the type admits others). A required attribute that is
-    missing stays missing: Cedar's schema check names it precisely. ``strict``: see
-    ``to_cedar``."""
+    """Declared attributes only (unless the type admits others). ``strict``: see ``to_cedar``,
+    and a required attribute that is missing raises ``_Mistyped`` (``missing``); not strict, it
+    stays missing. Cedar never checks the caller's entities against the schema (they are added
+    to a parsed store): absent, `principal has sites` would be false and a forbid guarded by it
+    would not hold where Cedar, given the schema, refuses the entity."""
     if isinstance(value, str) and value.startswith("{"):
         value = _json(value)
     if type(value) is not dict and not isinstance(value, Mapping):  # (the ABC check is slow)
@@ -105,11 +114,13 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0, strict: bool = Fa
                 try:
                     converted = to_cedar(item, wanted.type, depth + 1, strict)
                 except _Mistyped as inner:
-                    raise _Mistyped([name, *inner.path], inner.wanted) from None
+                    raise _Mistyped([name, *inner.path], inner.wanted, inner.missing) from None
                 if converted is not DROPPED:
                     out[name] = converted
                 elif strict and item is not None:
                     raise _Mistyped([name], wanted.type)
+        if strict:
+            _require(out, declared)
         return out
     for name, item in value.items():
         attribute: Attribute | None = cedar_type.attributes.get(name)
@@ -123,7 +134,17 @@ def record(value: Any, cedar_type: RecordType, depth: int = 0, strict: bool = Fa
             converted = _attribute(item, name, attribute.type, depth, strict)
         if converted is not DROPPED:
             out[name] = converted
+    if strict:
+        _require(out, declared)
     return out
+
+
+def _require(shaped: Mapping[str, Any], declared: Mapping[str, Attribute]) -> None:
+    """Strict: every required attribute is there (a null one counts as missing)."""
+    if len(shaped) < len(declared):
+        for name, attribute in declared.items():
+            if attribute.required and name not in shaped:
+                raise _Mistyped([name], attribute.type, missing=True)
 
 
 def _attribute(value: Any, name: str, wanted: CedarType | None, depth: int, strict: bool) -> Any:
@@ -133,7 +154,7 @@ def _attribute(value: Any, name: str, wanted: CedarType | None, depth: int, stri
     try:
         converted = to_cedar(value, wanted, depth + 1, strict)
     except _Mistyped as inner:
-        raise _Mistyped([name, *inner.path], inner.wanted) from None
+        raise _Mistyped([name, *inner.path], inner.wanted, inner.missing) from None
     if converted is DROPPED and value is not None:
         raise _Mistyped([name], wanted)
     return converted
@@ -152,10 +173,8 @@ def claims_record(claims: Mapping[str, Any], declared: CedarType | None, what: s
             raise InvalidToken("bad_claim", f"the {what}s hold a name starting with __")
         return shaped
     except _Mistyped as mistyped:
-        raise InvalidToken(
-            "bad_claim",
-            f"{what} {'.'.join(mistyped.path)[:128]!r} is not a {_name(mistyped.wanted)}",
-        ) from None
+        reason = "missing_claim" if mistyped.missing else "bad_claim"
+        raise InvalidToken(reason, mistyped.says(what)) from None
 
 
 def given_record(
@@ -179,13 +198,22 @@ def given_record(
         wanted = declared.attributes[name].type if declared is not None else None
         try:  # (null is no value, here as anywhere inside: the attribute is absent)
             _attribute(raw[name], name, wanted, 0, True)
-            continue
         except _Mistyped as refused:
-            path, mistyped = refused.path, refused.wanted
-        raise InvalidParameter(
-            "bad_parameter", f"{what} {'.'.join(path)[:64]!r} is not a {_name(mistyped)}"
-        )
+            raise InvalidParameter("bad_parameter", refused.says(what)) from None
     return shaped
+
+
+def misfit(
+    value: Any, name: str, declared: CedarType
+) -> tuple[tuple[str, ...], Callable[[str], str]] | None:
+    """Whether ``value`` takes ``declared`` whole (strictly: nothing dropped at any depth, no
+    required attribute missing): None, or the path of what does not, and what says so, naming
+    it as its argument does (``"parameter"``)."""
+    try:
+        _attribute(value, name, declared, 0, True)
+    except _Mistyped as refused:
+        return tuple(refused.path), refused.says
+    return None
 
 
 def _name(wanted: CedarType | None) -> str:

@@ -10,7 +10,7 @@ value's type.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from authorizer.cedar.analysis import REQUEST_QUERY
@@ -20,10 +20,11 @@ from authorizer.cedar.coerce import (
     datetime_value,
     given_record,
     ip_value,
+    misfit,
     to_cedar,
 )
-from authorizer.cedar.schema import ActionDef, RecordType, SchemaModel
-from authorizer.errors import InvalidParameter, InvalidToken
+from authorizer.cedar.schema import ActionDef, CedarType, RecordType, SchemaModel
+from authorizer.errors import ConfigError, InvalidParameter, InvalidToken
 from authorizer.gateway.events import Request
 from authorizer.gateway.routes import RouteMatch
 from authorizer.limits import MAX_GROUPS
@@ -116,15 +117,25 @@ class EntityMapping(NamedTuple):
             )
         return names
 
-    def principal_entities(self, claims: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The principal (attributes from the claims) and one entity per group."""
+    def principal_entities(
+        self, claims: Mapping[str, Any], stored: Callable[[Mapping[str, str]], bool] | None = None
+    ) -> list[dict[str, Any]]:
+        """The principal (attributes from the claims) and one entity per group. A claim the
+        schema requires that the token lacks is refused, unless ``stored(uid)`` says the entity
+        store holds the user: then the store's version is the one Cedar gets."""
         group_uids = [
             {"type": self.group_type, "id": self.entity_id(g)} for g in self.groups(claims)
         ]
         attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
         user = self.schema.entity_type(self.user_type) if self.schema else None
-        attrs = claims_record(attributes, user.attributes if user else None, "claim")
-        principal = {"uid": self.principal_uid(claims), "attrs": attrs, "parents": group_uids}
+        uid = self.principal_uid(claims)
+        try:
+            attrs = claims_record(attributes, user.attributes if user else None, "claim")
+        except InvalidToken as refused:
+            if refused.reason != "missing_claim" or stored is None or not stored(uid):
+                raise
+            attrs = {}  # never read: the stored user is used
+        principal = {"uid": uid, "attrs": attrs, "parents": group_uids}
         return [principal, *({"uid": uid, "attrs": {}, "parents": []} for uid in group_uids)]
 
     def resource_uid(self, match: RouteMatch) -> dict[str, str]:
@@ -200,10 +211,58 @@ class EntityMapping(NamedTuple):
             if value is not None:
                 raw[name] = value
                 given.append(name)
+        for name, attribute in declared.attributes.items():
+            if attribute.required and name not in raw and name != "token" and wanted(name):
+                # Left out, `context has amount` is false: a forbid guarded by it would not hold
+                # where Cedar, given the schema, refuses the request.
+                missing = f"parameter {name[:64]!r} is required by the schema and missing"
+                raise InvalidParameter("bad_parameter", missing)
+        if "request" in raw and "request" in declared.attributes:
+            _check_request(raw["request"], declared.attributes["request"].type)
         shaped = given_record(raw, declared, given, "parameter")
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped
+
+
+def check_request_type(action: ActionDef) -> None:
+    """At cold start: the action's declared ``context.request``, if any, fits what the
+    authorizer gives (``request_record``); else no request on its route could be decided."""
+    declared = action.context.attributes.get("request")
+    if declared is None:
+        return
+    wanted = declared.type
+    if isinstance(wanted, RecordType):  # the caller's parts are checked per request
+        callers = ("query", "pathParameters")
+        kept = {k: v for k, v in wanted.attributes.items() if k not in callers}
+        wanted = RecordType(kept, wanted.additional_attributes)
+    ours = {"method": "GET", "path": "/", "route": "/", "time": datetime_value(0),
+            "sourceIp": ip_value("192.0.2.1")}  # fmt: skip
+    problem = misfit(ours, "request", wanted)
+    if problem is not None:
+        raise ConfigError(
+            f"action {action.id!r}: " + problem[1]("context attribute") + ", but the authorizer "
+            "gives method, path and route as String, time as datetime, sourceIp as ipaddr, "
+            "pathParameters and query as records"
+        )
+
+
+def _check_request(value: Mapping[str, Any], declared: CedarType) -> None:
+    """``context.request`` takes its declared type whole. Its query and path parameters are the
+    caller's: one that cannot take its type (`page=abc` for a Long) is refused (401), never
+    dropped (a forbid on `page > 10` guarded by `has` would not hold). The rest is ours: a
+    schema typing it otherwise (`sourceIp` as a String) cannot be served, and says so (500)."""
+    problem = misfit(value, "request", declared)
+    if problem is None:
+        return
+    path, says = problem
+    if len(path) > 1 and path[1] in ("query", "pathParameters"):
+        raise InvalidParameter("bad_parameter", says("parameter"))
+    raise ConfigError(
+        says("context attribute")
+        + " in what the authorizer gives (docs/architecture.md, Entity mapping): "
+        "the action's context type does not fit it"
+    )
 
 
 def id_parameter(resource_type: str, parameters: tuple[str, ...]) -> str:

@@ -143,7 +143,7 @@ def subject(
         raise ValueError("the claims' iss names no trusted issuer") from None
     if mapping.principal_uid(claims) != uid:
         raise ValueError("the principal is not the one the claims name")
-    return Subject(uid, tuple(mapping.principal_entities(claims)), claims)
+    return Subject(uid, tuple(mapping.principal_entities(claims, authz.engine.knows)), claims)
 
 
 # --- the engine-free batch ---------------------------------------------------------------------
@@ -254,7 +254,8 @@ def _entities(
     extra: list[Mapping[str, Any]] = list(who.extra)
     if caller is not None and not extra:
         claims = caller.token.claims
-        extra = list(caller.extra or authz.issuers.mapping_of(claims).principal_entities(claims))
+        mapping = authz.issuers.mapping_of(claims)
+        extra = list(caller.extra or mapping.principal_entities(claims, authz.engine.knows))
     if not extra:  # a principal given by UID alone: a live store reads it too
         stored.append(who.principal)
     if not inline:

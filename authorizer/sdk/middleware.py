@@ -146,7 +146,7 @@ def _from_gateway(
     uid = mapping.principal_uid(claims)
     if uid["id"] != principal_id:
         raise InvalidToken("principal_mismatch", "the token is not the gateway's principal")
-    return Subject(uid, tuple(mapping.principal_entities(claims)), claims)
+    return Subject(uid, tuple(mapping.principal_entities(claims, authz.engine.knows)), claims)
 
 
 def request_record(

@@ -60,7 +60,7 @@ def explain(
         )
     claims = dict(caller.token.claims)
     mapping = authorizer.mapping
-    built = mapping.principal_entities(claims)
+    built = mapping.principal_entities(claims, authorizer.engine.knows)
     entities: list[Json] = [{**e, "source": "token"} for e in built]
     match = authorizer.routes.match(
         request.method, request.path, request.route, request.path_parameters

@@ -1,0 +1,133 @@
+"""``context.request`` takes its declared type whole (authorizer/identity/entities.py).
+
+Its query and path parameters are the caller's: one that could not take its declared type was
+dropped, so `?page=abc` (or `1e3`, `11.0`) for a `Long` passed a forbid on `page > 10` guarded by
+`has`. Its other attributes are the authorizer's: a schema typing them otherwise (`sourceIp` as a
+`String`) had every value dropped, and a forbid on the network never held; it now refuses to
+start. A small application of its own (namespace ``Net``), real RS256 tokens and a real JWKS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authorizer.errors import ConfigError
+from authorizer.pdp import Authorizer
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from tests.conftest import FakeClock, JwksServer
+from tests.helpers import outcome
+
+SCHEMA = """
+namespace Net {
+  type Req = { "method": String, "path": String, "sourceIp"?: ipaddr,
+               "query": { "page"?: Long, "sort"?: String } };
+  entity Application;
+  entity UserGroup;
+  entity User in [UserGroup];
+  action "get /reports" appliesTo { principal: User, resource: Application,
+                                    context: { "request": Req } };
+  action "post /pay" appliesTo { principal: User, resource: Application,
+                                 context: { "amount": Long } };
+}
+"""
+POLICIES = """
+@id("all")
+permit (principal, action, resource);
+
+@id("page")
+forbid (principal, action == Net::Action::"get /reports", resource)
+when { context.request.query has page && context.request.query.page > 10 };
+
+@id("small")
+forbid (principal, action == Net::Action::"post /pay", resource)
+when { context has amount && context.amount > 100 };
+"""
+
+
+def build(
+    tmp_path: Path, issuer: LocalIssuer, jwks_url: str, clock: FakeClock, schema: str
+) -> Authorizer:
+    (tmp_path / "policies").mkdir(exist_ok=True)
+    (tmp_path / "policies" / "net.cedar").write_text(POLICIES)
+    (tmp_path / "net.cedarschema").write_text(schema)
+    env = {
+        "AUTH_ISSUER": issuer.issuer,
+        "AUTH_JWKS_URL": jwks_url,
+        "AUTH_CLIENT_IDS": issuer.client_id,
+        "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "net.cedarschema"),
+        "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }
+    return Authorizer.from_env(env, clock=clock)
+
+
+@pytest.fixture
+def net(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> Authorizer:
+    return build(tmp_path, issuer, jwks_server.url, clock, SCHEMA)
+
+
+def reports(token: str, query: dict[str, str], kind: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if kind == "rest":
+        return apigw.rest_request_event("GET", "/reports", "/reports", headers=headers, query=query)
+    return apigw.http_v2_event("GET", "/reports", "/reports", headers=headers, query=query)
+
+
+@pytest.mark.parametrize("kind", ["rest", "http2"])
+def test_a_query_parameter_that_cannot_take_its_type_is_refused(
+    net: Authorizer, issuer: LocalIssuer, clock: FakeClock, kind: str
+) -> None:
+    token = issuer.token("u1", now=clock())
+    assert outcome(net, reports(token, {"page": "3"}, kind)) == "Allow"
+    assert outcome(net, reports(token, {"page": "11"}, kind)) == "Deny"
+    for odd in ("abc", "1e3", "11.0", "", "99999999999999999999"):
+        assert outcome(net, reports(token, {"page": odd}, kind)) == "401", odd
+    # An undeclared parameter is not the policies' business: dropped, as before.
+    assert outcome(net, reports(token, {"other": "x"}, kind)) == "Allow"
+
+
+def test_a_required_context_parameter_that_is_missing_is_refused(
+    net: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = issuer.token("u1", now=clock())
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def pay(query: dict[str, str]) -> dict[str, Any]:
+        return apigw.rest_request_event("POST", "/pay", "/pay", headers=headers, query=query)
+
+    assert outcome(net, pay({"amount": "50"})) == "Allow"
+    assert outcome(net, pay({"amount": "500"})) == "Deny"
+    assert outcome(net, pay({})) == "401"
+
+
+@pytest.mark.parametrize(
+    "request_type",
+    [
+        '{ "method": String, "sourceIp"?: String, "query": { "page"?: Long } }',
+        '{ "time": String, "query": { "page"?: Long } }',
+        '{ "time"?: Long, "query": { "page"?: Long } }',
+        '{ "method": Long, "query": { "page"?: Long } }',
+    ],
+)
+def test_a_schema_typing_the_authorizers_part_otherwise_refuses_to_start(
+    tmp_path: Path,
+    issuer: LocalIssuer,
+    jwks_server: JwksServer,
+    clock: FakeClock,
+    request_type: str,
+) -> None:
+    schema = SCHEMA.replace(
+        '{ "method": String, "path": String, "sourceIp"?: ipaddr,\n'
+        '               "query": { "page"?: Long, "sort"?: String } }',
+        request_type,
+    )
+    assert schema != SCHEMA
+    with pytest.raises(ConfigError, match="get /reports"):
+        build(tmp_path, issuer, jwks_server.url, clock, schema)
