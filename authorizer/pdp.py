@@ -17,7 +17,7 @@ from typing import Any, Protocol, Self
 import cedarpy
 
 from authorizer import cache_keys
-from authorizer.cedar.analysis import TOKEN_ONLY_CONTEXT
+from authorizer.cedar.analysis import REQUEST_QUERY, REQUEST_SOURCE_IP, TOKEN_ONLY_CONTEXT
 from authorizer.cedar.coerce import DROPPED
 from authorizer.cedar.engine import Decision, Engine
 from authorizer.cedar.policies import LoadedPolicies
@@ -302,6 +302,11 @@ class Authorizer:
         if match.route in self._token_route_set:
             return self._decide_token_level(request, caller, match)
         action = match.route.action_uid
+        if request.kind is EventKind.TOKEN and self._reads_beyond_token_events(match.route):
+            # Decided without them, a forbid on the query or the network would not hold.
+            why = ("this route's policies may read the request's query or source address, "
+                   "which a TOKEN event does not carry: give it a REQUEST authorizer")  # fmt: skip
+            return Outcome(Decision(False, "Deny", (), (why,)), principal, action, None)
         resource = self.mapping.resource_uid(match)
         declared = match.route.resource_types
         if declared and resource["type"] not in declared:
@@ -336,6 +341,10 @@ class Authorizer:
             until = min(self._expiry(caller.token), entities.expires_at)
             self._decisions.put(key, decision, until)
         return Outcome(decision, principal, action, resource)
+
+    def _reads_beyond_token_events(self, route: Route) -> bool:
+        reads = self.route_reads(route)
+        return reads is None or REQUEST_QUERY in reads or REQUEST_SOURCE_IP in reads
 
     def _entities(
         self, caller: Caller, resource: Mapping[str, str], contexts: list[Any]

@@ -251,9 +251,14 @@ def test_action_keys() -> None:
         ('context.request.query.tag == "a"', frozenset({"request", "request.query"})),
         ("context.request has query", frozenset({"request", "request.query"})),
         ('context.request["query"] has tag', frozenset({"request", "request.query"})),
-        ("context.request == {}", frozenset({"request", "request.query"})),
+        ("context.request == {}", frozenset({"request", "request.query", "request.sourceIp"})),
         ('context.request.time > datetime("2024-01-01")', frozenset({"request"})),
-        ("context.request has sourceIp", frozenset({"request"})),
+        # The source address, read or not: a TOKEN event carries none.
+        ("context.request has sourceIp", frozenset({"request", "request.sourceIp"})),
+        (
+            'context.request.sourceIp.isInRange(ip("10.0.0.0/8"))',
+            frozenset({"request", "request.sourceIp"}),
+        ),
     ],
 )
 def test_context_reads(condition: str, reads: frozenset[str] | None) -> None:

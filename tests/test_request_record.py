@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from authorizer.errors import ConfigError
+from authorizer.gateway.events import parse_event
 from authorizer.pdp import Authorizer
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
@@ -32,6 +33,8 @@ namespace Net {
                                     context: { "request": Req } };
   action "post /pay" appliesTo { principal: User, resource: Application,
                                  context: { "amount": Long } };
+  action "get /hours" appliesTo { principal: User, resource: Application,
+                                  context: { "request": { "time": datetime } } };
 }
 """
 POLICIES = """
@@ -41,6 +44,10 @@ permit (principal, action, resource);
 @id("page")
 forbid (principal, action == Net::Action::"get /reports", resource)
 when { context.request.query has page && context.request.query.page > 10 };
+
+@id("this-century")
+forbid (principal, action == Net::Action::"get /hours", resource)
+when { context.request.time < datetime("2000-01-01T00:00:00Z") };
 
 @id("small")
 forbid (principal, action == Net::Action::"post /pay", resource)
@@ -131,3 +138,17 @@ def test_a_schema_typing_the_authorizers_part_otherwise_refuses_to_start(
     assert schema != SCHEMA
     with pytest.raises(ConfigError, match="get /reports"):
         build(tmp_path, issuer, jwks_server.url, clock, schema)
+
+
+def test_a_token_event_is_not_decided_on_a_query_or_source_it_does_not_carry(
+    net: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """A REST TOKEN event has no query: `GET /reports?page=50` was decided as if it had none,
+    past the forbid on pages over 10, and API Gateway cached that Allow for the token."""
+    token = issuer.token("u1", now=clock())
+    event = apigw.token_event("GET", "/reports", f"Bearer {token}")
+    assert outcome(net, event) == "Deny"
+    decision = net.decide(parse_event(event), net.verify(token)).decision
+    assert "TOKEN event" in decision.errors[0]
+    # A route whose policies read only what the event gives (the time) is decided.
+    assert outcome(net, apigw.token_event("GET", "/hours", f"Bearer {token}")) == "Allow"

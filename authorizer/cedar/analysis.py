@@ -20,12 +20,15 @@ TOKEN_ONLY_CONTEXT = frozenset({"token"})
 # (`context.request.query`, or `context.request` whole). A query parameter given twice is
 # refused only then: ambiguous, it could decide; unread, it cannot.
 REQUEST_QUERY = "request.query"
+# Likewise when it may read the request's source address. A REST TOKEN event carries neither a
+# query nor a source address: a route whose policies may read them is not decided on one.
+REQUEST_SOURCE_IP = "request.sourceIp"
 
 
 def context_reads(policy: Mapping[str, Any]) -> frozenset[str] | None:
     """The top-level context attributes a policy reads; None when it reads the context whole
     (``context`` passed around, compared, or indexed in a way we cannot name). With "request",
-    ``REQUEST_QUERY`` when it may read the request's query."""
+    ``REQUEST_QUERY`` / ``REQUEST_SOURCE_IP`` when it may read the request's query / source."""
     found: set[str] = set()
     stack: list[Any] = [policy.get("conditions", [])]
     while stack:
@@ -36,14 +39,18 @@ def context_reads(policy: Mapping[str, Any]) -> frozenset[str] | None:
             if node.get("Var") == "context":
                 return None
             inner = _request_attribute(node)
-            if inner is not None:  # context.request.<attr>: the query, or not
-                found.update(("request", REQUEST_QUERY) if inner == "query" else ("request",))
+            if inner is not None:  # context.request.<attr>: the query, the source, or other
+                found.add("request")
+                if inner == "query":
+                    found.add(REQUEST_QUERY)
+                elif inner == "sourceIp":
+                    found.add(REQUEST_SOURCE_IP)
                 continue
             access = _context_access(node)
             if access is not None:
                 found.add(access)
-                if access == "request":  # the request record whole: its query included
-                    found.add(REQUEST_QUERY)
+                if access == "request":  # the request record whole: all of it
+                    found.update((REQUEST_QUERY, REQUEST_SOURCE_IP))
                 continue
             stack.extend(node.values())
     return frozenset(found)

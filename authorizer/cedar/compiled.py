@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 COMPILED_NAME = ".compiled.json"
 # Raise when what is stored, or how this package derives it, changes: older files become stale.
-FORMAT = 3  # 3: reads name the request's query (analysis.REQUEST_QUERY)
+FORMAT = 4  # 3: reads name the request's query (analysis.REQUEST_QUERY); 4: its source too
 _BITS = bytes.maketrans(b"01", b"\x00\x01")
 
 
