@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from authorizer.config import Settings
-from authorizer.errors import DependencyError
+from authorizer.errors import DependencyError, InvalidToken
 from authorizer.identity.jwks import MAX_KEYS, MIN_RSA_BITS, JwksCache, key_matches, parse_jwks
 from authorizer.identity.tokens import TokenVerifier
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
@@ -168,6 +170,43 @@ def test_deep_nesting_in_a_member_is_skipped() -> None:
     assert list(parse_jwks(body)) == [GOOD_KID]
 
 
-def test_members_past_the_limit_are_ignored() -> None:
+def test_a_key_set_over_the_limit_is_refused_whole_not_cut() -> None:
+    """Members past 100 were ignored: a token of the 101st key was refused as the caller's
+    fault (401 unknown_kid). Now the set is an issuer-side error (500; held keys serve on)."""
     filler = [{"kid": f"f{i}", "kty": "oct"} for i in range(MAX_KEYS)]
-    assert parse_jwks(json.dumps({"keys": [*filler, GOOD.public_jwk()]}).encode()) == {}
+    with pytest.raises(DependencyError, match="over"):
+        parse_jwks(json.dumps({"keys": [*filler, GOOD.public_jwk()]}).encode())
+    assert GOOD_KID in parse_jwks(json.dumps({"keys": [*filler[1:], GOOD.public_jwk()]}).encode())
+
+
+def _unsigned_kid(token_claims: dict[str, Any], key: SigningKey) -> str:
+    """A token signed by ``key`` whose header has no `kid`."""
+    return jwt.encode(token_claims, key.private, algorithm=key.alg)
+
+
+def test_a_token_without_kid_is_verified_by_a_set_of_one_key_without_kid() -> None:
+    """`kid` is optional (RFC 7517): an issuer publishing one key without one had every token
+    refused (its member skipped as "no kid", the token as bad_kid)."""
+    member = {k: v for k, v in GOOD.public_jwk().items() if k != "kid"}
+    token = _unsigned_kid(ISSUER.claims("alice", now=NOW), GOOD)
+    assert "kid" not in jwt.get_unverified_header(token)
+    body = json.dumps({"keys": [member]}).encode()
+    keys = JwksCache(URL, fetch=lambda _url: body, clock=FakeClock())
+    verified = TokenVerifier(SETTINGS, keys, clock=FakeClock()).verify(token)
+    assert verified.claims["sub"] == "alice"
+    # Another key's token without kid is a bad signature, not a pass.
+    other = _unsigned_kid(ISSUER.claims("alice", now=NOW), SigningKey.rsa("other"))
+    with pytest.raises(InvalidToken):
+        TokenVerifier(SETTINGS, keys, clock=FakeClock()).verify(other)
+    # With several keys, a member without kid is skipped; a token without one has no key.
+    several = json.dumps({"keys": [member, SigningKey.rsa("two").public_jwk()]}).encode()
+    assert list(parse_jwks(several)) == ["two"]
+    keys = JwksCache(URL, fetch=lambda _url: several, clock=FakeClock())
+    with pytest.raises(InvalidToken) as refused:
+        TokenVerifier(SETTINGS, keys, clock=FakeClock()).verify(token)
+    assert refused.value.reason == "unknown_kid"
+    # A kid given empty is refused as such.
+    empty = jwt.encode(ISSUER.claims("alice", now=NOW), GOOD.private, "RS256", {"kid": ""})
+    with pytest.raises(InvalidToken) as refused:
+        TokenVerifier(SETTINGS, keys, clock=FakeClock()).verify(empty)
+    assert refused.value.reason == "bad_kid"

@@ -37,7 +37,9 @@ logger = logging.getLogger(__name__)
 
 # Runs a claimed fetch: at once (the Lambda path) or in a thread (the middleware).
 Starter = Callable[[Callable[[], None]], object]
-MAX_KEYS = 100
+MAX_KEYS = 1000  # members of a key set; its 64 KB cap (fetch.MAX_JWKS_BYTES) comes first
+# The kid of the one key of a set whose only member has none, and of a token without one.
+NO_KID = ""
 MIN_RSA_BITS = 2048
 # Which key types may verify which algorithms: the token's `alg` is bound to the key, never trusted.
 _KEY_TYPE_FOR_ALG = {"RS256": ("RSA", None), "ES256": ("EC", "P-256")}
@@ -89,15 +91,19 @@ def read_jwks(body: bytes) -> KeySet:
     keys: dict[str, PyJWK] = {}
     skipped: list[Skipped] = []
     if len(members) > MAX_KEYS:
-        skipped.append(Skipped(None, f"members past the first {MAX_KEYS} are ignored"))
-    for member in members[:MAX_KEYS]:
+        # Refused whole (the keys held keep serving): ignoring members past a limit would refuse
+        # the tokens of those keys as the caller's fault (401 unknown_kid).
+        raise DependencyError(f"JWKS has {len(members)} members, over {MAX_KEYS}")
+    for member in members:
         kid = member.get("kid") if isinstance(member, dict) else None
         shown = kid[:64] if isinstance(kid, str) else None
         try:
             if not isinstance(member, dict):
                 raise _Unusable("not a JSON object")
-            if not isinstance(kid, str) or not kid:
-                raise _Unusable("no kid")
+            if kid is None and len(members) == 1:
+                kid = NO_KID  # `kid` is optional (RFC 7517): the one key verifies tokens without
+            elif not isinstance(kid, str) or not kid:
+                raise _Unusable("no kid (with several keys, each needs one)")
             if kid in keys:
                 raise _Unusable("duplicate kid (the first usable key is kept)")
             keys[kid] = _signing_key(member)

@@ -20,7 +20,7 @@ from jwt.exceptions import PyJWTError
 
 from authorizer.config import Settings
 from authorizer.errors import InvalidToken
-from authorizer.identity.jwks import KeySource
+from authorizer.identity.jwks import NO_KID, KeySource
 from authorizer.issuer_settings import IssuerSettings
 from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
 from authorizer.records import NamedTuple
@@ -82,9 +82,9 @@ class TokenVerifier:
             raise InvalidToken(
                 "bad_header", f"header parameter {sorted(forbidden)[0]!r} is refused"
             )
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH:
-            raise InvalidToken("bad_kid", "kid is missing, not a string or too long")
+        kid = header.get("kid", NO_KID)  # none: the key of a set with one key and no kid
+        if not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH or (not kid and "kid" in header):
+            raise InvalidToken("bad_kid", "kid is empty, not a string or too long")
         key = self._keys.key(kid, alg)
         # The signature, by PyJWT's algorithm for the key (the alg is bound to the key by the
         # key set); the claims were decoded above and are validated below, so nothing is parsed
