@@ -203,6 +203,13 @@ def issuer_settings(fields: Mapping[str, object], label: Callable[[str], str]) -
     if token_use not in ("access", "id", "any"):
         raise ConfigError(f"{label('token_use')} must be access, id or any, not {token_use!r}")
     audience = _text(fields, "audience", label) or None
+    if token_use == "access" and not client_ids and audience is None:
+        # Nothing says which API or application an access token must be for: any the issuer
+        # signs is accepted (DESIGN §2 makes both optional for an OIDC issuer).
+        logger.warning(
+            "%s and %s are empty: any access token from %s is accepted, whatever its API "
+            "or application", label("client_ids"), label("audience"), issuer,
+        )  # fmt: skip
     if token_use != "access" and not client_ids and audience is None:
         # DESIGN §2 makes the client list optional for an OIDC issuer: then any application's
         # ID token from it is accepted. Said loudly, since that is rarely what is meant.

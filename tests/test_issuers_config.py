@@ -206,3 +206,23 @@ def test_the_single_issuer_is_one_trusted_issuer() -> None:
     assert s.issuers == ()
     (only,) = s.trusted_issuers
     assert only.groups_claim == "realm_access.roles" and only.jwks_url is None
+
+
+def test_accepting_any_token_of_an_issuer_is_said_at_start(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An OIDC issuer with no client list and no audience accepts any token it signs, for any
+    API or application: allowed (DESIGN §2 makes both optional), said loudly."""
+    base = {"AUTH_ISSUER": "https://idp.example.com", "CEDAR_SCHEMA": "none"}
+    for extra, said in (
+        ({}, "any access token from https://idp.example.com is accepted"),
+        ({"AUTH_TOKEN_USE": "id"}, "any application's ID token"),
+        ({"AUTH_AUDIENCE": "https://api.example.com"}, None),
+        ({"AUTH_CLIENT_IDS": "app"}, None),
+    ):
+        caplog.clear()
+        Settings.from_env({**base, **extra})
+        if said is None:
+            assert "is accepted" not in caplog.text, extra
+        else:
+            assert said in caplog.text, extra

@@ -277,3 +277,75 @@ def test_the_audience_holds_for_a_token_read_as_an_id_token(
                                ("https://api-b.example.com", "401"), ("another-app", "401")):  # fmt: skip
         token = oidc.sign({**claims, "aud": audience})
         assert outcome(authz, rest(token, "GET", "/things", "/things")) == expected, audience
+
+
+@pytest.mark.parametrize("token_use", ["access", "id", "any"])
+@pytest.mark.parametrize(
+    ("header", "extra"),
+    [
+        ({}, {"typ": "Refresh", "scope": "openid"}),  # Keycloak's refresh and offline tokens
+        ({}, {"typ": "Offline", "scope": "openid"}),
+        ({"typ": "logout+jwt"}, {"typ": "Logout", "aud": "spa-client", "sid": "s"}),
+        # An OIDC back-channel logout token: typed, or only told by its `events`.
+        ({"typ": "logout+jwt"}, {"aud": "spa-client", "sid": "s"}),
+        (
+            {},
+            {
+                "aud": "spa-client",
+                "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+            },
+        ),
+        ({"typ": "secevent+jwt"}, {"aud": "spa-client", "scope": "x"}),
+    ],
+)
+def test_tokens_that_are_neither_access_nor_id_tokens_are_refused(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock, token_use: str,
+    header: dict[str, str], extra: dict[str, Any],
+) -> None:  # fmt: skip
+    """They fell through to "scope means access, else ID" and were accepted."""
+    authz = make(tmp_path, oidc, clock, AUTH_TOKEN_USE=token_use)
+    claims = base_claims(oidc, clock.now, azp="spa-client", permissions=["read:things"], **extra)
+    token = oidc.sign(claims, headers=header)
+    assert outcome(authz, rest(token, "GET", "/things", "/things")) == "401"
+    with pytest.raises(InvalidToken) as refused:
+        authz.verify(token)
+    assert refused.value.reason == "wrong_token_use"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # Entra ID v2 and v1 app-only tokens (client credentials): roles, no scp.
+        {"azp": "spa-client", "azpacr": "1", "roles": ["Things.Read"], "ver": "2.0"},
+        {"appid": "spa-client", "appidacr": "1", "roles": ["Things.Read"], "ver": "1.0"},
+        {"azp": "spa-client", "idtyp": "app", "roles": ["Things.Read"]},
+        # Auth0's machine-to-machine token with no scope granted.
+        {"azp": "spa-client", "gty": "client-credentials"},
+    ],
+)
+def test_an_apps_own_access_token_without_scope_is_an_access_token(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock, extra: dict[str, Any]
+) -> None:
+    """Read as ID tokens (no scope), they were refused under the default AUTH_TOKEN_USE."""
+    api = "https://api.example.com"
+    authz = make(tmp_path, oidc, clock, AUTH_AUDIENCE=api)
+    claims = base_claims(oidc, clock.now, aud=api, permissions=["read:things"], **extra)
+    assert outcome(authz, rest(oidc.sign(claims), "GET", "/things", "/things")) == "Allow"
+    client = "azp" if "azp" in extra else "appid"
+    rogue = {**claims, client: "rogue-client"}  # its client is still checked
+    assert outcome(authz, rest(oidc.sign(rogue), "GET", "/things", "/things")) == "401"
+
+
+def test_an_id_token_with_several_audiences_must_be_issued_to_us(
+    tmp_path: Path, oidc: LocalIssuer, clock: FakeClock
+) -> None:
+    """OIDC Core 3.1.3.7: with several audiences `azp` names who the token was issued to. An ID
+    token from evil's sign-in with `aud: [evil, spa-client]` was accepted."""
+    authz = make(tmp_path, oidc, clock, AUTH_TOKEN_USE="id")
+    claims = base_claims(oidc, clock.now, aud=["evil", "spa-client"], permissions=["read:things"])
+    for azp, expected in (("evil", "401"), (None, "401"), ("spa-client", "Allow")):
+        token = oidc.sign({**claims, "azp": azp} if azp else claims)
+        assert outcome(authz, rest(token, "GET", "/things", "/things")) == expected, azp
+    # One audience: `aud` says it; a differing `azp` (Google's cross-client tokens) is not refused.
+    single = {**claims, "aud": "spa-client", "azp": "android-client"}
+    assert outcome(authz, rest(oidc.sign(single), "GET", "/things", "/things")) == "Allow"

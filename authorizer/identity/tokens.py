@@ -133,6 +133,12 @@ class TokenVerifier:
                 raise InvalidToken("bad_audience", "aud is missing or malformed")
             if settings.client_ids and not settings.client_ids.intersection(audiences):
                 raise InvalidToken("wrong_client", "aud names no accepted client")
+            if settings.client_ids and len(audiences) > 1:
+                # OpenID Connect Core 3.1.3.7: with several audiences, `azp` names the party
+                # the token was issued to; `aud: [evil, api]` from evil's sign-in is not ours.
+                azp = claims.get("azp")
+                if not isinstance(azp, str) or azp not in settings.client_ids:
+                    raise InvalidToken("wrong_client", "azp names no accepted client")
             # With no client list, the audience set for this API still holds: an access token
             # without `scope` read as an ID token (OIDC's only tell) skipped it.
             audience = settings.audience
@@ -160,20 +166,45 @@ def token_kind(
     header: Mapping[str, Any], claims: Mapping[str, Any], *, cognito: bool = False
 ) -> TokenKind:
     """Cognito says it in `token_use`, always: from a Cognito issuer a token without it is
-    refused, not guessed. RFC 9068 says it in the header's `typ`; Keycloak in `typ`; other OIDC
-    providers (Auth0, Okta) put `scope`/`scp` only in access tokens."""
+    refused, not guessed. RFC 9068 says it in the header's `typ` (`at+jwt`); another explicit
+    type (`logout+jwt`, `secevent+jwt`) is no credential, nor is a security event token (an
+    `events` claim: OIDC back-channel logout). Keycloak says it in the `typ` claim (`Bearer`,
+    `ID`; `Refresh`, `Logout`... are refused). Other OIDC providers put claims only in access
+    tokens: `scope`/`scp`, a client (`client_id`, Okta's `cid`, Entra ID v1's `appid`), Entra
+    ID's `azpacr`/`appidacr`/`idtyp`, Auth0's grant type `gty` (an app's own token, from the
+    client-credentials grant, has no scope). A token with none of them is an ID token."""
     use = claims.get("token_use")
     if use is not None or cognito:
         if use not in ("access", "id"):
             raise InvalidToken("wrong_token_use", "token_use is missing or neither access nor id")
         return "access" if use == "access" else "id"
     typ = header.get("typ")
-    if isinstance(typ, str) and typ.lower() in ("at+jwt", "application/at+jwt"):
-        return "access"
+    if isinstance(typ, str):
+        media = typ.lower().removeprefix("application/")
+        if media == "at+jwt":
+            return "access"
+        if media.endswith("+jwt"):
+            raise InvalidToken("wrong_token_use", f"a {typ[:32]!r} token is no access or ID token")
+    if "events" in claims:
+        raise InvalidToken("wrong_token_use", "a security event token (events) is no credential")
     keycloak = claims.get("typ")
-    if keycloak in ("Bearer", "ID"):
-        return "access" if keycloak == "Bearer" else "id"
-    return "access" if ("scope" in claims or "scp" in claims) else "id"
+    if keycloak == "Bearer":
+        return "access"
+    if keycloak == "ID":
+        return "id"
+    if keycloak is not None:
+        why = f"typ {str(keycloak)[:32]!r} is neither Bearer nor ID"
+        raise InvalidToken("wrong_token_use", why)
+    for name in _ACCESS_ONLY_CLAIMS:
+        if name in claims:
+            return "access"
+    return "id"
+
+
+# Claims OIDC providers put in access tokens and never in ID tokens (see token_kind).
+_ACCESS_ONLY_CLAIMS = (
+    "scope", "scp", "client_id", "cid", "appid", "azpacr", "appidacr", "idtyp", "gty",
+)  # fmt: skip
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
