@@ -504,3 +504,39 @@ def test_with_a_live_store(env: dict[str, str], issuer: LocalIssuer, clock: Fake
                        [emp("emp-001"), emp("emp-101")]) == [
         record("emp-001"), {"id": "emp-101", "name": "x"}]  # fmt: skip
     assert reader.reads  # the store was read, not a file
+
+
+def test_a_principal_the_backend_loaded_decides_not_the_stores_version(tmp_path: Any) -> None:
+    """The backend loaded alice from its own database, just suspended; the entity file still
+    has her in no group. The file's alice was used, silently: Allow past the forbid on the
+    suspended. A principal given as an entity now replaces the store's, as a resource does."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text(
+        '@id("read") permit (principal, action == Lab::Action::"get /stats", resource);\n'
+        '@id("suspended") forbid (principal in Lab::UserGroup::"suspended", action, resource);\n'
+    )
+    (tmp_path / "lab.cedarschema").write_text(
+        "namespace Lab { entity Application; entity UserGroup; entity User in [UserGroup];\n"
+        '  action "get /stats" appliesTo { principal: User, resource: Application }; }'
+    )
+    alice_uid = {"type": "Lab::User", "id": "alice"}
+    suspended = {"type": "Lab::UserGroup", "id": "suspended"}
+    stored = [{"uid": alice_uid, "attrs": {}, "parents": []},
+              {"uid": suspended, "attrs": {}, "parents": []}]  # fmt: skip
+    (tmp_path / "entities.json").write_text(json.dumps(stored))
+    authz = Authorizer.from_env({
+        "AUTH_ISSUER": "https://idp.example.com", "AUTH_JWKS_URL": "https://idp.example.com/k",
+        "AUTH_CLIENT_IDS": "app", "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "lab.cedarschema"),
+        "CEDAR_ENTITIES": str(tmp_path / "entities.json"), "ENTITY_ID_PREFIX": "",
+    })  # fmt: skip
+    app = 'Lab::Application::"Lab"'
+    assert authz.is_authorized(alice_uid, "get /stats", app).allowed  # the file's alice
+    loaded = {"uid": alice_uid, "attrs": {}, "parents": [suspended]}
+    decision = authz.is_authorized(loaded, "get /stats", app)
+    assert not decision.allowed and decision.determining == ("suspended",)
+    # A user the file does not hold, given as an entity: as before.
+    bob = {"uid": {"type": "Lab::User", "id": "bob"}, "attrs": {}, "parents": [suspended]}
+    assert not authz.is_authorized(bob, "get /stats", app).allowed
+    bob["parents"] = []
+    assert authz.is_authorized(bob, "get /stats", app).allowed

@@ -16,7 +16,9 @@ Inputs. A principal is a bearer token (verified like the gateway does), a ``Call
 text ``Ns::Type::"id"``, which Cedar parses: nothing in it can smuggle syntax) or an entity dict
 with attributes. A string is a UID when it contains ``::``, a token otherwise (a JWT never does).
 An action is a UID, or a bare action id (``"view_salary"``) in the configured namespace. A
-resource is a UID or an entity dict.
+resource is a UID or an entity dict. An entity dict (principal or resource) is what the backend
+loaded itself: it replaces the entity store's version of the same uid, its parents and
+attributes decide.
 
 The transfer button (the sample app). ``transfers-initiate`` reads ``context.amount``: a request
 without an amount is denied, as at the gateway. A UI asks ``allowed_actions`` with the amount it
@@ -79,6 +81,9 @@ class Subject:
     extra: tuple[Mapping[str, Any], ...] = ()
     claims: Mapping[str, Any] | None = None
     caller: Caller | None = None
+    # The principal as an entity the backend loaded itself: it replaces the store's version of
+    # the same uid, as a resource given as an entity does (its parents and attributes decide).
+    entity: Resource | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,9 @@ def subject(
         if claims is not None:
             raise ValueError("give the principal as an entity or with claims, not both")
         stored = stored_entity(principal)
-        return Subject(uid_dict(stored.uid), (json.loads(stored.json),))
+        uid = uid_dict(stored.uid)
+        roots = (*stored.parents, *stored.references)
+        return Subject(uid, entity=Resource(uid, stored.json, roots))
     uid = parse_resource(principal).uid if isinstance(principal, str) else parse_uid(principal)
     if claims is None:
         return Subject(uid)
@@ -239,6 +246,8 @@ def _entities(
     replace the store's own version of the same uid). A live store also reads the entities the
     requests' ``contexts`` (JSON texts) reference."""
     engine, caller = authz.engine, who.caller
+    if who.entity is not None:  # added as the backend's entities are: over the store's own
+        resources = [*resources, who.entity]
     texts = list(contexts)
     # (A JSON file's slices are given no contexts: they take the whole file when they need one.)
     given = [json.loads(c) for c in texts] if engine.live_store else None
@@ -256,7 +265,7 @@ def _entities(
         claims = caller.token.claims
         mapping = authz.issuers.mapping_of(claims)
         extra = list(caller.extra or mapping.principal_entities(claims, authz.engine.knows))
-    if not extra:  # a principal given by UID alone: a live store reads it too
+    if not extra and who.entity is None:  # a principal given by UID alone: a store reads it
         stored.append(who.principal)
     if not inline:
         return engine.entities_with(extra, stored, given)
