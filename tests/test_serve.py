@@ -504,7 +504,35 @@ async def test_serve_command_starts_prints_a_working_tour_and_stops(tmp_path: Pa
 def test_serve_refuses_a_cache_ttl_api_gateway_would_not_take(ttl: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["serve", "--cache-ttl", ttl])
-    assert exit_info.value.code == 2
+    assert exit_info.value.code == 1  # a usage error is a failure: 2 means deny
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_serve_refuses_a_port_that_is_none(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--port 99999` ended in an OverflowError traceback from bind()."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", port])
+    assert exit_info.value.code == 1
+    assert "not a port" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["validate", "--polices", "x"],
+        ["test"],
+        ["explain", "--user", "alice", "--method", "GET"],
+        ["no-such-command"],
+    ],
+)
+def test_usage_errors_exit_1_never_the_deny_code(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 1
+    assert "usage: cedar-authz" in capsys.readouterr().err
 
 
 # --- pure parts: events, ARNs, verdicts, cache keys --------------------------------------------
@@ -621,3 +649,17 @@ def test_every_sample_user_is_in_the_tour() -> None:
     text = tour("http://127.0.0.1:1", "t", GatewayOptions(http_api=True, cache_ttl=0), Path("k"))
     assert all(user in text for user in SAMPLE_USERS)
     assert "HTTP API" in text and "no cache" in text
+
+
+def test_a_command_needing_boto3_without_it_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Installed without the `aws` extra, `revoke` ended in a ModuleNotFoundError traceback."""
+    from authorizer.stores import dynamo_store  # noqa: PLC0415
+
+    def no_boto3(*_args: object, **_kwargs: object) -> object:
+        raise ModuleNotFoundError("No module named 'boto3'", name="boto3")
+
+    monkeypatch.setattr(dynamo_store, "dynamodb_client", no_boto3)
+    assert main(["revoke", "--jti", "j1", "--table", "t"]) == 1
+    assert "pip install 'cedar-authz[aws]'" in capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from authorizer.tooling.authoring.inputs import Exit
 from authorizer.tooling.commands import (
@@ -38,10 +39,18 @@ COMMANDS = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error, which here means deny (the Cedar CLI's codes: 0 ok,
+    1 failure, 2 deny, 3 invalid): a script reading 2 as "denied" took a misspelt flag for a
+    deny. A usage error is a failure. (Sub-commands' parsers are of this class too.)"""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(Exit.FAILURE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cedar-authz", description="Cedar policy decision point for API Gateway"
-    )
+    parser = _Parser(prog="cedar-authz", description="Cedar policy decision point for API Gateway")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(commands)
@@ -61,6 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").split(".")[0] not in ("boto3", "botocore"):
+            raise
+        # Installed without the `aws` extra (the Lambda runtime has boto3; `make run` installs it)
+        print(
+            "error: this command talks to AWS and needs boto3: pip install 'cedar-authz[aws]'",
+            file=sys.stderr,
+        )
+        return Exit.FAILURE
     except BrokenPipeError:  # `cedar-authz ... | head`: the reader left; nothing to report
         sys.stderr.close()
         return Exit.FAILURE

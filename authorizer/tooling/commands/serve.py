@@ -29,7 +29,7 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "serve", help="run the sample application behind a local API Gateway"
     )
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    parser.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any free)")
     parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
     parser.add_argument(
         "--http-api",
@@ -137,6 +137,12 @@ def public_base(host: str, port: int) -> str:
     if host in ("0.0.0.0", "::", ""):  # noqa: S104  # not binding: naming the URL to show
         host = "127.0.0.1"
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port (0 to 65535): {value!r}")
+    return int(value)
 
 
 def _ttl(value: str) -> float:
