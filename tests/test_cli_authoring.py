@@ -645,3 +645,33 @@ def test_a_links_file_with_a_key_given_twice_is_refused() -> None:
             ' "template_id": "share-folder", "values": {}}]')  # fmt: skip
     with pytest.raises(PolicyError, match="'template_id' is given twice"):
         parse_links(text, "links.json")
+
+
+def test_claims_given_whole_carry_no_sample_scope(tmp_path: Path) -> None:
+    """`claims: {"sub": "u1"}` minted a token with the sample users' scope `openid employee:read`:
+    a test that a token without scope is denied passed only for the sample's scope."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text(
+        '@id("scoped") permit (principal, action, resource) when { context.token has scope };\n'
+    )
+    (tmp_path / "lib.cedarschema").write_text(
+        'namespace Lib { type Tok = { "scope"?: Set<String> }; entity Application;\n'
+        "  entity UserGroup; entity User in [UserGroup];\n"
+        '  action "get /catalog" appliesTo { principal: User, resource: Application,\n'
+        '                                   context: { "token": Tok } }; }'
+    )
+    tests = tmp_path / "lib.tests.json"
+    tests.write_text(json.dumps({"tests": [
+        {"name": "no-scope", "claims": {"sub": "u1"}, "method": "GET", "path": "/catalog",
+         "decision": "deny"},
+        {"name": "a-scope", "claims": {"sub": "u1", "scope": "read"}, "method": "GET",
+         "path": "/catalog", "decision": "allow"},
+    ]}))  # fmt: skip
+    where = ("--policies", tmp_path / "policies", "--schema", tmp_path / "lib.cedarschema",
+             "--entities", "none")  # fmt: skip
+    result = cli("test", tests, *where, cwd=tmp_path)
+    assert statuses(result.stdout) == {"no-scope": "ok", "a-scope": "ok"}, result.stdout
+    assert result.returncode == 0
+    explained = cli("explain", "--claims", '{"sub": "u1"}', "--method", "GET", "--path",
+                    "/catalog", *where, cwd=tmp_path)  # fmt: skip
+    assert explained.returncode == 2, explained.stdout
