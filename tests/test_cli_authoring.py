@@ -109,7 +109,10 @@ def test_a_wrong_expectation_fails_the_run(tmp_path: Path) -> None:
     assert "test should-be-allowed ... fail: expected deny, got allow (employees-list)" in (
         result.stdout
     )
-    assert "test wrong-reason ... fail: missing reason(s): `salary-view`" in result.stdout
+    assert (
+        "test wrong-reason ... fail: missing reason(s): `salary-view` "
+        "(the determining policies: `employees-list`)"
+    ) in result.stdout
     assert "results: 1 passed, 2 failed" in result.stdout
 
 

@@ -129,7 +129,11 @@ def compare(expected: Expectation, got: Evaluation, cedar_form: bool) -> tuple[S
     problems = []
     missing = [r for r in expected.reason if r not in got.determining]
     if missing:
-        problems.append("missing reason(s): " + ", ".join(f"`{r}`" for r in missing))
+        determining = ", ".join(f"`{r}`" for r in got.determining) or "none"
+        problems.append(
+            "missing reason(s): " + ", ".join(f"`{r}`" for r in missing)
+            + f" (the determining policies: {determining})"
+        )  # fmt: skip
     count = len(got.errors)
     if expected.num_errors is not None and count != expected.num_errors:
         listed = f": {', '.join(got.errors)}" if count else ""
