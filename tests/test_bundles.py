@@ -236,3 +236,28 @@ def test_bundle_settings() -> None:
     ):
         with pytest.raises(ConfigError):
             BundleSettings.from_env(bad)
+
+
+def test_an_invalid_bundle_is_reported_where_its_policy_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bundle` said `bundle/z.cedar:3: policy 'bad': for policy `policy0``: a path that does
+    not exist and Cedar's positional id, where `validate` names the file and the @id."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "z.cedar").write_text(
+        '// two lines\n// of comment\n@id("bad")\n'
+        "permit (principal, action, resource) when { resource.nosuch == 1 };\n"
+    )
+    schema = tmp_path / "lib.cedarschema"
+    schema.write_text(
+        "namespace Lib { entity Application; entity UserGroup; entity User in [UserGroup];\n"
+        '  entity Book; action "get /books/{bookId}" appliesTo { principal: User, resource: Book }; }'
+    )
+    out = tmp_path / "b.json"
+    code = main(["bundle", "--policies", str(policies), "--schema", str(schema), "--entities",
+                 "none", "-o", str(out)])  # fmt: skip
+    assert code == 3 and not out.exists()
+    err = capsys.readouterr().err
+    assert f"{policies / 'z.cedar'}:3: policy 'bad': for policy `bad`," in err, err
+    assert "bundle/z.cedar" not in err and "policy0" not in err

@@ -88,9 +88,11 @@ def engine_of(bundle: Mapping[str, Any], source: str) -> Engine:
     return engine
 
 
-def bundle_policies(bundle: Mapping[str, Any], source: str) -> LoadedPolicies:
-    texts = {_ROOT / name: text for name, text in bundle["policies"].items()}
-    policies = load_policies(_ROOT, texts)
+def bundle_policies(bundle: Mapping[str, Any], source: str, root: Path = _ROOT) -> LoadedPolicies:
+    """The bundle's policies, their files named under ``root`` in messages (``bundle/<file>``;
+    the folder they were read from, where ``cedar-authz bundle`` makes the bundle)."""
+    texts = {root / name: text for name, text in bundle["policies"].items()}
+    policies = load_policies(root, texts)
     if bundle.get("links"):
         policies = link_templates(policies, parse_links(bundle["links"], f"{source} links"),
                                   Path(f"{source} links"))  # fmt: skip

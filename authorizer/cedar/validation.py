@@ -68,9 +68,12 @@ def validate_files(policies: LoadedPolicies, schema: cedarpy.Schema) -> list[Pro
         by_file.setdefault(source.file, {})[source.cedar_id] = source
     for path, text in policies.files.items():
         result = cedarpy.validate_policies(text, schema, release_gil=True)
+        in_file = by_file.get(path, {})
         for error in result.errors:
-            found = by_file.get(path, {}).get(error.policy_id)
-            problems.append(_problem(path, found, error.policy_id, error.error))
+            found = in_file.get(error.policy_id)
+            # Cedar names a policy by its position in the file: name it by its @id.
+            message = _POSITIONAL.sub(partial(_by_cedar_id, in_file), error.error)
+            problems.append(_problem(path, found, error.policy_id, message))
         if not result.validation_passed and not result.errors:
             problems.append(Problem(str(path), 0, f"{path}: validation failed"))
     return problems
@@ -154,6 +157,11 @@ def validate_rendered(
     return found
 
 
+def _by_cedar_id(in_file: Mapping[str, PolicySource], match: re.Match[str]) -> str:
+    source = in_file.get(f"policy{match.group(1)}")
+    return f"`{source.id}`" if source is not None else match.group(0)
+
+
 def _named(sources: Sequence[PolicySource], match: re.Match[str]) -> str:
     index = int(match.group(1))
     return f"`{sources[index].id}`" if index < len(sources) else match.group(0)
@@ -167,9 +175,9 @@ def _validate_group(group: _Group, schema: cedarpy.Schema) -> list[Problem]:
         if source is None:  # not a positional id: report it as Cedar gave it
             problems.append(Problem("", 0, f"policy {error.policy_id!r}: {error.error}"))
             continue
-        # Cedar names the policy by its position in what it was given; name it by its
-        # position in its file, as validating the file whole does.
-        message = _POSITIONAL.sub(lambda m: _renamed(group.sources, m), error.error)
+        # Cedar names the policy by its position in what it was given: name it as the
+        # message's prefix does (its @id, else file:line), not by a position in anything.
+        message = _POSITIONAL.sub(partial(_named, group.sources), error.error)
         problems.append(_problem(source.file, source, source.cedar_id, message))
     if not result.validation_passed and not result.errors:
         problems.append(Problem("", 0, "validation failed"))
@@ -181,11 +189,6 @@ def _at(sources: Sequence[PolicySource], cedar_id: str) -> PolicySource | None:
     if match is None or int(match.group(1)) >= len(sources):
         return None
     return sources[int(match.group(1))]
-
-
-def _renamed(sources: Sequence[PolicySource], match: re.Match[str]) -> str:
-    index = int(match.group(1))
-    return f"`{sources[index].cedar_id}`" if index < len(sources) else match.group(0)
 
 
 def _statement_texts(policies: LoadedPolicies) -> dict[str, str] | None:

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         policies = {path.relative_to(inputs.policy_dir).as_posix(): text
                     for path, text in texts.items()}  # fmt: skip
         bundle = make_bundle(policies, model.json if model else None, links, entities or None)
-        parsed = bundle_policies(bundle, "bundle")  # parse errors: exit 1
+        parsed = bundle_policies(bundle, "bundle", inputs.policy_dir)  # parse errors: exit 1
         schema = bundle_schema(bundle, "bundle")
     except (ConfigError, OSError, ValueError, RecursionError) as error:
         print(f"error: {error}", file=sys.stderr)
