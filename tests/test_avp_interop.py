@@ -132,3 +132,22 @@ def test_export_avp_writes_nothing_for_policies_that_do_not_validate(
     code, template = export(tmp_path, "--policies", "tests/authoring/type_error")
     assert code == 3
     assert template == {}
+
+
+def test_export_avp_finds_a_template_that_shares_its_line(tmp_path: Path) -> None:
+    """`validate` passed and `export-avp` said "template 't1' not found": two statements on the
+    template's line."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "a.cedar").write_text(
+        '@id("p0") permit (principal, action == Corp::Action::"get /employees", resource);\n'
+        '@id("t1") permit (principal == ?principal, action, resource == ?resource); '
+        '@id("p1") forbid (principal, action, resource) when { false };\n'
+    )
+    code, template = export(tmp_path, "--policies", str(folder), "--schema", "none")
+    assert code == 0
+    (tpl,) = resources_of(template, "PolicyTemplate")
+    assert tpl["Statement"] == (
+        '@id("t1") permit (principal == ?principal, action, resource == ?resource);'
+    )
+    assert len(resources_of(template, "Policy")) == 2

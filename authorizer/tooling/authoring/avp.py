@@ -84,10 +84,14 @@ def _statement(policies: LoadedPolicies, source: PolicySource) -> str:
     no templates), from its first line of code to its `;`."""
     if source.is_template:
         text = policies.files[source.file]
-        found = [s for line, s in statements(text) if line == source.line]
-        if len(found) != 1:
+        # Its statement by position in the file (Cedar's id says it: two statements may share
+        # a line), checked against the line it starts on.
+        listed = statements(text)
+        position = source.cedar_id.removeprefix("policy")
+        index = int(position) if position.isdigit() else len(listed)
+        if index >= len(listed) or listed[index][0] != source.line:
             raise PolicyError(f"{source.file}:{source.line}: template {source.id!r} not found")
-        kept = found[0].splitlines()
+        kept = listed[index][1].splitlines()
         while kept and (not kept[0].strip() or kept[0].lstrip().startswith("//")):
             kept.pop(0)
         text = "\n".join(kept).strip()
