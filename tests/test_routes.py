@@ -167,10 +167,17 @@ def test_template_of_an_undeclared_route_is_no_route() -> None:
     assert found is not None and dict(found.path_parameters) == {"petId": "5"}
 
 
-def test_a_declared_greedy_template_wins_over_the_path() -> None:
-    """The event names `/admin/{proxy+}`, declared: its own route, whatever the path says."""
-    routes = table(route("GET", "/admin/{rest+}"), route("ANY", "/{proxy+}"))
-    found = routes.match("GET", "/dev/admin/x", "/admin/{proxy+}", {"proxy": "x"})
+def test_a_declared_greedy_template_leaves_finer_declared_routes_their_requests() -> None:
+    """One `/{proxy+}` resource in front of the API, declared too: `GET /cages/7/feed` is the
+    finer route's (feeders only), not the proxy's (anyone), which allowed it for a while."""
+    routes = table(route("GET", "/cages/{cageId}/feed"), route("ANY", "/{proxy+}"),
+                   route("GET", "/admin/{rest+}"))  # fmt: skip
+    found = routes.match("GET", "/cages/7/feed", "/{proxy+}", {"proxy": "cages/7/feed"})
+    assert matched_id(found) == "get /cages/{cageId}/feed"
+    assert matched_id(routes.match("GET", "/zoo", "/{proxy+}", {"proxy": "zoo"})) == (
+        "any /{proxy+}"
+    )
+    found = routes.match("GET", "/admin/x", "/admin/{proxy+}", {"proxy": "x"})
     assert matched_id(found) == "get /admin/{rest+}"
     assert found is not None and dict(found.path_parameters) == {"rest": "x"}
 

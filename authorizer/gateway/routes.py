@@ -94,10 +94,11 @@ class RouteTable:
         template: str | None = None,
         path_parameters: Mapping[str, str] | None = None,
     ) -> RouteMatch | None:
-        """The event's own route template wins when it names a declared route. A template
+        """The event's own route template wins when it names a declared route; a template
         without a greedy parameter that no declared route has is no route. Otherwise the
         concrete path (from the API's root: ``events.api_path``) is matched: TOKEN events,
-        `$default` routes, and a `{proxy+}` route in front of finer routes the schema declares.
+        `$default` routes, and a `{proxy+}` route in front of finer routes the schema declares
+        (the finer ones win, the proxy's own route takes the rest).
         Answers are kept per (method, path, template, parameters): the event's parameters name
         the resource, and an event whose parameters disagree with its path must not reuse
         another's."""
@@ -117,7 +118,7 @@ class RouteTable:
         template: str | None,
         path_parameters: Mapping[str, str] | None,
     ) -> RouteMatch | None:
-        if template:
+        if template and "+}" not in template:
             shape = _shape(template)
             for verb in (method, "ANY"):
                 route = self._by_shape.get((verb, shape))
@@ -128,11 +129,12 @@ class RouteTable:
                     return RouteMatch(route, named)
                 break  # its parameters are missing: matched on the path below
             else:
-                if "+}" not in template:
-                    # API Gateway routed the request to a route the schema has no action for
-                    # (`validate` says so): deciding it as another route whose path it fits
-                    # would apply policies written for that one.
-                    return None
+                # API Gateway routed the request to a route the schema has no action for
+                # (`validate` says so): deciding it as another route whose path it fits would
+                # apply policies written for that one.
+                return None
+        # A greedy template (`/{proxy+}` in front of the whole API, declared or not) is matched
+        # on the path, so the finer routes the schema declares behind it decide.
         for route in self._ordered:
             if route.method in (method, "ANY"):
                 found = _match_path(route, path)
