@@ -343,8 +343,22 @@ class Authorizer:
         return Outcome(decision, principal, action, resource)
 
     def _reads_beyond_token_events(self, route: Route) -> bool:
+        """Whether the route's policies may read what a TOKEN event does not carry: the query
+        and source address of ``context.request``, or a context attribute the action declares
+        that is no path parameter of the route (it would come from the query)."""
         reads = self.route_reads(route)
-        return reads is None or REQUEST_QUERY in reads or REQUEST_SOURCE_IP in reads
+        if reads is None or REQUEST_QUERY in reads or REQUEST_SOURCE_IP in reads:
+            return True
+        action = self._route_token(route)[0]
+        if action is None:
+            return False
+        declared = action.context.attributes
+        parameters = route.parameters
+        return any(
+            name in declared and name not in parameters
+            for name in reads
+            if name not in ("token", "request")
+        )
 
     def _entities(
         self, caller: Caller, resource: Mapping[str, str], contexts: list[Any]

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from authorizer.cedar.analysis import REQUEST_QUERY
+from authorizer.cedar.analysis import REQUEST_QUERY, REQUEST_SOURCE_IP
 from authorizer.cedar.coerce import (
     DROPPED,
     claims_record,
@@ -24,7 +24,7 @@ from authorizer.cedar.coerce import (
     to_cedar,
 )
 from authorizer.cedar.schema import ActionDef, CedarType, RecordType, SchemaModel
-from authorizer.errors import ConfigError, InvalidParameter, InvalidToken
+from authorizer.errors import ConfigError, InvalidParameter, InvalidRequest, InvalidToken
 from authorizer.gateway.events import Request
 from authorizer.gateway.routes import RouteMatch
 from authorizer.limits import MAX_GROUPS
@@ -218,7 +218,11 @@ class EntityMapping(NamedTuple):
                 missing = f"parameter {name[:64]!r} is required by the schema and missing"
                 raise InvalidParameter("bad_parameter", missing)
         if "request" in raw and "request" in declared.attributes:
-            _check_request(raw["request"], declared.attributes["request"].type)
+            request_type = _request_type(
+                declared.attributes["request"].type, wanted(REQUEST_QUERY),
+                wanted(REQUEST_SOURCE_IP),
+            )  # fmt: skip
+            _check_request(raw["request"], request_type)
         shaped = given_record(raw, declared, given, "parameter")
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
@@ -247,17 +251,47 @@ def check_request_type(action: ActionDef) -> None:
         )
 
 
+# The declared request type less what no policy reads, by (the type's id, query read, source
+# read); the type itself is kept beside it, so a reused id is never taken for it.
+_READ_REQUEST_TYPES: dict[tuple[int, bool, bool], tuple[CedarType, CedarType]] = {}
+
+
+def _request_type(declared: CedarType, query: bool, source: bool) -> CedarType:
+    """The part of ``context.request``'s declared type the policies may read: the query and the
+    source address are left out where none reads them (the query is then not given, and a TOKEN
+    event has no source address: a required one nothing reads refused nothing before)."""
+    if (query and source) or not isinstance(declared, RecordType):
+        return declared
+    key = (id(declared), query, source)
+    found = _READ_REQUEST_TYPES.get(key)
+    if found is None or found[0] is not declared:
+        unread = {name for name, read in (("query", query), ("sourceIp", source)) if not read}
+        kept = {k: v for k, v in declared.attributes.items() if k not in unread}
+        if len(_READ_REQUEST_TYPES) >= 1024:
+            _READ_REQUEST_TYPES.clear()
+        found = _READ_REQUEST_TYPES[key] = (
+            declared,
+            RecordType(kept, declared.additional_attributes),
+        )
+    return found[1]
+
+
 def _check_request(value: Mapping[str, Any], declared: CedarType) -> None:
-    """``context.request`` takes its declared type whole. Its query and path parameters are the
-    caller's: one that cannot take its type (`page=abc` for a Long) is refused (401), never
-    dropped (a forbid on `page > 10` guarded by `has` would not hold). The rest is ours: a
-    schema typing it otherwise (`sourceIp` as a String) cannot be served, and says so (500)."""
+    """``context.request`` takes its declared type whole (as far as policies read it). Its query
+    and path parameters are the caller's: one that cannot take its type (`page=abc` for a Long)
+    is refused (401), never dropped (a forbid on `page > 10` guarded by `has` would not hold). A
+    source address the schema requires and policies read, which the event does not carry, is
+    the event's fault (401). The rest is ours, checked at start (``check_request_type``)."""
     problem = misfit(value, "request", declared)
     if problem is None:
         return
     path, says = problem
     if len(path) > 1 and path[1] in ("query", "pathParameters"):
         raise InvalidParameter("bad_parameter", says("parameter"))
+    if path[1:] == ("sourceIp",) and "sourceIp" not in value:
+        raise InvalidRequest(
+            "malformed_event", "the event carries no source address: " + says("context attribute")
+        )
     raise ConfigError(
         says("context attribute")
         + " in what the authorizer gives (docs/architecture.md, Entity mapping): "
