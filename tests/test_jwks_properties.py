@@ -210,3 +210,38 @@ def test_a_token_without_kid_is_verified_by_a_set_of_one_key_without_kid() -> No
     with pytest.raises(InvalidToken) as refused:
         TokenVerifier(SETTINGS, keys, clock=FakeClock()).verify(empty)
     assert refused.value.reason == "bad_kid"
+
+
+def test_the_one_key_without_kid_is_fetched_again_when_the_issuer_rotates_it() -> None:
+    """An issuer publishing one key without kid replaces it under the same (absent) kid: its new
+    tokens failed the old key's signature for up to max_age (an hour). A signature that fails
+    the one kid-less key fetches the set again, at most once per cooldown."""
+    old, new = SigningKey.rsa("old"), SigningKey.rsa("new")
+    published = [old]
+
+    def fetch(_url: str) -> bytes:
+        member = {k: v for k, v in published[0].public_jwk().items() if k != "kid"}
+        return json.dumps({"keys": [member]}).encode()
+
+    clock = FakeClock()
+    keys = JwksCache(URL, fetch=fetch, clock=clock, cooldown=10.0)
+    verifier = TokenVerifier(SETTINGS, keys, clock=FakeClock())
+    claims = ISSUER.claims("alice", now=NOW)
+    assert verifier.verify(_unsigned_kid(claims, old)).claims["sub"] == "alice"
+    assert keys.fetches == 1
+    published[0] = new
+    rotated = _unsigned_kid(claims, new)
+    with pytest.raises(InvalidToken):  # within the cooldown of the last fetch: not fetched
+        verifier.verify(rotated)
+    assert keys.fetches == 1
+    clock.advance(10.0)
+    assert verifier.verify(rotated).claims["sub"] == "alice"
+    assert keys.fetches == 2
+    # A forged token fetches once per cooldown at most, however many come.
+    clock.advance(10.0)
+    forged = _unsigned_kid(claims, SigningKey.rsa("forger"))
+    for _ in range(5):
+        with pytest.raises(InvalidToken) as refused:
+            verifier.verify(forged)
+        assert refused.value.reason == "bad_signature"
+    assert keys.fetches == 3

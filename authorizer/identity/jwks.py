@@ -50,6 +50,8 @@ _PRIVATE_PARAMS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 class KeySource(Protocol):
     def key(self, kid: str, alg: str) -> PyJWK: ...
 
+    def renewed(self, kid: str, alg: str, failed: PyJWK) -> PyJWK | None: ...
+
 
 # --- the document ------------------------------------------------------------------------------
 
@@ -206,7 +208,25 @@ class JwksCache:
             raise InvalidToken("alg_key_mismatch", f"key {kid!r} cannot verify {alg}")
         return jwk
 
-    def pending(self, kid: str, start: Starter = run_now) -> Future[None] | None:
+    def renewed(self, kid: str, alg: str, failed: PyJWK) -> PyJWK | None:
+        """The key under ``kid`` after fetching the set again, when ``failed`` (the one held)
+        did not verify a token: for ``NO_KID`` only, whose one key an issuer replaces under the
+        same (absent) kid, so a rotation is not seen as an unknown kid. At most one fetch per
+        cooldown, as for an unknown kid; None when nothing new came."""
+        if kid != NO_KID:
+            return None
+        flight = self.pending(kid, run_now, refresh=True)
+        if flight is not None:
+            flight.result()
+        keys = self._keys
+        jwk = keys.get(kid) if keys is not None else None
+        if jwk is None or jwk is failed or not key_matches(jwk, alg):
+            return None
+        return jwk
+
+    def pending(
+        self, kid: str, start: Starter = run_now, refresh: bool = False
+    ) -> Future[None] | None:
         """Without waiting on the network: the fetch ``key(kid)`` must wait for, or None when
         the keys held answer (a held kid is served, stale or not, while a fetch is under way).
         A fetch that is due (no keys, an unknown kid, keys older than ``max_age``; not within
@@ -214,10 +234,15 @@ class JwksCache:
         the same future, which completes (never fails) when the fetch has."""
         now = self._clock()
         keys = self._keys
-        if keys is not None and kid in keys and now - self._fetched_at <= self._max_age:
+        if (
+            not refresh
+            and keys is not None
+            and kid in keys
+            and now - self._fetched_at <= self._max_age
+        ):
             return None
         with self._lock:
-            held = self._keys is not None and kid in self._keys
+            held = self._keys is not None and kid in self._keys and not refresh
             if self._flight is not None:
                 return None if held else self._flight
             if self._attempted_at is not None and now - self._attempted_at < self._cooldown:

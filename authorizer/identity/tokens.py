@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
 from authorizer.config import Settings
@@ -90,14 +91,12 @@ class TokenVerifier:
         # key set); the claims were decoded above and are validated below, so nothing is parsed
         # twice. Any failure inside the crypto is a bad signature, never an exception upward.
         signing_input, _, signature = token.rpartition(".")
-        try:
-            valid = key.Algorithm.verify(
-                signing_input.encode(), key.key, _signature_bytes(signature)
-            )
-        except (PyJWTError, ValueError, TypeError):
-            valid = False
-        if not valid:
-            raise InvalidToken("bad_signature", "the signature does not verify")
+        if not _verifies(key, signing_input, signature):
+            # The one key of a set without kids may have been rotated under the same (absent)
+            # kid: the set is fetched again (once per cooldown) and the new key tried.
+            fresh = self._keys.renewed(kid, alg, key) if kid == NO_KID else None
+            if fresh is None or not _verifies(fresh, signing_input, signature):
+                raise InvalidToken("bad_signature", "the signature does not verify")
         if payload.get("iss") != self._issuer.issuer:  # exact: no prefix, case or slash games
             raise InvalidToken("wrong_issuer", "iss is not the configured issuer")
         self._check_times(payload)
@@ -160,6 +159,15 @@ class TokenVerifier:
             audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
             if settings.audience not in audiences:
                 raise InvalidToken("bad_audience", "aud does not name this API")
+
+
+def _verifies(key: PyJWK, signing_input: str, signature: str) -> bool:
+    try:
+        return bool(
+            key.Algorithm.verify(signing_input.encode(), key.key, _signature_bytes(signature))
+        )
+    except (PyJWTError, ValueError, TypeError):
+        return False
 
 
 def token_kind(
