@@ -540,3 +540,46 @@ def test_a_principal_the_backend_loaded_decides_not_the_stores_version(tmp_path:
     assert not authz.is_authorized(bob, "get /stats", app).allowed
     bob["parents"] = []
     assert authz.is_authorized(bob, "get /stats", app).allowed
+
+
+def test_a_principal_the_backend_loaded_replaces_the_stored_one_in_the_slice(
+    tmp_path: Any,
+) -> None:
+    """The store has alice suspended; the backend's fresh copy has her reinstated. When the
+    resource is alice herself (or names her), both copies reached Cedar: a duplicate entity,
+    NoDecision, denied."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text(
+        '@id("self") permit (principal, action == Lab::Action::"get /users/{userId}", resource)\n'
+        "when { principal == resource };\n"
+        '@id("keeper") permit (principal, action == Lab::Action::"get /cages/{cageId}", resource)\n'
+        "when { resource.keeper == principal && !resource.keeper.suspended };\n"
+        '@id("suspended") forbid (principal in Lab::UserGroup::"suspended", action, resource);\n'
+    )
+    (tmp_path / "lab.cedarschema").write_text(
+        "namespace Lab { entity UserGroup; entity User in [UserGroup] = { suspended: Bool };\n"
+        "  entity Cage = { keeper: User };\n"
+        '  action "get /users/{userId}" appliesTo { principal: User, resource: User };\n'
+        '  action "get /cages/{cageId}" appliesTo { principal: User, resource: Cage }; }'
+    )
+    alice_uid = {"type": "Lab::User", "id": "alice"}
+    suspended = {"type": "Lab::UserGroup", "id": "suspended"}
+    stored = [
+        {"uid": alice_uid, "attrs": {"suspended": True}, "parents": [suspended]},
+        {"uid": suspended, "attrs": {}, "parents": []},
+        {"uid": {"type": "Lab::Cage", "id": "lions"}, "attrs": {"keeper": {"__entity": alice_uid}},
+         "parents": []},
+    ]  # fmt: skip
+    (tmp_path / "entities.json").write_text(json.dumps(stored))
+    authz = Authorizer.from_env({
+        "AUTH_ISSUER": "https://idp.example.com", "AUTH_JWKS_URL": "https://idp.example.com/k",
+        "AUTH_CLIENT_IDS": "app", "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "lab.cedarschema"),
+        "CEDAR_ENTITIES": str(tmp_path / "entities.json"), "ENTITY_ID_PREFIX": "",
+    })  # fmt: skip
+    reinstated = {"uid": alice_uid, "attrs": {"suspended": False}, "parents": []}
+    for action, resource in (("get /users/{userId}", alice_uid),
+                             ("get /cages/{cageId}", 'Lab::Cage::"lions"')):  # fmt: skip
+        assert not authz.is_authorized(alice_uid, action, resource).allowed  # the store's alice
+        decision = authz.is_authorized(reinstated, action, resource)
+        assert decision.allowed and not decision.errors, (action, decision)

@@ -246,8 +246,6 @@ def _entities(
     replace the store's own version of the same uid). A live store also reads the entities the
     requests' ``contexts`` (JSON texts) reference."""
     engine, caller = authz.engine, who.caller
-    if who.entity is not None:  # added as the backend's entities are: over the store's own
-        resources = [*resources, who.entity]
     texts = list(contexts)
     # (A JSON file's slices are given no contexts: they take the whole file when they need one.)
     given = [json.loads(c) for c in texts] if engine.live_store else None
@@ -265,13 +263,27 @@ def _entities(
         claims = caller.token.claims
         mapping = authz.issuers.mapping_of(claims)
         extra = list(caller.extra or mapping.principal_entities(claims, authz.engine.knows))
-    if not extra and who.entity is None:  # a principal given by UID alone: a store reads it
+    # The principal as the backend loaded it: a slice of the store leaves the store's version
+    # out and adds this one (a JSON file's own users otherwise win, as they do over tokens).
+    loaded = who.entity.entity if who.entity is not None else None
+    mine_instead = loaded is not None and engine.knows(who.principal)
+    if loaded is not None:
+        own = (who.principal["type"], who.principal["id"])
+        if inline.get(own, loaded) != loaded:
+            raise ValueError(f"two different entities for {own[0]}::{own[1]!r}")
+        inline.pop(own, None)
+        extra = [json.loads(loaded)]
+    if not extra:  # a principal given by UID alone: a store reads it
         stored.append(who.principal)
-    if not inline:
+    if not inline and not mine_instead:
         return engine.entities_with(extra, stored, given)
     delta = "[" + ",".join(inline.values()) + "]"
     mine = {(e["uid"]["type"], e["uid"]["id"]) for e in extra}
-    if not engine.live_store and not any(engine.knows(uid_dict(k)) or k in mine for k in inline):
+    if (
+        not mine_instead
+        and not engine.live_store
+        and not any(engine.knows(uid_dict(k)) or k in mine for k in inline)
+    ):
         base = caller.entities if caller and caller.entities else engine.entities_with(extra)
         return base.with_added_json_str(delta)
     # The store has its own version of an entity the backend loaded: a slice of the store around
@@ -284,7 +296,8 @@ def _entities(
         slicer = LiveEntities(engine.store, engine.schema, engine.policies.document)
         _slicers[engine] = slicer
     parsed = given if given is not None else [json.loads(c) for c in texts]
-    return slicer.entity_set(extra, roots, parsed).handle.with_added_json_str(delta)
+    handle = slicer.entity_set(extra, roots, parsed).handle
+    return handle.with_added_json_str(delta) if inline else handle
 
 
 def _context(
