@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from authorizer.errors import DependencyError, InvalidToken
+from authorizer.errors import DependencyError, InvalidRequest, InvalidToken
 from authorizer.limits import MAX_GROUPS
 from authorizer.pdp import Authorizer
 from authorizer.sdk import api
@@ -357,17 +357,21 @@ def test_middleware_fetches_the_token_issuers_keys(
     assert (servers[0].hits, servers[1].hits) == (0, 1)
 
 
-def test_a_trusted_gateway_context_names_its_issuer(
-    two: Authorizer, pair: tuple[LocalIssuer, LocalIssuer]
+def test_a_trusted_gateway_context_is_bound_to_the_forwarded_tokens_issuer(
+    two: Authorizer, pair: tuple[LocalIssuer, LocalIssuer], clock: FakeClock
 ) -> None:
     a, b = pair
     context = {"principalId": "b|bob", "sub": "bob", "issuer": b.issuer}
-    subject = identify(two, None, context, trust_gateway=True)
-    assert subject.principal["id"] == "b|bob" and "issuer" not in (subject.claims or {})
+    bob = f"Bearer {token(b, 'bob', clock)}"
+    subject = identify(two, bob, context, trust_gateway=True)
+    assert subject.principal["id"] == "b|bob" and subject.claims is not None
     with pytest.raises(InvalidToken, match="principal"):  # A's bob is another principal
-        identify(two, None, {**context, "issuer": a.issuer}, trust_gateway=True)
+        identify(two, f"Bearer {token(a, 'bob', clock)}", context, trust_gateway=True)
+    stranger = LocalIssuer(issuer="https://evil.example", keys=a.keys).token("bob")
     with pytest.raises(InvalidToken, match="no trusted issuer"):
-        identify(two, None, {**context, "issuer": "https://evil.example"}, trust_gateway=True)
+        identify(two, f"Bearer {stranger}", context, trust_gateway=True)
+    with pytest.raises(InvalidRequest, match="forward the Authorization header"):
+        identify(two, None, context, trust_gateway=True)
 
 
 def test_backend_claims_pick_their_issuers_mapping(

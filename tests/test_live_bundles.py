@@ -546,9 +546,8 @@ def test_a_backend_follows_each_tenants_bundle(
 def test_a_backend_trusting_the_gateway_picks_the_tenants_bundle_from_its_context(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> None:
-    """Behind the gateway with no token forwarded, the authorizer's context is all the backend
-    has: it carries the tenant claim that picked the bundle, under the claim's own name, so the
-    backend decides with the same tenant's bundle (a claim the schema does not map, too)."""
+    """Behind the gateway, the backend decides with the same tenant's bundle as the gateway
+    (the forwarded token's tenant claim; the context carries it too, under its own name)."""
     from authorizer import Authorizer as Backend  # noqa: PLC0415
     from authorizer.sdk.middleware import identify  # noqa: PLC0415
 
@@ -560,7 +559,7 @@ def test_a_backend_trusting_the_gateway_picks_the_tenants_bundle_from_its_contex
         answer = gateway.handle(get_doc(token, f"{tenant}-doc"))
         assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
         assert answer["context"]["custom:org"] == tenant
-        subject = identify(backend, None, answer["context"], trust_gateway=True)
+        subject = identify(backend, f"Bearer {token}", answer["context"], trust_gateway=True)
         action = "get /docs/{docId}"
         for owner in TENANTS:
             decision = backend.is_authorized(subject, action, f'Shop::Doc::"{owner}-doc"')

@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from authorizer import Authorizer
+from authorizer.cedar.coerce import ip_value
 from authorizer.errors import InvalidRequest, InvalidToken
 from authorizer.sdk.middleware import (
     DECISION,
@@ -28,6 +29,7 @@ from authorizer.sdk.middleware import (
     cedar_middleware,
     forwarded_context,
     redact_for,
+    request_record,
     require,
     require_permission,
 )
@@ -324,11 +326,12 @@ async def test_trusted_gateway_context_needs_no_key_set(
     for exp in (10**400, -(10**400), "9999999999"):
         odd = user_token(issuer, "hank", clock.now, extra={"exp": exp})
         assert (await call(client, "GET", EMP, odd, headers=says))[0] == 401
-    # Without a token, the context's own values are the principal's attributes: a tenant, no
-    # groups, no scope: it may not read the record (403, not 401).
+    # Without a token the context does not say the caller's groups and claims: rebuilt from
+    # it, a forbid on a group would not hold, and headers a client adds (`X-Authorizer-Groups`)
+    # passed for claims. Refused.
     context_only = {"X-Authorizer-Principal-Id": "hank", "X-Authorizer-Sub": "hank",
-                    "X-Authorizer-Tenant": "acme"}  # fmt: skip
-    assert (await call(client, "GET", EMP, headers=context_only))[0] == 403
+                    "X-Authorizer-Tenant": "acme", "X-Authorizer-Cognito:groups": "hr"}  # fmt: skip
+    assert (await call(client, "GET", EMP, headers=context_only))[0] == 401
     assert (await call(client, "GET", EMP, headers={"X-Authorizer-Sub": "hank"}))[0] == 401
     # No gateway context at all: the token is verified (and the key set is down: 500).
     assert (await call(client, "GET", EMP, hank))[0] == 500
@@ -366,6 +369,13 @@ def test_pure_helpers() -> None:
         with pytest.raises(InvalidRequest) as caught:
             bearer(bad)
         assert caught.value.reason == reason
+    # A dual-stack listener reports an IPv4 client as `::ffff:a.b.c.d`: read as the gateway
+    # reads it, so a forbid on an IPv4 range holds (it did not); a zone id is no address.
+    ips = {"::ffff:127.0.0.1": "127.0.0.1", "10.1.2.3": "10.1.2.3", "fe80::1%eth0": None,
+           "not-an-ip": None, "2001:db8::1": "2001:db8::1"}  # fmt: skip
+    for raw, expected in ips.items():
+        record = request_record("GET", "/", "/", {}, {}, raw, 0.0)
+        assert record.get("sourceIp") == (ip_value(expected) if expected else None), raw
 
 
 @pytest.mark.asyncio

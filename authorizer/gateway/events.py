@@ -371,6 +371,12 @@ def _ip(value: object) -> str | None:
     return _parse_ip(value) if isinstance(value, str) else None
 
 
+def client_address(value: object) -> str | None:
+    """A client's address as Cedar's ``ip()`` takes it (``::ffff:10.1.2.3`` is the IPv4
+    client 10.1.2.3), or None: the one reading for the gateway and the backend middleware."""
+    return _ip(value)
+
+
 @functools.lru_cache(maxsize=4096)  # clients repeat; ipaddress parsing is slow
 def _parse_ip(value: str) -> str | None:
     try:

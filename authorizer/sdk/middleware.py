@@ -26,7 +26,8 @@ does (same issuer, keys, clients, clock), and anything the request claims the ga
 ignored. With ``trust_gateway=True`` the authorizer context API Gateway forwards is believed:
 its ``principalId`` names the principal, and the claims are those of the forwarded token, decoded
 without checking its signature again (the gateway did; ``exp`` is still checked) and bound to
-that principal, or, with no token forwarded, the context's own values (``tenant``...). Turn it
+that principal. With no token forwarded it is a 401: the context alone does not carry the
+caller's groups and claims, and a policy must not decide without them. Turn it
 on only when nothing but the gateway can reach the backend (Lambda proxy integration, a private
 integration), since a client that reaches it directly could claim to be anyone. The context is
 read by ``gateway_context(request)``: by default ``request[GATEWAY_CONTEXT]`` (set by an
@@ -67,7 +68,7 @@ from authorizer.errors import (
     Unauthorized,
     status_of,
 )
-from authorizer.gateway.events import credential
+from authorizer.gateway.events import client_address, credential
 from authorizer.identity.tokens import (
     MAX_HEADER_LENGTH,
     MAX_KID_LENGTH,
@@ -90,11 +91,6 @@ ResourceProvider = Callable[
 ContextProvider = Callable[[web.Request], Mapping[str, Any] | Awaitable[Mapping[str, Any]]]
 
 HEADER_PREFIX = "x-authorizer-"
-# What the authorizer adds to its context beside the caller's claims.
-BOOKKEEPING = frozenset(
-    {"principalId", "principal", "policyVersion", "action", "determiningPolicies",
-     "integrationLatency", "issuer"}
-)  # fmt: skip
 
 
 # --- pure: who calls, what the request is ------------------------------------------------------
@@ -127,22 +123,27 @@ def _from_gateway(
     principal_id = context.get("principalId") or context.get("principal")
     if not isinstance(principal_id, str) or not principal_id:
         raise InvalidRequest("no_principal", "the gateway context names no principal")
-    if authorization:
-        claims: Mapping[str, Any] = decode_unverified(bearer(authorization))[1]
-        exp = numeric_date(claims, "exp", required=True)
-        now, leeway = authz.clock(), authz.settings.leeway
-        if exp is not None and exp <= now - leeway:
-            raise InvalidToken("expired", "the token has expired")
-    else:
-        claims = {k: v for k, v in context.items() if k not in BOOKKEEPING}
+    if not authorization:
+        # The context names the principal but not its groups or claims: rebuilt from it alone,
+        # a caller's `forbid (principal in Group::"interns", ...)` would not hold, and any
+        # `X-Authorizer-*` header a client added would pass for a claim.
+        raise InvalidRequest(
+            "missing_token",
+            "trust_gateway decides with the token the gateway verified: forward the "
+            "Authorization header (the gateway's context does not carry the caller's groups "
+            "and claims)",
+        )
+    claims: Mapping[str, Any] = decode_unverified(bearer(authorization))[1]
+    exp = numeric_date(claims, "exp", required=True)
+    now, leeway = authz.clock(), authz.settings.leeway
+    if exp is not None and exp <= now - leeway:
+        raise InvalidToken("expired", "the token has expired")
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise InvalidToken("missing_claim", "sub is missing")
-    # With policy bundles: the one deciding for these claims (with no token, the issuer is the
-    # context's, when the authorizer named it).
-    authz = authz.current({**claims, "iss": claims.get("iss") or context.get("issuer")})
-    # The issuer's mapping (prefix, groups claim): the token's `iss`, or with no token the
-    # context's `issuer` (the authorizer adds it when several issuers are trusted).
-    mapping = authz.issuers.named(claims.get("iss") or context.get("issuer")).mapping
+    # With policy bundles: the one deciding for these claims; the issuer's mapping (prefix,
+    # groups claim): the token's `iss`.
+    authz = authz.current(claims)
+    mapping = authz.issuers.named(claims.get("iss")).mapping
     uid = mapping.principal_uid(claims)
     if uid["id"] != principal_id:
         raise InvalidToken("principal_mismatch", "the token is not the gateway's principal")
@@ -167,8 +168,11 @@ def request_record(
         "query": dict(query),
         "time": datetime_value(now),
     }
-    if source_ip:
-        record["sourceIp"] = ip_value(source_ip)
+    # Read as the gateway reads it: a dual-stack listener reports an IPv4 client as
+    # `::ffff:127.0.0.1`, which a forbid on `127.0.0.0/8` did not catch.
+    address = client_address(source_ip)
+    if address:
+        record["sourceIp"] = ip_value(address)
     return record
 
 
