@@ -143,7 +143,7 @@ class LiveAuthorizer:
                 # A tenant's bundle deleted is a tenant offboarded: denied, not served from memory.
                 found = LiveBundle(
                     self._sources(url), self.settings.bundle.refresh_seconds, self.clock,
-                    on_refused=self._refused, gone_means_none=not fixed,
+                    on_refused=self._refused, gone_means_none=not fixed, accept=self.authorizer,
                 )  # fmt: skip
                 if fixed:
                     self._fixed[url] = found

@@ -124,12 +124,7 @@ class Authorizer:
         # for every issuer (only the principal's prefix and groups claim differ).
         self.mapping: EntityMapping = self.issuers.first.mapping
         self.several_issuers = len(self.issuers) > 1
-        self.routes = RouteTable(build_routes(engine, self.mapping))
-        if engine.model is not None:
-            for route in self.routes.routes:
-                action = engine.model.action(route.action_type, route.action_id)
-                if action is not None:
-                    check_request_type(action)
+        self.routes = route_table(engine, self.mapping)
         # Level 1: routes whose decision depends on the token alone are answered together.
         self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
         self._token_route_set = frozenset(self.token_routes)
@@ -526,6 +521,18 @@ class Authorizer:
             errors=(detail[:300],) if detail else (),
             event_kind=request.kind.value if request else None,
         )
+
+
+def route_table(engine: Engine, mapping: EntityMapping) -> RouteTable:
+    """The routes of the policies' actions, checked: two actions on one route, or a declared
+    ``context.request`` the authorizer cannot give, refuse (``ConfigError``)."""
+    routes = RouteTable(build_routes(engine, mapping))
+    if engine.model is not None:
+        for route in routes.routes:
+            action = engine.model.action(route.action_type, route.action_id)
+            if action is not None:
+                check_request_type(action)
+    return routes
 
 
 def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:

@@ -261,3 +261,24 @@ def test_an_invalid_bundle_is_reported_where_its_policy_is(
     err = capsys.readouterr().err
     assert f"{policies / 'z.cedar'}:3: policy 'bad': for policy `bad`," in err, err
     assert "bundle/z.cedar" not in err and "policy0" not in err
+
+
+def test_bundle_refuses_what_the_authorizer_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two actions on one route validate in Cedar; `bundle` wrote them (exit 0) and every warm
+    authorizer that loaded the bundle then failed (a 500 per request)."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.cedar").write_text("permit (principal, action, resource);\n")
+    schema = tmp_path / "lib.cedarschema"
+    schema.write_text(
+        "namespace Lib { entity Application; entity UserGroup; entity User in [UserGroup];\n"
+        '  action "get /books/{id}", "get /books/{bookId}"\n'
+        "    appliesTo { principal: User, resource: Application }; }"
+    )
+    out = tmp_path / "b.json"
+    code = main(["bundle", "--policies", str(policies), "--schema", str(schema), "--entities",
+                 "none", "-o", str(out)])  # fmt: skip
+    assert code == 3 and not out.exists()
+    assert "same route" in capsys.readouterr().err

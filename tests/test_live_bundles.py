@@ -142,6 +142,45 @@ def test_an_edit_is_decided_within_the_refresh_interval_and_a_bad_publish_is_ref
     assert "do not validate" in refused[-1]["reason"]
 
 
+@pytest.mark.parametrize(
+    ("schema", "why"),
+    [
+        # Two actions on one route: Cedar validates it, the route table refuses it.
+        ({**SHOP_SCHEMA, "Shop": {**SHOP_SCHEMA["Shop"], "actions": {
+            **SHOP_SCHEMA["Shop"]["actions"],
+            "get /docs/{id}": SHOP_SCHEMA["Shop"]["actions"]["get /docs/{docId}"]}}},
+         "same route"),
+        # A context.request the authorizer cannot give.
+        ({**SHOP_SCHEMA, "Shop": {**SHOP_SCHEMA["Shop"], "actions": {
+            **SHOP_SCHEMA["Shop"]["actions"],
+            "get /docs": {**SHOP_SCHEMA["Shop"]["actions"]["get /docs"], "appliesTo": {
+                **SHOP_SCHEMA["Shop"]["actions"]["get /docs"]["appliesTo"],
+                "context": {"type": "Record", "attributes": {"request": {
+                    "type": "Record", "attributes": {"sourceIp": {"type": "String"}}}}}}}}}},
+         "sourceIp"),
+    ],
+)  # fmt: skip
+def test_a_bundle_the_pipeline_cannot_be_built_on_is_refused_before_it_serves(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock,
+    schema: dict[str, Any], why: str,
+) -> None:  # fmt: skip
+    """It validated, was swapped in, and the pipeline built on it refused: every request a 500,
+    no refusal logged, for as long as it stayed published."""
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    live, lines = logging_live(shop_env(issuer, jwks_server, str(path)), clock)
+    token = issuer.token("u1", now=clock())
+    assert outcome(live, get_doc(token, "acme-doc")) == "Allow"
+    good = json.loads(path.read_bytes())["version"]
+    path.write_bytes(json.dumps(make_bundle({"shop.cedar": doc_policy("acme")}, schema)).encode())
+    clock.advance(30)
+    assert outcome(live, get_doc(token, "acme-doc")) == "Allow"
+    assert json.loads(lines.getvalue().splitlines()[-1])["policy_version"] == good
+    refused = [json.loads(line) for line in lines.getvalue().splitlines()
+               if '"bundle refused"' in line]  # fmt: skip
+    assert refused and why in refused[-1]["reason"]
+
+
 def test_each_request_is_one_log_line_whoever_answers_it(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> None:

@@ -138,9 +138,13 @@ class LiveBundle:
         clock: Clock = time.monotonic,
         on_refused: Callable[[str, str], None] | None = None,
         gone_means_none: bool = False,
+        accept: Callable[[Engine], object] | None = None,
     ) -> None:
         """``gone_means_none``: a bundle deleted after it served means there is none any more (a
-        tenant's: that tenant is denied from the next check), not an outage to ride out."""
+        tenant's: that tenant is denied from the next check), not an outage to ride out.
+        ``accept``: what else a new version must pass before it serves (the pipeline built on
+        it: its route table, its request types), raising a ``CedarAuthzError`` to refuse it."""
+        self._accept = accept
         self.source = source
         self._refresh = refresh_seconds
         self._clock = clock
@@ -189,7 +193,10 @@ class LiveBundle:
             if engine is not None and bundle["version"] == engine.version:
                 etag = fetched.etag  # the same content written again
                 return
-            engine, etag = engine_of(bundle, self.source.url), fetched.etag
+            fresh = engine_of(bundle, self.source.url)
+            if self._accept is not None:
+                self._accept(fresh)  # refused here, the last good version keeps serving
+            engine, etag = fresh, fetched.etag
             logger.info("policy bundle %s: version %s", self.source.url, engine.version)
         except BundleMissing:
             if engine is None or self._gone_means_none:

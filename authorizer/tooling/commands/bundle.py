@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from authorizer.cedar.engine import Engine
 from authorizer.cedar.policies import read_policy_files
 from authorizer.config import AwsSettings
 from authorizer.errors import ConfigError, DependencyError, PolicyError
+from authorizer.identity.entities import EntityMapping
+from authorizer.pdp import route_table
 from authorizer.tooling.authoring.inputs import (
     Exit,
     add_input_arguments,
@@ -66,13 +69,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return Exit.FAILURE
     try:
-        Engine(parsed, schema, json.dumps(entities), "bundle entities")  # as the authorizer will
+        engine = Engine(parsed, schema, json.dumps(entities), "bundle entities")  # as it will
     except PolicyError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.VALIDATION
     except ConfigError as error:  # entities that do not fit the schema
         print(f"error: {error}", file=sys.stderr)
         return Exit.FAILURE
+    try:
+        # The route table and request types the authorizer builds on it: a bundle it would
+        # refuse (two actions on one route, a context.request it cannot give) is invalid here.
+        default = schema.default_namespace if schema else ""
+        namespace = os.environ.get("CEDAR_NAMESPACE") or default
+        route_table(engine, EntityMapping(namespace, "", "groups", schema))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return Exit.VALIDATION
     body = json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode()
     try:
         target = _write(args, body)
