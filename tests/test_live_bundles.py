@@ -603,3 +603,26 @@ def test_a_backend_trusting_the_gateway_picks_the_tenants_bundle_from_its_contex
         for owner in TENANTS:
             decision = backend.is_authorized(subject, action, f'Shop::Doc::"{owner}-doc"')
             assert decision.allowed is (owner == tenant)
+
+
+def test_a_same_size_publish_that_keeps_its_mtime_is_seen(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """A permit turned forbid (both words 6 letters), published with its mtime kept as `cp -p`
+    keeps it: size and mtime alike, so the old version served on."""
+    import os  # noqa: PLC0415
+
+    path = tmp_path / "bundle.json"
+    allow = doc_policy("acme")
+    path.write_bytes(shop_bundle(allow))
+    live, _ = logging_live(shop_env(issuer, jwks_server, str(path)), clock)
+    token = issuer.token("u1", now=clock())
+    assert outcome(live, get_doc(token, "acme-doc")) == "Allow"
+    before = path.stat()
+    staged = tmp_path / "staged.json"
+    staged.write_bytes(shop_bundle(allow.replace("permit", "forbid")))
+    assert staged.stat().st_size == before.st_size
+    os.utime(staged, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(staged, path)
+    clock.advance(30)
+    assert outcome(live, get_doc(token, "acme-doc")) == "Deny"

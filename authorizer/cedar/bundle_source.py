@@ -59,7 +59,10 @@ class FileSource:
     def fetch(self, etag: str | None) -> Fetched:
         try:
             stat = self.path.stat()
-            current = f"{stat.st_size}-{stat.st_mtime_ns}"
+            # Size and mtime alone missed a same-size publish that kept its mtime (`cp -p`,
+            # `rsync -a`, an image's normalised times): the inode and its change time, which
+            # no tool sets, move with every write and every file renamed into place.
+            current = f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ctime_ns}-{stat.st_ino}"
             if current == etag:
                 return Fetched(None, etag)
             if stat.st_size > MAX_BUNDLE_BYTES:
