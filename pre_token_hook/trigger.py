@@ -266,6 +266,14 @@ def _token_override(
             drops.append(Drop(name, token, f"suppress_{problem}"))
         elif name not in override.claims:
             override.suppress.append(name)
+    # A claim the mapping takes from the table comes from the table or not at all: where the item
+    # lacks it (no item, no attribute, a value dropped), the token's own value is suppressed, or
+    # a user-writable `custom:branch` the user set would pass for the table's.
+    for rule in settings.mapping or ():
+        name = rule.claim
+        kept = name in override.claims or name in override.suppress
+        if token in rule.tokens and not kept and claim_name_problem(name) is None:
+            override.suppress.append(name)
     return override, drops
 
 

@@ -315,6 +315,26 @@ def test_declared_mapping_decides_names_and_tokens() -> None:
     assert details["accessTokenGeneration"]["claimsToAddOrOverride"] == {"tenant_id": "acme"}
 
 
+def test_a_mapped_claim_the_item_lacks_is_suppressed_not_left_to_the_user(
+    caplog_hook: pytest.LogCaptureFixture,
+) -> None:
+    """`CLAIM_MAPPING={"branch": {"claim": "custom:branch"}}`: a user without a `branch` in the
+    table (or without an item) kept the `custom:branch` they wrote themselves in the ID token,
+    and policies read it as the table's."""
+    settings = load_settings({"CLAIM_MAPPING": json.dumps({"branch": {"claim": "custom:branch"}})})
+    for item in ({"sub": SUB, "branch": "north"}, {"sub": SUB}, None):
+        source = RecordingSource({SUB: item} if item is not None else {})
+        details = v2_details(run(user_event("2"), source, settings))
+        for key in ("idTokenGeneration", "accessTokenGeneration"):
+            token = details[key]
+            if item is not None and "branch" in item:
+                assert token["claimsToAddOrOverride"] == {"custom:branch": "north"}
+                assert "custom:branch" not in token["claimsToSuppress"]
+            else:
+                assert "custom:branch" not in token["claimsToAddOrOverride"]
+                assert "custom:branch" in token["claimsToSuppress"], (item, key)
+
+
 def test_item_attributes_named_like_protected_claims_are_skipped_and_logged(
     caplog_hook: pytest.LogCaptureFixture,
 ) -> None:
