@@ -99,21 +99,29 @@ class UnsupportedValue(ValueError):
 # --- value typing ---------------------------------------------------------------------------
 
 
-def _number(value: Decimal | int | float) -> int | float | str:
-    """A DynamoDB number as JSON: an int, a float that is exactly it, or else its exact text (a
-    float would round it: 99.99999999999999999999 became 100.0, and a limit on it moved)."""
+def _number(value: Decimal | int | float) -> int | str:
+    """A DynamoDB number as JSON the authorizer takes: an int Cedar's Long holds, else its exact
+    text. Cedar has no floats: a float claim (4.5) was refused by an authorizer without a schema,
+    locking the user out, and one past the Long range too; as text, a schema's `decimal` reads
+    "4.5" and a `String` takes it whole. (A float would also round: 99.99999999999999999999
+    became 100.0, and a limit on it moved.)"""
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise UnsupportedValue("non-finite number")
         if value == value.to_integral_value():
-            return int(value)
-        near = float(value)
-        return near if Decimal(repr(near)) == value else str(value)
+            whole = int(value)
+            return whole if _LONG[0] <= whole <= _LONG[1] else str(whole)
+        return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise UnsupportedValue("non-finite number")
-        return int(value) if value.is_integer() else value
-    return value
+        if value.is_integer() and _LONG[0] <= value <= _LONG[1]:
+            return int(value)
+        return str(Decimal(repr(value)))
+    return value if _LONG[0] <= value <= _LONG[1] else str(value)
+
+
+_LONG = (-(2**63), 2**63 - 1)  # Cedar's Long
 
 
 def _sorted_set(values: Iterable[Any]) -> list[JsonValue]:
@@ -131,7 +139,7 @@ def _sorted_set(values: Iterable[Any]) -> list[JsonValue]:
 def to_claim_value(value: Any) -> JsonValue:
     """The typed (V2/V3) claim value of a DynamoDB attribute value.
 
-    Decimal -> int when integral, else float when one is exactly it, else its exact text; SS/NS
+    Decimal -> int when integral within Cedar's Long, else its exact text; SS/NS
     (Python sets) -> sorted lists; lists and maps recursively; bool and str as they are. Binary
     or non-finite numbers raise UnsupportedValue.
     """
@@ -146,6 +154,8 @@ def to_claim_value(value: Any) -> JsonValue:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise UnsupportedValue("map key is not a string")
+            if key.startswith("__"):  # `__entity`/`__extn`: Cedar's own forms, refused in claims
+                raise UnsupportedValue("map key starting with __")
             out[key] = to_claim_value(item)
         return out
     if isinstance(value, (list, tuple)):

@@ -78,13 +78,15 @@ def test_empty_name_is_refused() -> None:
     [
         (Decimal(5000), 5000),
         (Decimal("5000.0"), 5000),
-        (Decimal("12.5"), 12.5),
+        # Cedar has no floats: a fraction is its exact text (a schema's `decimal` reads it).
+        (Decimal("12.5"), "12.5"),
+        (Decimal(2**70), str(2**70)),  # past Cedar's Long: text too
         (Decimal("-3"), -3),
         (Decimal("1E+2"), 100),
         (True, True),
         ("acme", "acme"),
         ({"b", "a", "c"}, ["a", "b", "c"]),
-        ({Decimal(10), Decimal(2), Decimal("1.5")}, [1.5, 2, 10]),
+        ({Decimal(10), Decimal(2), Decimal("1.5")}, ["1.5", 2, 10]),
         ([Decimal(1), "x", False], [1, "x", False]),
         (
             {"invoices": {"view": True, "limit": Decimal(3)}},
@@ -110,10 +112,24 @@ def test_a_number_no_float_holds_exactly_is_given_as_its_exact_text() -> None:
     schema types it (a `decimal` with more than 4 places is refused there, never rounded)."""
     assert to_claim_value(Decimal("99.99999999999999999999")) == "99.99999999999999999999"
     assert to_claim_value(Decimal("9007199254740993.5")) == "9007199254740993.5"
-    assert to_claim_value(Decimal("0.1")) == 0.1  # the float that is 0.1 to JSON
+    assert to_claim_value(Decimal("0.1")) == "0.1"
+    assert to_claim_value(4.5) == "4.5"
     assert to_claim_value({Decimal("1.5"), Decimal("0.30000000000000000001"), Decimal(2)}) == [
-        "0.30000000000000000001", 1.5, 2,
+        "0.30000000000000000001", "1.5", 2,
     ]  # fmt: skip
+
+
+def test_what_an_authorizer_without_a_schema_refuses_is_never_emitted() -> None:
+    """A float (4.5), an integer past Cedar's Long and a map key in Cedar's own `__` forms were
+    emitted in V2/V3 tokens, and an authorizer without a schema refused every token of that
+    user (401 bad_claim): the hook must not issue a token the authorizer refuses."""
+    from authorizer.cedar.coerce import claims_record  # noqa: PLC0415
+
+    for raw in (Decimal("4.5"), 4.5, Decimal(2**64), -(2**64), {"n": Decimal("0.25")}):
+        claims_record({"x": to_claim_value(raw)}, None, "claim")  # taken, not refused
+    for raw in ({"__entity": {"type": "T", "id": "x"}}, {"a": {"__extn": "x"}}):
+        with pytest.raises(UnsupportedValue):
+            to_claim_value(raw)
 
 
 @pytest.mark.parametrize(

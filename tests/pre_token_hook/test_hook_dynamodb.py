@@ -132,11 +132,12 @@ def test_every_dynamodb_type_round_trips_like_boto3(moto_dynamodb: Any) -> None:
     claims = claims_of(handler.lambda_handler(user_event("2", sub="typed"), None))
     assert claims == {
         "s": "text",
-        "n": -12.5,
-        "big": 123456789012345678901234567890,
+        # Cedar has no floats, and no integer past its Long: their exact text.
+        "n": "-12.50",
+        "big": "123456789012345678901234567890",
         "t": True,
         "ss": ["a", "b"],
-        "ns": [1.5, 3],
+        "ns": ["1.5", 3],
         "l": ["x", 1, {"k": False}],
         "m": {"invoices": {"view": True}},
     }  # binary and null attributes are skipped (and logged)

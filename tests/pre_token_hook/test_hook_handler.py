@@ -473,7 +473,7 @@ def test_unsupported_attribute_values_skip_only_that_claim() -> None:
     item = sample_item() | {"avatar": b"\x89PNG", "ratio": Decimal("0.25"), "tags": {"b", "a"}}
     details = v2_details(run(user_event("2"), RecordingSource({SUB: item})))
     assert details["accessTokenGeneration"]["claimsToAddOrOverride"] == SAMPLE_CLAIMS | {
-        "ratio": 0.25,
+        "ratio": "0.25",
         "tags": ["a", "b"],
     }
 
