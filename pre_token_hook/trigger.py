@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from authorizer.limits import added_bytes_capacity
+from authorizer.limits import ISSUER_CLAIMS_ALLOWANCE_BYTES, added_bytes_capacity
 from pre_token_hook.claims import (
     ClaimRule,
     Drop,
@@ -30,6 +30,7 @@ from pre_token_hook.claims import (
     default_rules,
     guard_claims,
     map_item,
+    measured_size,
     merge_groups,
     scopes_size,
     v1_string,
@@ -122,6 +123,9 @@ class TriggerEvent:
     group_config: GroupConfig
     prefilled: PrefilledOverride
     client_id: str | None = None  # callerContext.clientId: the app client signing in
+    # Bytes of the user's attributes (``request.userAttributes``), which Cognito copies into the
+    # ID token beside the hook's claims.
+    user_attributes_bytes: int = 0
 
     @property
     def is_machine(self) -> bool:
@@ -148,7 +152,9 @@ def parse_event(event: Any) -> TriggerEvent:
             f"unsupported pre-token-generation event version {version!r} (expected 1, 2 or 3)"
         )
     request = _dict(event.get("request"))
-    sub = _dict(request.get("userAttributes")).get("sub")
+    attributes = _dict(request.get("userAttributes"))
+    sub = attributes.get("sub")
+    in_token = {k: v for k, v in attributes.items() if k not in _NOT_IN_ID_TOKEN}
     return TriggerEvent(
         version=cast(Version, version),
         trigger_source=str(event.get("triggerSource", "")),
@@ -156,7 +162,15 @@ def parse_event(event: Any) -> TriggerEvent:
         group_config=GroupConfig.parse(request.get("groupConfiguration")),
         prefilled=_parse_prefilled(version, _dict(event.get("response"))),
         client_id=_client_id(event),
+        user_attributes_bytes=measured_size(in_token) if in_token else 0,
     )
+
+
+# userAttributes Cognito does not write into the ID token.
+_NOT_IN_ID_TOKEN = frozenset({"cognito:user_status"})
+# Cognito's ID token claims that are not user attributes (iss, aud, token_use, auth_time, iat,
+# exp, jti, origin_jti, event_id, cognito:username): ~450 bytes.
+_COGNITO_OWN_ID_CLAIM_BYTES = 512
 
 
 def _client_id(event: Mapping[str, Any]) -> str | None:
@@ -251,11 +265,18 @@ def _token_override(
         override.scopes_to_add = dedupe([*event.prefilled.scopes_to_add, *granted])
         override.scopes_to_suppress = list(event.prefilled.scopes_to_suppress)
     fixed = groups_bytes + scopes_size(override.scopes_to_add)
+    if token == "id":
+        # The allowance for Cognito's own claims assumes ordinary attributes; a user's long ones
+        # (a 1,500-character custom:bio) take what is over it from the hook's share, or the ID
+        # token passes MAX_TOKEN_LENGTH and the authorizer refuses every request of that user.
+        own = event.user_attributes_bytes + _COGNITO_OWN_ID_CLAIM_BYTES
+        fixed += max(0, own - ISSUER_CLAIMS_ALLOWANCE_BYTES)
     if fixed > added_bytes_capacity():
         raise AttributesUnavailable(
             "token_too_large",
-            f"the {token} token's groups and added scopes take {fixed} bytes, more than the "
-            f"{added_bytes_capacity()} a token can add to Cognito's claims",
+            f"the {token} token's groups, added scopes and the user's own attributes take "
+            f"{fixed} bytes, more than the {added_bytes_capacity()} a token can add to "
+            "Cognito's claims",
         )
     budget = min(settings.budget_bytes, added_bytes_capacity() - fixed)
     override.claims, budget_drops = apply_budget(dict(sorted(merged.items())), budget, token)

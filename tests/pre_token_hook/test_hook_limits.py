@@ -232,6 +232,29 @@ def test_many_groups_leave_less_room_for_claims(caplog_hook: pytest.LogCaptureFi
     assert drops == [("bio", "token_budget"), ("bio", "token_budget")]
 
 
+def test_a_users_long_attributes_are_counted_in_the_id_tokens_room(
+    caplog_hook: pytest.LogCaptureFixture,
+) -> None:
+    """Cognito copies the user's attributes into the ID token: a 1,500-character custom:bio
+    plus an item that fills the budget made an ID token over MAX_TOKEN_LENGTH (every request
+    a 401). What they take past the allowance for Cognito's own claims leaves the hook less;
+    the access token (no user attributes) keeps its room."""
+    item = sample_item() | {"notes": "n" * 3600}
+    plain = run(user_event("2"), RecordingSource({SUB: item}))
+    assert added(plain, "idTokenGeneration")["notes"] == "n" * 3600
+    event = user_event("2")
+    event["request"]["userAttributes"]["custom:bio"] = "x" * 1500
+    out = run(event, RecordingSource({SUB: item}))
+    assert "notes" not in added(out, "idTokenGeneration")
+    assert added(out)["notes"] == "n" * 3600
+    drops = [(d["claim"], d["token"], d["reason"]) for d in hook_lines(caplog_hook)[-1]["dropped"]]
+    assert drops == [("notes", "id", "token_budget")]
+    # Attributes no token could hold beside the groups fail the sign-in, as groups do.
+    event["request"]["userAttributes"]["custom:bio"] = "x" * 6000
+    with pytest.raises(AttributesUnavailable, match="own attributes"):
+        run(event, RecordingSource({SUB: item}))
+
+
 def test_added_scopes_are_counted_in_the_access_tokens_room() -> None:
     item = sample_item() | {"bio": "x" * 3900}
     source = RecordingSource({SUB: item})
