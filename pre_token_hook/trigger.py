@@ -13,6 +13,7 @@ are counted, so that the token stays within ``MAX_TOKEN_LENGTH``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -30,7 +31,6 @@ from pre_token_hook.claims import (
     default_rules,
     guard_claims,
     map_item,
-    measured_size,
     merge_groups,
     scopes_size,
     v1_string,
@@ -162,8 +162,14 @@ def parse_event(event: Any) -> TriggerEvent:
         group_config=GroupConfig.parse(request.get("groupConfiguration")),
         prefilled=_parse_prefilled(version, _dict(event.get("response"))),
         client_id=_client_id(event),
-        user_attributes_bytes=measured_size(in_token) if in_token else 0,
+        user_attributes_bytes=_utf8_size(in_token) if in_token else 0,
     )
+
+
+def _utf8_size(value: Mapping[str, Any]) -> int:
+    """Bytes of the attributes as the token's UTF-8 JSON holds them (Cognito's own values: the
+    hook's larger, escaped count of its claims would over-count them up to threefold)."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
 # userAttributes Cognito does not write into the ID token.
@@ -265,20 +271,21 @@ def _token_override(
         override.scopes_to_add = dedupe([*event.prefilled.scopes_to_add, *granted])
         override.scopes_to_suppress = list(event.prefilled.scopes_to_suppress)
     fixed = groups_bytes + scopes_size(override.scopes_to_add)
-    if token == "id":
-        # The allowance for Cognito's own claims assumes ordinary attributes; a user's long ones
-        # (a 1,500-character custom:bio) take what is over it from the hook's share, or the ID
-        # token passes MAX_TOKEN_LENGTH and the authorizer refuses every request of that user.
-        own = event.user_attributes_bytes + _COGNITO_OWN_ID_CLAIM_BYTES
-        fixed += max(0, own - ISSUER_CLAIMS_ALLOWANCE_BYTES)
     if fixed > added_bytes_capacity():
         raise AttributesUnavailable(
             "token_too_large",
-            f"the {token} token's groups, added scopes and the user's own attributes take "
-            f"{fixed} bytes, more than the {added_bytes_capacity()} a token can add to "
-            "Cognito's claims",
+            f"the {token} token's groups and added scopes take {fixed} bytes, more than the "
+            f"{added_bytes_capacity()} a token can add to Cognito's claims",
         )
     budget = min(settings.budget_bytes, added_bytes_capacity() - fixed)
+    if token == "id":
+        # The allowance for Cognito's own claims assumes ordinary attributes; a user's long ones
+        # (a 1,500-character custom:bio) take what is over it from the claims the hook adds, or
+        # the ID token passes MAX_TOKEN_LENGTH and the authorizer refuses every request of that
+        # user. Only from the claims: the hook cannot shorten the user's attributes, so refusing
+        # the sign-in for them would change nothing.
+        own = event.user_attributes_bytes + _COGNITO_OWN_ID_CLAIM_BYTES
+        budget = max(0, budget - max(0, own - ISSUER_CLAIMS_ALLOWANCE_BYTES))
     override.claims, budget_drops = apply_budget(dict(sorted(merged.items())), budget, token)
     drops.extend(budget_drops)
     for name in event.prefilled.suppress.get(token, []):
