@@ -217,10 +217,13 @@ def test_the_one_key_without_kid_is_fetched_again_when_the_issuer_rotates_it() -
     tokens failed the old key's signature for up to max_age (an hour). A signature that fails
     the one kid-less key fetches the set again, at most once per cooldown."""
     old, new = SigningKey.rsa("old"), SigningKey.rsa("new")
-    published = [old]
+    published: list[SigningKey | None] = [old]
 
     def fetch(_url: str) -> bytes:
-        member = {k: v for k, v in published[0].public_jwk().items() if k != "kid"}
+        key = published[0]
+        if key is None:
+            raise DependencyError("JWKS unreachable")
+        member = {k: v for k, v in key.public_jwk().items() if k != "kid"}
         return json.dumps({"keys": [member]}).encode()
 
     clock = FakeClock()
@@ -237,6 +240,14 @@ def test_the_one_key_without_kid_is_fetched_again_when_the_issuer_rotates_it() -
     clock.advance(10.0)
     assert verifier.verify(rotated).claims["sub"] == "alice"
     assert keys.fetches == 2
+    # The set cannot be fetched when a token fails the key held: maybe the rotated-in key, so
+    # an outage (500), not the caller's fault (it was a 401).
+    down = published[0]
+    published[0] = None
+    clock.advance(10.0)
+    with pytest.raises(DependencyError):
+        verifier.verify(_unsigned_kid(claims, SigningKey.rsa("newer")))
+    published[0] = down
     # A forged token fetches once per cooldown at most, however many come.
     clock.advance(10.0)
     forged = _unsigned_kid(claims, SigningKey.rsa("forger"))
@@ -244,4 +255,4 @@ def test_the_one_key_without_kid_is_fetched_again_when_the_issuer_rotates_it() -
         with pytest.raises(InvalidToken) as refused:
             verifier.verify(forged)
         assert refused.value.reason == "bad_signature"
-    assert keys.fetches == 3
+    assert keys.fetches == 4
