@@ -94,8 +94,6 @@ class BundleSettings(NamedTuple):
         per_tenant = url is not None and TENANT_PLACEHOLDER in url
         if per_tenant and claim is None:
             raise ConfigError("CEDAR_POLICY_BUNDLE has {tenant}: set CEDAR_TENANT_CLAIM too")
-        if claim is not None and url is not None and not per_tenant:
-            raise ConfigError("CEDAR_TENANT_CLAIM needs {tenant} in CEDAR_POLICY_BUNDLE")
         raw_max = (env.get("CEDAR_TENANT_BUNDLES_MAX") or "100").strip()
         if not raw_max.isdigit() or not 1 <= int(raw_max) <= 100_000:
             raise ConfigError(f"CEDAR_TENANT_BUNDLES_MAX must be 1 to 100000, not {raw_max!r}")
@@ -193,11 +191,14 @@ class Settings(NamedTuple):
             aws=AwsSettings.from_env(env),
             issuers=issuers if listed else (),
         )
-        if bundle.tenant_claim is not None and not settings.uses_bundles:
-            # (a misspelt CEDAR_POLICY_BUNDLE: every tenant decided by the packaged policies)
+        urls = [bundle.url, *(i.policy_bundle for i in settings.trusted_issuers)]
+        if bundle.tenant_claim is not None and not any(u and TENANT_PLACEHOLDER in u for u in urls):
+            # (a misspelt CEDAR_POLICY_BUNDLE: every tenant decided by the packaged policies or
+            # one fixed bundle). An issuer's own {tenant} bundle beside a fixed
+            # CEDAR_POLICY_BUNDLE for the others is fine.
             raise ConfigError(
-                "CEDAR_TENANT_CLAIM is set but no policy bundle is: set CEDAR_POLICY_BUNDLE "
-                "(or an issuer's policy_bundle) with {tenant}"
+                "CEDAR_TENANT_CLAIM is set but no policy bundle has {tenant}: set "
+                "CEDAR_POLICY_BUNDLE (or an issuer's policy_bundle) with {tenant}"
             )
         return settings
 

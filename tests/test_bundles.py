@@ -230,12 +230,15 @@ def test_bundle_settings() -> None:
     assert tenants == BundleSettings("s3://b/tenants/{tenant}.json", 5.0, "tenant", 50)
     for bad in (
         {"CEDAR_POLICY_BUNDLE": "s3://b/{tenant}.json"},  # no claim to fill it
-        {"CEDAR_POLICY_BUNDLE": "s3://b/all.json", "CEDAR_TENANT_CLAIM": "tenant"},
         {"CEDAR_TENANT_BUNDLES_MAX": "0"},
         {"CEDAR_POLICY_REFRESH_SECONDS": "soon"},
     ):
         with pytest.raises(ConfigError):
             BundleSettings.from_env(bad)
+    # A fixed bundle beside a tenant claim: an issuer's own {tenant} bundle may use the claim
+    # (Settings checks that some bundle has {tenant}).
+    fixed = {"CEDAR_POLICY_BUNDLE": "s3://b/all.json", "CEDAR_TENANT_CLAIM": "tenant"}
+    assert BundleSettings.from_env(fixed).tenant_claim == "tenant"
 
 
 def test_an_invalid_bundle_is_reported_where_its_policy_is(

@@ -346,7 +346,27 @@ def test_a_tenant_claim_without_any_bundle_is_refused() -> None:
     """With CEDAR_POLICY_BUNDLE misspelt, every tenant was silently decided by the packaged
     policies."""
     message = refused(AUTH_ISSUER=OIDC, CEDAR_TENANT_CLAIM="tenant", CEDAR_POLICY_BUNDLES="x")
-    assert message.startswith("CEDAR_TENANT_CLAIM is set but no policy bundle is")
+    assert message.startswith("CEDAR_TENANT_CLAIM is set but no policy bundle has {tenant}")
+    # A fixed bundle without {tenant} names no tenant's either.
+    fixed = refused(AUTH_ISSUER=OIDC, CEDAR_TENANT_CLAIM="tenant", CEDAR_POLICY_BUNDLE="b.json")
+    assert fixed.startswith("CEDAR_TENANT_CLAIM is set but no policy bundle has {tenant}")
+
+
+def test_one_issuers_tenant_bundles_beside_a_fixed_bundle_for_the_others_start(
+    tmp_path: Path,
+) -> None:
+    """Pool A's bundles per tenant, pool B on CEDAR_POLICY_BUNDLE (no {tenant}): refused at
+    start, because the tenant claim was checked against CEDAR_POLICY_BUNDLE alone."""
+    import json  # noqa: PLC0415
+
+    issuers = [
+        {"issuer": "https://a.example.com", "entity_id_prefix": "a",
+         "policy_bundle": str(tmp_path / "a-{tenant}.json")},
+        {"issuer": "https://b.example.com", "entity_id_prefix": "b"},
+    ]  # fmt: skip
+    found = settings(AUTH_ISSUERS=json.dumps(issuers), CEDAR_TENANT_CLAIM="tenant",
+                     CEDAR_POLICY_BUNDLE=str(tmp_path / "shared.json"))  # fmt: skip
+    assert found.bundle.tenant_claim == "tenant"
 
 
 def test_with_a_bundle_for_everyone_the_packaged_defaults_are_not_looked_for(
