@@ -54,7 +54,11 @@ bench: $(VENV)/.installed-bench
 # `sam build` runs this target for the authorizer (template.yaml: BuildMethod makefile), in a copy
 # of the repository, with ARTIFACTS_DIR set. Build with `sam build --use-container` so that pip
 # and python are the Lambda runtime's own.
+# Another interpreter would build wheels and .pyc files the runtime cannot load (cedarpy's
+# native module for 3.11 on python3.12: every invocation a 500), so it is refused here.
+LAMBDA_PYTHON := 3.12
 build-AuthorizerFunction:
+	@$(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(None if v == "$(LAMBDA_PYTHON)" else f"build-AuthorizerFunction: python {v} is not the Lambda runtime'"'"'s $(LAMBDA_PYTHON): run sam build --use-container")'
 	$(PYTHON) -m pip install --quiet --target "$(ARTIFACTS_DIR)" -r requirements.txt
 	$(MAKE) package-files PACKAGE_PYTHON=$(PYTHON)
 
@@ -66,7 +70,7 @@ package-authorizer: $(VENV)/.installed-run
 # The function's own files, its compiled policy store (`cedar-authz compile`: the cold start then
 # skips parsing and validating the policies) and byte code for every module; then what is not
 # the runtime (authorizer/tooling, authorizer/sdk) leaves the package. Lambda's file system is
-# read-only, so without .pyc files every cold start compiles the sources again; hash-checked .pyc
+# read-only, so without .pyc files every cold start compiles the sources again; hash-based .pyc
 # files stay valid whatever modification times the zip gives the sources.
 package-files:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set"; exit 1; }

@@ -230,6 +230,23 @@ print(answer["policyDocument"]["Statement"][0]["Effect"], handler.__cached__)
 """
 
 
+def test_the_sam_build_refuses_an_interpreter_that_is_not_the_runtimes(tmp_path: Path) -> None:
+    """`sam build` without a container ran the target with the host's python3 (3.11): it built
+    a package whose cedarpy and .pyc files python3.12 cannot load, and said nothing."""
+    import sys  # noqa: PLC0415
+
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("this interpreter is the runtime's: the build would go on to pip")
+    make = subprocess.run(
+        ["make", "--no-print-directory", "build-AuthorizerFunction",
+         f"ARTIFACTS_DIR={tmp_path}", f"PYTHON={sys.executable}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert make.returncode != 0
+    assert "is not the Lambda runtime's 3.12" in make.stderr
+    assert not any(tmp_path.iterdir())  # nothing installed
+
+
 def test_the_sam_build_packages_a_current_store_and_byte_code(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer
 ) -> None:

@@ -227,8 +227,16 @@ def test_token_authorizer_is_keyed_by_the_authorization_header_alone(
         "StageVariables": set(),
         "Context": set(),
     }
-    ttl = parameter_value(template, identity["ReauthorizeEvery"])
-    assert 0 < int(ttl) <= 3600  # cached: one IAM policy per token covers every token route
+    # Uncached with a policy bundle, whose policies may make a route read the request (a
+    # deployed wiring cannot follow them); cached otherwise: one IAM policy per token covers
+    # every token route.
+    chosen = identity["ReauthorizeEvery"]
+    assert chosen == {"Fn::If": ["UseBundle", 0, {"Ref": "TokenAuthorizerTtl"}]}
+    assert template["Conditions"]["UseBundle"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PolicyBundleKey"}, ""]}]
+    }
+    ttl = parameter_value(template, chosen["Fn::If"][2])
+    assert 0 < int(ttl) <= 3600
     assert int(ttl) == 300
 
 
@@ -300,7 +308,7 @@ def test_translated_authorizers(template: dict[str, Any], monkeypatch: pytest.Mo
     request = rest["RequestAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert (token["type"], request["type"]) == ("request", "request")
     assert token["identitySource"] == "method.request.header.Authorization"
-    assert token["authorizerResultTtlInSeconds"] == 300
+    assert token["authorizerResultTtlInSeconds"] == {"Fn::If": ["UseBundle", 0, 300]}
     assert request["identitySource"].split(", ") == [
         "method.request.header.Authorization",
         "context.httpMethod",
