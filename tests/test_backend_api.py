@@ -179,6 +179,11 @@ def test_principal_forms(authz: Authorizer, issuer: LocalIssuer, clock: FakeCloc
         authz.is_authorized('Corp::User::"alice"', "view_salary", emp("emp-001"), claims=claims)
     with pytest.raises(ValueError):
         authz.is_authorized(entity, "view_salary", emp("emp-001"), claims=claims)
+    # A token and someone else's claims: the token's were used, the others picked the bundle
+    # (another tenant's, with bundles per tenant). Refused, whatever the claims.
+    for principal in (token, authz.verify(token), api.subject(authz, token)):
+        with pytest.raises(ValueError, match="not both"):
+            authz.is_authorized(principal, "view_salary", emp("emp-001"), claims=claims)
 
 
 def test_authorize_token_refuses_bad_tokens(

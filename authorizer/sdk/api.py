@@ -127,6 +127,11 @@ def subject(
     """Resolve a principal. A token is verified (cached until its ``exp``)."""
     from authorizer.pdp import Caller  # noqa: PLC0415  # pdp imports this module
 
+    token = isinstance(principal, str) and "::" not in principal
+    if claims is not None and (token or isinstance(principal, Subject | Caller)):
+        # A token's own (verified) claims name the caller: others given beside it were
+        # ignored here, yet picked the policy bundle (another tenant's).
+        raise ValueError("give the principal as a token or with claims, not both")
     if isinstance(principal, Subject):
         return principal
     if isinstance(principal, str) and "::" not in principal:

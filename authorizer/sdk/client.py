@@ -85,6 +85,9 @@ class Authorizer(pdp.Authorizer):
         bundle)."""
         if self._live is None:
             return self
+        token = isinstance(principal, str) and "::" not in principal
+        if claims is not None and (token or isinstance(principal, api.Subject | pdp.Caller)):
+            raise ValueError("give the principal as a token or with claims, not both")
         if claims is None and not self._live.one_bundle:
             if isinstance(principal, api.Subject):
                 claims = principal.claims
