@@ -51,6 +51,11 @@ class Telemetry:
         self._stream = stream
         self._clock = clock
 
+    def write_to(self, stream: TextIO | None) -> None:
+        """Send the lines elsewhere (None: stdout), for every pipeline sharing this one (a
+        bundle layer's, built before a caller could replace its telemetry)."""
+        self._stream = stream
+
     def decision(
         self,
         *,

@@ -626,3 +626,23 @@ def test_a_same_size_publish_that_keeps_its_mtime_is_seen(
     os.replace(staged, path)
     clock.advance(30)
     assert outcome(live, get_doc(token, "acme-doc")) == "Deny"
+
+
+def test_redirecting_the_telemetry_reaches_the_pipelines_built_at_start(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """`cedar-authz invoke --quiet` replaced the bundle layer's telemetry after its pipelines
+    were built with the old one: the decision line went to stdout, before the JSON answer."""
+    import io as _io  # noqa: PLC0415
+
+    path = tmp_path / "bundle.json"
+    path.write_bytes(shop_bundle(doc_policy("acme")))
+    live = authorizer_from_env(shop_env(issuer, jwks_server, str(path)), clock=clock)
+    assert isinstance(live, LiveAuthorizer)
+    kept = _io.StringIO()
+    live.telemetry.write_to(kept)
+    capsys.readouterr()
+    assert outcome(live, get_doc(issuer.token("u1", now=clock()), "acme-doc")) == "Allow"
+    assert '"outcome":"Allow"' in kept.getvalue()
+    assert capsys.readouterr().out == ""

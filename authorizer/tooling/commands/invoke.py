@@ -20,7 +20,6 @@ from authorizer.gateway.response import policy_allows
 from authorizer.handler import authorizer_from_env
 from authorizer.live import LiveAuthorizer
 from authorizer.pdp import Authorizer
-from authorizer.telemetry import Telemetry
 from authorizer.tooling.authoring.inputs import Exit
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.sample import configured, fill_tokens, sample_authorizer
@@ -52,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyError as error:  # a {{token:USER}} naming no sample user
         print(f"error: {error.args[0]}", file=sys.stderr)
         return Exit.FAILURE
-    authorizer.telemetry = Telemetry(stream=io.StringIO() if args.quiet else sys.stderr)
+    # Redirected, not replaced: a bundle layer's pipelines, built already, share this one.
+    authorizer.telemetry.write_to(io.StringIO() if args.quiet else sys.stderr)
     try:
         response = authorizer.handle(event)
     except Exception as error:  # report what API Gateway would see
