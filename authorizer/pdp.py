@@ -310,6 +310,11 @@ class Authorizer:
             why = f"the action applies to {', '.join(declared)}: this route gives none of them"
             unbuildable = Decision(False, "Deny", (), (why,))
             return Outcome(unbuildable, principal, action, resource)
+        if self.mapping.not_in_enum(resource):
+            # An enumerated type has no other entity: Cedar, given the schema, builds no such
+            # request, and `unless { resource == Region::"us" }` would allow GET /regions/zz.
+            why = f"{resource['type']} has no entity {resource['id'][:64]!r} (an enumerated type)"
+            return Outcome(Decision(False, "Deny", (), (why,)), principal, action, resource)
         # Key on what Cedar is given: the caller (its entities and token records, made from the
         # claims its key covers), the route, the resource and the context attributes the
         # policies name beyond the token. Not on the token itself: a user's next token with the

@@ -520,6 +520,12 @@ def test_extension_accepted(cedar_type: ExtensionType, value: Any, arg: str) -> 
         (IPADDR, "10.0.0.256"),
         (IPADDR, "1.2.3.4/33"),
         (IPADDR, "010.1.1.1"),
+        # A prefix length with a leading zero: Cedar refuses it, Python reads it (a 500).
+        (IPADDR, "10.0.0.0/08"),
+        (IPADDR, "10.0.0.0/008"),
+        (IPADDR, "::/00"),
+        (IPADDR, "::1/0128"),
+        (IPADDR, "10.0.0.0/+8"),
         (IPADDR, "localhost"),
         (IPADDR, ""),
         (IPADDR, 167772161),

@@ -400,7 +400,8 @@ def test_model_entity_types(multi: SchemaModel) -> None:
         ExtensionType("datetime"),
         ExtensionType("duration"),
     ]
-    assert document["status"] == _req(EntityRef("Corp::Status"))
+    status = EntityRef("Corp::Status", ("draft", "final", 'say "hi"\n'))
+    assert document["status"] == _req(status)  # an enumerated type carries its ids
     status = multi.entity_types["Corp::Status"]
     assert status.enum == ("draft", "final", 'say "hi"\n')
     assert status.attributes == RecordType({}) and status.member_of == () and status.tags is None

@@ -89,7 +89,7 @@ def to_cedar(value: Any, cedar_type: CedarType | None, depth: int = 0, strict: b
     if isinstance(cedar_type, RecordType):
         return record(value, cedar_type, depth, strict)
     if isinstance(cedar_type, EntityRef):
-        return _entity(value, cedar_type.name)
+        return _entity(value, cedar_type)
     return _extension(value, cedar_type)
 
 
@@ -281,10 +281,14 @@ def _set(value: Any, element: CedarType, depth: int, strict: bool = False) -> An
     return DROPPED if DROPPED in items else items
 
 
-def _entity(value: Any, type_name: str) -> Any:
-    if isinstance(value, str) and value:
-        return {"__entity": {"type": type_name, "id": value}}
-    return DROPPED
+def _entity(value: Any, cedar_type: EntityRef) -> Any:
+    """A reference to an entity of the type; of an enumerated type, one of its ids only (Cedar,
+    given the schema, refuses any other: `region: "nope"` passed `principal has region`)."""
+    if not isinstance(value, str) or not value:
+        return DROPPED
+    if cedar_type.choices is not None and value not in cedar_type.choices:
+        return DROPPED
+    return {"__entity": {"type": cedar_type.name, "id": value}}
 
 
 _FUNCTIONS = {"ipaddr": "ip", "decimal": "decimal", "datetime": "datetime", "duration": "duration"}
@@ -327,8 +331,13 @@ def _extension(value: Any, cedar_type: ExtensionType) -> Any:
 @functools.lru_cache(maxsize=4096)  # source addresses repeat; parsing them is slow
 def _valid_extension_literal(name: str, value: str) -> bool:
     if name == "ipaddr":
-        # Cedar's ip() takes neither zone ids nor IPv4-embedded IPv6 forms.
+        # Cedar's ip() takes neither zone ids nor IPv4-embedded IPv6 forms, nor a prefix
+        # length with a leading zero (`/08`, which Python reads as 8: a 500 from the entity
+        # parse).
         if "%" in value or (":" in value and "." in value):
+            return False
+        _, slash, prefix = value.partition("/")
+        if slash and (not prefix.isascii() or not prefix.isdigit() or prefix != str(int(prefix))):
             return False
         try:
             ipaddress.ip_network(value, strict=False)

@@ -85,6 +85,8 @@ class RecordType(NamedTuple):
 
 class EntityRef(NamedTuple):
     name: str  # fully qualified, e.g. "Corp::User"
+    # An enumerated entity type's ids (`entity Region enum ["eu", "us"]`): the only ones it has.
+    choices: tuple[str, ...] | None = None
 
 
 class ExtensionType(NamedTuple):
@@ -137,7 +139,9 @@ class ActionDef(NamedTuple):
 class SchemaModel:
     """The schema as this package reads it; equal when the types and actions are."""
 
-    __slots__ = ("_by_uid", "actions", "cedar", "entity_types", "json", "namespaces", "text")
+    __slots__ = (
+        "_by_uid", "actions", "cedar", "entity_types", "enumerated", "json", "namespaces", "text",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -155,6 +159,10 @@ class SchemaModel:
         self.text = text
         self.cedar = cedar
         self._by_uid = {(a.type, a.id): a for a in actions}
+        # Enumerated entity types' ids, by type (most schemas have none: an empty dict).
+        self.enumerated: Mapping[str, frozenset[str]] = {
+            name: frozenset(t.enum) for name, t in entity_types.items() if t.enum is not None
+        }
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SchemaModel):
@@ -227,11 +235,15 @@ class _Resolver:
         self.doc = doc
         self.common: dict[str, tuple[str, Any]] = {}  # qualified name -> (namespace, JSON type)
         self.entities: set[str] = set()
+        self.enums: dict[str, tuple[str, ...]] = {}  # enumerated entity types' ids
         self.actions: set[tuple[str, str]] = set()
         for ns, body in doc.items():
             for name, definition in (body.get("commonTypes") or {}).items():
                 self.common[_qualify(ns, name)] = (ns, definition)
             self.entities.update(_qualify(ns, name) for name in body["entityTypes"])
+            for name, definition in body["entityTypes"].items():
+                if isinstance(definition, Mapping) and definition.get("enum") is not None:
+                    self.enums[_qualify(ns, name)] = tuple(definition["enum"])
             self.actions.update((_qualify(ns, "Action"), a) for a in body["actions"])
         self.inlined: dict[str, CedarType] = {}  # also keeps shared common types linear
         self.resolving: list[str] = []
@@ -245,7 +257,8 @@ class _Resolver:
         if kind == "Record":
             return self.record(t, ns)
         if kind == "Entity":
-            return EntityRef(self.entity_name(t["name"], ns))
+            name = self.entity_name(t["name"], ns)
+            return EntityRef(name, self.enums.get(name))
         if kind == "Extension":
             if t["name"] not in _EXTENSIONS:
                 raise SchemaError(f"unknown extension type `{t['name']}`")
@@ -266,7 +279,7 @@ class _Resolver:
             if candidate in self.common:
                 return self.common_type(candidate)
             if entity and candidate in self.entities:
-                return EntityRef(candidate)
+                return EntityRef(candidate, self.enums.get(candidate))
         if name in _BUILTINS:
             return _BUILTINS[name]
         kind = "entity or common type" if entity else "common type"

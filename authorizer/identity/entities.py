@@ -117,6 +117,13 @@ class EntityMapping(NamedTuple):
             )
         return names
 
+    def not_in_enum(self, uid: Mapping[str, str]) -> bool:
+        """Whether ``uid`` is of an enumerated entity type that has no such id."""
+        if self.schema is None or not self.schema.enumerated:
+            return False
+        choices = self.schema.enumerated.get(uid["type"])
+        return choices is not None and uid["id"] not in choices
+
     def principal_entities(
         self, claims: Mapping[str, Any], stored: Callable[[Mapping[str, str]], bool] | None = None
     ) -> list[dict[str, Any]]:
@@ -126,6 +133,11 @@ class EntityMapping(NamedTuple):
         group_uids = [
             {"type": self.group_type, "id": self.entity_id(g)} for g in self.groups(claims)
         ]
+        for group in group_uids:
+            if self.not_in_enum(group):  # refused, never dropped (a forbid may name it)
+                raise InvalidToken(
+                    "bad_groups", f"group {group['id'][:64]!r} is no {self.group_type}"
+                )
         attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
         user = self.schema.entity_type(self.user_type) if self.schema else None
         uid = self.principal_uid(claims)

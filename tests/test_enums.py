@@ -1,0 +1,96 @@
+"""Enumerated entity types (`entity Region enum ["eu", "us"]`) have their ids and no other.
+
+Nothing checked them: a claim `region: "nope"` passed `principal has region`, and
+`GET /regions/zz` was decided past `unless { resource == Region::"us" }`, where Cedar, given the
+schema, builds neither entity nor request. A small application of its own (namespace ``Geo``),
+real RS256 tokens and a real JWKS over HTTP.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authorizer.cedar.coerce import DROPPED, to_cedar
+from authorizer.cedar.schema import EntityRef
+from authorizer.pdp import Authorizer
+from authorizer.tooling.local import apigw
+from authorizer.tooling.local.issuer import LocalIssuer
+from tests.conftest import FakeClock, JwksServer
+from tests.helpers import outcome
+
+SCHEMA = """
+namespace Geo {
+  entity Region enum ["eu", "us"];
+  entity Application;
+  entity UserGroup enum ["staff", "guests"];
+  entity User in [UserGroup] = { "region"?: Region };
+  action "get /me" appliesTo { principal: User, resource: Application };
+  action "get /regions/{regionId}" appliesTo { principal: User, resource: Region };
+}
+"""
+POLICIES = """
+@id("home") permit (principal, action == Geo::Action::"get /me", resource)
+when { principal has region };
+@id("regions") permit (principal, action == Geo::Action::"get /regions/{regionId}", resource)
+unless { resource == Geo::Region::"us" };
+"""
+
+
+@pytest.fixture
+def geo(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> Authorizer:
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "geo.cedar").write_text(POLICIES)
+    (tmp_path / "geo.cedarschema").write_text(SCHEMA)
+    return Authorizer.from_env({
+        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "geo.cedarschema"), "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }, clock=clock)  # fmt: skip
+
+
+def get(token: str, path: str, template: str) -> dict[str, Any]:
+    return apigw.rest_request_event(
+        "GET", path, template, headers={"Authorization": f"Bearer {token}"}
+    )
+
+
+def test_a_claim_of_an_enumerated_type_is_one_of_its_ids_or_refused(
+    geo: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    for region, expected in (("eu", "Allow"), ("nope", "401")):
+        token = issuer.token("u1", extra={"region": region}, now=clock())
+        assert outcome(geo, get(token, "/me", "/me")) == expected, region
+
+
+def test_a_resource_of_an_enumerated_type_is_one_of_its_ids_or_denied(
+    geo: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    token = issuer.token("u1", now=clock())
+    region = "/regions/{regionId}"
+    assert outcome(geo, get(token, "/regions/eu", region)) == "Allow"
+    assert outcome(geo, get(token, "/regions/us", region)) == "Deny"
+    assert outcome(geo, get(token, "/regions/zz", region)) == "Deny"
+
+
+def test_groups_of_an_enumerated_type_are_its_ids_or_the_token_is_refused(
+    geo: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    staff = issuer.token("u1", groups=["staff"], extra={"region": "eu"}, now=clock())
+    assert outcome(geo, get(staff, "/me", "/me")) == "Allow"
+    stranger = issuer.token("u1", groups=["staff", "root"], extra={"region": "eu"}, now=clock())
+    assert outcome(geo, get(stranger, "/me", "/me")) == "401"
+
+
+def test_coercion_to_an_enumerated_type() -> None:
+    region = EntityRef("Geo::Region", ("eu", "us"))
+    assert to_cedar("eu", region) == {"__entity": {"type": "Geo::Region", "id": "eu"}}
+    assert to_cedar("zz", region) is DROPPED
+    assert to_cedar("zz", EntityRef("Geo::Region")) == {
+        "__entity": {"type": "Geo::Region", "id": "zz"}
+    }
