@@ -160,7 +160,18 @@ class Authorizer:
         if any(t != application for t in route.resource_types):
             return False
         reads = self.context_reads(route)
-        return reads is not None and reads <= TOKEN_ONLY_CONTEXT
+        if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
+            return False
+        if self.engine.validate_requests and self.engine.model is not None:
+            # Validated, a request needs every attribute the schema requires, read or not: one
+            # from the path (`projectId`) cannot be given for every route of a batch at once.
+            action = self.engine.model.action(route.action_type, route.action_id)
+            if action is not None and any(
+                attribute.required and name not in ("token", "request")
+                for name, attribute in action.context.attributes.items()
+            ):
+                return False
+        return True
 
     def context_reads(self, route: Route) -> frozenset[str] | None:
         """The context attributes any policy of the route reads (None: the context whole), from

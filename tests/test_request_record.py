@@ -217,3 +217,31 @@ def test_what_the_schema_requires_of_the_request_is_checked_where_policies_read_
     assert rest("/net", "/net", source_ip="192.0.2.9") == "Deny"
     # The console's Test sends no address: the policy reads one the schema requires.
     assert rest("/net", "/net", source_ip="test-invoke-source-ip") == "401"
+
+
+def test_validated_requests_with_a_required_path_attribute_on_a_token_level_route(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """With CEDAR_VALIDATE_REQUESTS, `get /projects/{projectId}` (its context requires the
+    path's projectId) was batched with `get /me` without path parameters: 401 on both."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text(
+        'permit (principal, action == Proj::Action::"get /me", resource);\n'
+        'permit (principal, action == Proj::Action::"get /projects/{projectId}", resource);\n'
+    )
+    (tmp_path / "proj.cedarschema").write_text(
+        "namespace Proj { entity UserGroup; entity User in [UserGroup]; entity Application;\n"
+        '  action "get /me" appliesTo { principal: User, resource: Application };\n'
+        '  action "get /projects/{projectId}" appliesTo { principal: User,\n'
+        '    resource: Application, context: { "projectId": String } }; }'
+    )
+    proj = Authorizer.from_env({
+        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "proj.cedarschema"), "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
+    }, clock=clock)  # fmt: skip
+    headers = {"Authorization": f"Bearer {issuer.token('u1', now=clock())}"}
+    for path, template in (("/me", "/me"), ("/projects/p1", "/projects/{projectId}")):
+        event = apigw.rest_request_event("GET", path, template, headers=headers)
+        assert outcome(proj, event) == "Allow", path
