@@ -482,6 +482,20 @@ def test_model_common_types_are_inlined() -> None:
     assert hash(context) == hash(buy.context)
 
 
+def test_the_default_namespace_is_the_one_with_the_users() -> None:
+    """`namespace Audit { action "audited"; }` beside the app's Shop was taken (sorted first):
+    every route of Shop was gone, and every request denied as no route."""
+    text = """
+    namespace Audit { action "audited"; }
+    namespace Shop {
+      entity User; entity Application;
+      action "get /orders" in [Audit::Action::"audited"]
+        appliesTo { principal: User, resource: Application };
+    }
+    """
+    assert model_from_json(cedarschema_to_json(text)).default_namespace == "Shop"
+
+
 def test_model_empty_namespace() -> None:
     model = model_from_json(cedarschema_to_json(EMPTY_NS))
     assert model.namespaces == ("",)
