@@ -192,6 +192,13 @@ class Settings(NamedTuple):
             issuers=issuers if listed else (),
         )
         urls = [bundle.url, *(i.policy_bundle for i in settings.trusted_issuers)]
+        for url in urls:
+            if url and "://" in url and not url.startswith("s3://"):
+                # (read as a local path, an https:// bundle failed every request, or denied
+                # every tenant as having none)
+                raise ConfigError(
+                    f"a policy bundle is a local path or s3://bucket/key, not {url[:120]!r}"
+                )
         if bundle.tenant_claim is not None and not any(u and TENANT_PLACEHOLDER in u for u in urls):
             # (a misspelt CEDAR_POLICY_BUNDLE: every tenant decided by the packaged policies or
             # one fixed bundle). An issuer's own {tenant} bundle beside a fixed

@@ -385,3 +385,10 @@ def test_with_a_bundle_for_everyone_the_packaged_defaults_are_not_looked_for(
     assert (found.schema_path, found.entities_path) == (None, None)
     issuers = json.dumps([{"issuer": OIDC, "policy_bundle": "s3://b/k.json"}])
     assert settings(AUTH_ISSUERS=issuers).schema_path is None
+
+
+@pytest.mark.parametrize("url", ["https://bundles.example.com/b.json", "file:///tmp/b.json"])
+def test_a_bundle_url_of_another_scheme_is_refused(url: str) -> None:
+    """Read as a local path, an https:// bundle failed every request (or, with {tenant}, denied
+    every tenant as having no bundle)."""
+    assert "local path or s3://" in refused(AUTH_ISSUER=OIDC, CEDAR_POLICY_BUNDLE=url)
