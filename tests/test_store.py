@@ -266,6 +266,89 @@ def test_a_live_store_reads_what_in_reads_through_attributes_the_context_and_lit
     assert answers == ([False, True, False, False] if not moved else [False] * 4)
 
 
+def test_a_live_store_reads_what_the_callers_token_names_when_another_root_reaches_it() -> None:
+    """The caller's team comes from its token; a forbid reads it through the resource's owner
+    (the caller), a context target or a literal. The store has no item for the caller, so the
+    walk stopped there and the team was never fetched: `has suspended` was false, the forbid
+    did not hold."""
+    import cedarpy  # noqa: PLC0415
+
+    policies = """
+    permit (principal, action, resource);
+    forbid (principal, action, resource) when {
+      resource.owner has team && resource.owner.team has suspended && resource.owner.team.suspended
+    };
+    forbid (principal, action, resource) when {
+      context has target && context.target has team && context.target.team.suspended
+    };
+    forbid (principal, action, resource) when {
+      F::User::"u" has team && F::User::"u".team has suspended && F::User::"u".team.suspended
+    };
+    """
+    user = {"type": "F::User", "id": "u"}
+    stored = [
+        {"uid": {"type": "F::Team", "id": "bad"}, "attrs": {"suspended": True}, "parents": []},
+        {"uid": {"type": "F::Doc", "id": "mine"}, "attrs": {"owner": {"__entity": user}},
+         "parents": []},
+        {"uid": {"type": "F::Doc", "id": "other"}, "attrs": {}, "parents": []},
+    ]  # fmt: skip
+    principal = {"uid": user, "attrs": {"team": {"__entity": {"type": "F::Team", "id": "bad"}}},
+                 "parents": []}  # fmt: skip
+    for policy in policies.split(";")[1:-1]:
+        text = policies.split(";", maxsplit=1)[0] + ";" + policy + ";"
+        live = LiveEntities(
+            CachingStore(MemoryReader(stored)), None, json.loads(cedarpy.policies_to_json_str(text))
+        )
+        for resource, context in (({"type": "F::Doc", "id": "mine"}, {}),
+                                  ({"type": "F::Doc", "id": "other"}, {"target": {"__entity": user}})):  # fmt: skip
+            request = {"principal": user, "action": {"type": "F::Action", "id": "a"},
+                       "resource": resource, "context": context}  # fmt: skip
+            handle = live.entity_set([principal], [resource], [context]).handle
+            sliced = cedarpy.is_authorized(request, text, handle).allowed
+            whole = cedarpy.is_authorized(request, text, [*stored, principal]).allowed
+            assert sliced == whole, (policy.strip()[:60], resource, context)
+
+
+@pytest.mark.parametrize("edge", ["up", "parent"])
+def test_a_live_store_follows_long_chains_and_deep_hierarchies(edge: str) -> None:
+    """A chain of 12 `.up` read by a forbid was cut at 8 hops (the forbid did not hold); a
+    hierarchy 12 parents deep was a 500 (HierarchyTooDeep at 8)."""
+    import cedarpy  # noqa: PLC0415
+
+    depth = 12
+
+    def folder(i: int) -> dict[str, Any]:
+        above = {"type": "F::Folder", "id": f"f{i + 1}"}
+        attrs: dict[str, Any] = {"locked": True} if i == depth else {}
+        if edge == "up" and i < depth:
+            attrs["up"] = {"__entity": above}
+        parents = [above] if edge == "parent" and i < depth else []
+        return {"uid": {"type": "F::Folder", "id": f"f{i}"}, "attrs": attrs, "parents": parents}
+
+    start = {"type": "F::Folder", "id": "f0"}
+    doc = {"uid": {"type": "F::Doc", "id": "d"}, "attrs": {"folder": {"__entity": start}},
+           "parents": [start] if edge == "parent" else []}  # fmt: skip
+    chain = "resource.folder" + ".up" * depth
+    if edge == "up":
+        forbid = f"when {{ {chain} has locked && {chain}.locked }}"
+        scope = "resource"
+    else:
+        forbid, scope = "", 'resource in F::Folder::"f12"'
+    policies = (
+        f"permit (principal, action, resource);\nforbid (principal, action, {scope}) {forbid};\n"
+    )
+    stored = [*(folder(i) for i in range(depth + 1)), doc]
+    live = LiveEntities(
+        CachingStore(MemoryReader(stored)), None, json.loads(cedarpy.policies_to_json_str(policies))
+    )
+    user = {"uid": {"type": "F::User", "id": "u"}, "attrs": {}, "parents": []}
+    request = {"principal": user["uid"], "action": {"type": "F::Action", "id": "a"},
+               "resource": doc["uid"], "context": {}}  # fmt: skip
+    handle = live.entity_set([user], [doc["uid"]], [{}]).handle
+    assert not cedarpy.is_authorized(request, policies, [*stored, user]).allowed
+    assert not cedarpy.is_authorized(request, policies, handle).allowed
+
+
 # --- the TTL cache and the caching store ---------------------------------------------------------
 
 

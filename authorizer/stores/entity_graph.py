@@ -25,7 +25,10 @@ from authorizer.records import NamedTuple
 
 UidKey = tuple[str, str]  # (type, id)
 
-MAX_DEPTH = 8  # parent edges followed from a root; deeper hierarchies fail closed
+# Parent edges followed from a root in a store read per request (each edge may be a round trip
+# to DynamoDB); a deeper hierarchy fails closed (500), never a shortened one. Reference hops are
+# not bounded by it: they follow what the policies read.
+MAX_DEPTH = 32
 
 
 class EntityGraphError(CedarAuthzError):

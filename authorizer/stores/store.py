@@ -273,13 +273,23 @@ class LiveEntities:
         # What the policies read, from where (``entity_graph.reach``: data, and the ancestors on
         # the left of `in`): `resource.home in Folder::"hr"` needs resource.home and its
         # ancestors, one reference hop from the resource.
+        # Reference hops as far as the policies read (a chain of 8 `.up` was cut at the parent
+        # bound, past a forbid on the ninth folder).
         found = reach(policy_document)
-        self.resource_budget = min(found.variables.get("resource", 0), max_depth)
-        # The principal's own data is the token's: what is read through it is one hop out.
-        self.principal_budget = min(found.variables.get("principal", 0) - 1, max_depth)
+        self.resource_budget = found.variables.get("resource", 0)
         # context.a is a record read: an entity in the context is one hop less.
-        self.context_budget = min(found.variables.get("context", 0) - 1, max_depth)
-        self.literals = {uid: min(hops, max_depth) for uid, hops in found.literals.items()}
+        self.context_budget = found.variables.get("context", 0) - 1
+        self.literals = dict(found.literals)
+        # The principal's data is the token's: what its attributes name is one hop out. It may
+        # also be reached from any root (a resource's owner, a context target, a literal), where
+        # the store has no item for it and the walk stopped, so as far as any reads, less one
+        # (as the JSON file's slices do): `resource.owner.team.suspended` with the owner the
+        # caller read a team that was never fetched.
+        deepest = max(
+            [found.variables.get(v, 0) for v in ("principal", "resource", "context")]
+            + list(self.literals.values())
+        )
+        self.principal_budget = deepest - 1
         # The closure per set of roots, reused while every answer in it is fresh (same expiry,
         # same generation): a warm request reads no cache entry one by one.
         self._slices: Lru[tuple[tuple[UidKey, int], ...], tuple[float, int, Closure]] = Lru(4096)
