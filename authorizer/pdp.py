@@ -20,7 +20,6 @@ from authorizer import cache_keys
 from authorizer.cedar.analysis import REQUEST_QUERY, REQUEST_SOURCE_IP, TOKEN_ONLY_CONTEXT
 from authorizer.cedar.coerce import DROPPED
 from authorizer.cedar.engine import Decision, Engine
-from authorizer.cedar.policies import LoadedPolicies
 from authorizer.cedar.schema import ActionDef
 from authorizer.config import Settings
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
@@ -34,14 +33,15 @@ from authorizer.gateway.response import (
     simple_response,
     unauthorized,
 )
-from authorizer.gateway.routes import Route, RouteMatch, RouteTable, route_of
-from authorizer.identity.entities import EntityMapping, check_request_type, per_token_claims
+from authorizer.gateway.routes import Route, RouteMatch
+from authorizer.identity.entities import EntityMapping, per_token_claims
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.issuers import IssuerRegistry
 from authorizer.identity.jwks import JwksCache
 from authorizer.identity.revocation import RevocationList, revocation_list
 from authorizer.identity.tokens import VerifiedToken
 from authorizer.records import NamedTuple
+from authorizer.route_building import route_table
 from authorizer.stores.file_slices import PrincipalPart
 from authorizer.stores.store import EntitySet, EntityStore
 from authorizer.stores.ttl_cache import ExpiringCache, Lru
@@ -537,47 +537,6 @@ class Authorizer:
             errors=(detail[:300],) if detail else (),
             event_kind=request.kind.value if request else None,
         )
-
-
-def route_table(engine: Engine, mapping: EntityMapping) -> RouteTable:
-    """The routes of the policies' actions, checked: two actions on one route, or a declared
-    ``context.request`` the authorizer cannot give, refuse (``ConfigError``)."""
-    routes = RouteTable(build_routes(engine, mapping))
-    if engine.model is not None:
-        for route in routes.routes:
-            action = engine.model.action(route.action_type, route.action_id)
-            if action is not None:
-                check_request_type(action)
-    return routes
-
-
-def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:
-    """Routes from the schema's actions, or (no schema) from the actions the policies name."""
-    routes: list[Route] = []
-    if engine.model is not None:
-        for action in engine.model.actions:
-            found = route_of(action.id, action.annotations)
-            if found and action.type == mapping.action_type:
-                routes.append(
-                    Route(found[0], found[1], action.type, action.id, action.resource_types)
-                )
-        return routes
-    for action_id in sorted(policy_action_ids(engine.policies, mapping.action_type)):
-        found = route_of(action_id, {})
-        if found:
-            routes.append(Route(found[0], found[1], mapping.action_type, action_id))
-    return routes
-
-
-def policy_action_ids(policies: LoadedPolicies, action_type: str) -> set[str]:
-    ids: set[str] = set()
-    for source in policies.sources.values():
-        scope = source.json.get("action", {})
-        entities = [scope.get("entity"), *scope.get("entities", [])]
-        ids.update(
-            e["id"] for e in entities if isinstance(e, dict) and e.get("type") == action_type
-        )
-    return ids
 
 
 def _principal_seen(caller: Caller) -> Mapping[str, Any]:

@@ -27,7 +27,7 @@ def table(*routes: Route) -> RouteTable:
 
 
 def routes_of(model: SchemaModel) -> list[Route]:
-    """What the authorizer builds at cold start (authorizer.pdp.build_routes), from a model."""
+    """What the authorizer builds at cold start (authorizer.route_building.build_routes), from a model."""
     out = []
     for action in model.actions:
         found = route_of(action.id, action.annotations)

@@ -103,7 +103,7 @@ def _conventional(authz: Authorizer, resource_type: str) -> list[tuple[tuple[str
         ids = [a.id for a in model.actions if a.type == action_type
                and (not a.resource_types or resource_type in a.resource_types)]  # fmt: skip
     else:
-        from authorizer.pdp import policy_action_ids  # noqa: PLC0415  # pdp imports this module
+        from authorizer.route_building import policy_action_ids  # noqa: PLC0415
 
         ids = sorted(policy_action_ids(authz.engine.policies, action_type))
     return [

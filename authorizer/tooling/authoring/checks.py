@@ -151,7 +151,7 @@ class SchemaRoute:
 
 
 def schema_routes(model: SchemaModel, namespace: str) -> list[SchemaRoute]:
-    """The route table the authorizer builds from this schema (``pdp.build_routes``)."""
+    """The route table the authorizer builds from this schema (``route_building.build_routes``)."""
     action_type = f"{namespace}::Action" if namespace else "Action"
     routes = []
     for action in model.actions:

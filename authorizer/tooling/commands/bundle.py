@@ -25,7 +25,7 @@ from authorizer.cedar.policies import read_policy_files
 from authorizer.config import AwsSettings
 from authorizer.errors import ConfigError, DependencyError, PolicyError
 from authorizer.identity.entities import EntityMapping
-from authorizer.pdp import route_table
+from authorizer.route_building import route_table
 from authorizer.tooling.authoring.inputs import (
     Exit,
     add_input_arguments,
