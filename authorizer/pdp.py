@@ -20,7 +20,7 @@ from authorizer import cache_keys
 from authorizer.cedar.analysis import REQUEST_QUERY, REQUEST_SOURCE_IP, TOKEN_ONLY_CONTEXT
 from authorizer.cedar.coerce import DROPPED
 from authorizer.cedar.engine import Decision, Engine
-from authorizer.cedar.schema import ActionDef
+from authorizer.cedar.schema import ActionDef, RecordType
 from authorizer.config import Settings
 from authorizer.errors import UNAUTHORIZED, DependencyError, Unauthorized, status_of
 from authorizer.gateway.arn_patterns import exact_answer, route_policy
@@ -166,10 +166,7 @@ class Authorizer:
             # Validated, a request needs every attribute the schema requires, read or not: one
             # from the path (`projectId`) cannot be given for every route of a batch at once.
             action = self.engine.model.action(route.action_type, route.action_id)
-            if action is not None and any(
-                attribute.required and name not in ("token", "request")
-                for name, attribute in action.context.attributes.items()
-            ):
+            if action is not None and _requires_more_than_the_token(action.context):
                 return False
         return True
 
@@ -537,6 +534,31 @@ class Authorizer:
             errors=(detail[:300],) if detail else (),
             event_kind=request.kind.value if request else None,
         )
+
+
+def _requires_more_than_the_token(context: RecordType) -> bool:
+    """Whether a validated request needs what a batch of routes cannot give each route: a
+    required context attribute beside `token` and `request`, or inside `request` a required
+    path or query parameter (the batch gives every route the one request's, without its path
+    parameters)."""
+    for name, attribute in context.attributes.items():
+        if name == "token":
+            continue
+        if name != "request":
+            if attribute.required:
+                return True
+            continue
+        request = attribute.type  # given whole when validated, optional or not
+        if isinstance(request, RecordType):
+            for part in ("pathParameters", "query"):
+                declared = request.attributes.get(part)
+                if (
+                    declared is not None
+                    and isinstance(declared.type, RecordType)
+                    and any(member.required for member in declared.type.attributes.values())
+                ):
+                    return True
+    return False
 
 
 def _principal_seen(caller: Caller) -> Mapping[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from authorizer.cedar.engine import Engine
 from authorizer.cedar.policies import LoadedPolicies
+from authorizer.errors import ConfigError
 from authorizer.gateway.routes import Route, RouteTable, route_of
 from authorizer.identity.entities import EntityMapping, check_request_type
 
@@ -14,6 +15,14 @@ from authorizer.identity.entities import EntityMapping, check_request_type
 def route_table(engine: Engine, mapping: EntityMapping) -> RouteTable:
     """The routes of the policies' actions, checked: two actions on one route, or a declared
     ``context.request`` the authorizer cannot give, refuse (``ConfigError``)."""
+    if mapping.not_in_enum(mapping.application):
+        # Every route without a typed resource is decided on this entity: Cedar, given the
+        # schema, builds no request about it.
+        app = mapping.application
+        raise ConfigError(
+            f"{app['type']} is an enumerated type without {app['id']!r}, the resource of the "
+            "routes that name none: add it to the enum (or set CEDAR_NAMESPACE)"
+        )
     routes = RouteTable(build_routes(engine, mapping))
     if engine.model is not None:
         for route in routes.routes:

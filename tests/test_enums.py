@@ -94,3 +94,60 @@ def test_coercion_to_an_enumerated_type() -> None:
     assert to_cedar("zz", EntityRef("Geo::Region")) == {
         "__entity": {"type": "Geo::Region", "id": "zz"}
     }
+
+
+def test_a_principal_of_an_enumerated_user_type_is_one_of_its_ids(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """`entity User enum ["alice", "bob"]`: mallory's token was decided, past
+    `unless { principal == User::"bob" }`."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text(
+        'permit (principal, action, resource) unless { principal == Shop::User::"bob" };\n'
+    )
+    (tmp_path / "shop.cedarschema").write_text(
+        'namespace Shop { entity Application; entity UserGroup; entity User enum ["alice", "bob"];\n'
+        '  action "get /items" appliesTo { principal: User, resource: Application }; }'
+    )
+    shop = Authorizer.from_env({
+        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"), "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }, clock=clock)  # fmt: skip
+    for user, expected in (("alice", "Allow"), ("bob", "Deny"), ("mallory", "401")):
+        assert outcome(shop, get(issuer.token(user, now=clock()), "/items", "/items")) == expected
+
+
+def test_the_backend_library_checks_enumerated_types_too(
+    geo: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    from authorizer.sdk.client import Authorizer as Backend  # noqa: PLC0415
+
+    assert isinstance(geo, Authorizer)
+    backend = Backend(geo.settings, geo.engine, clock=clock)
+    token = issuer.token("u1", now=clock())
+    action = "get /regions/{regionId}"
+    assert backend.authorize_token(token, action, {"type": "Geo::Region", "id": "eu"}).allowed
+    refused = backend.authorize_token(token, action, {"type": "Geo::Region", "id": "zz"})
+    assert not refused.allowed and "enumerated" in refused.errors[0]
+
+
+def test_an_enumerated_application_type_without_the_mappings_id_refuses_to_start(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    from authorizer.errors import ConfigError  # noqa: PLC0415
+
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
+    (tmp_path / "shop.cedarschema").write_text(
+        'namespace Shop { entity Application enum ["storefront"]; entity UserGroup;\n'
+        "  entity User in [UserGroup];\n"
+        '  action "get /items" appliesTo { principal: User, resource: Application }; }'
+    )
+    with pytest.raises(ConfigError, match="enumerated type without 'Shop'"):
+        Authorizer.from_env({
+            "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+            "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+            "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"), "CEDAR_ENTITIES": "none",
+        }, clock=clock)  # fmt: skip

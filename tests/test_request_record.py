@@ -245,3 +245,26 @@ def test_validated_requests_with_a_required_path_attribute_on_a_token_level_rout
     for path, template in (("/me", "/me"), ("/projects/p1", "/projects/{projectId}")):
         event = apigw.rest_request_event("GET", path, template, headers=headers)
         assert outcome(proj, event) == "Allow", path
+    # The same inside a declared `request`: a required path or query parameter.
+    schema = tmp_path / "proj.cedarschema"
+    for part in ('"pathParameters": { "projectId": String }', '"query": { "page": Long }'):
+        schema.write_text(
+            "namespace Proj { entity UserGroup; entity User in [UserGroup]; entity Application;\n"
+            '  action "get /me" appliesTo { principal: User, resource: Application };\n'
+            '  action "get /projects/{projectId}" appliesTo { principal: User,\n'
+            '    resource: Application, context: { "request": { "method": String, '
+            + part
+            + " } } }; }"
+        )
+        proj = Authorizer.from_env({
+            "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+            "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+            "CEDAR_SCHEMA": str(schema), "CEDAR_ENTITIES": "none",
+            "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
+        }, clock=clock)  # fmt: skip
+        me = apigw.rest_request_event("GET", "/me", "/me", headers=headers)
+        assert outcome(proj, me) == "Allow", part
+        project = apigw.rest_request_event(
+            "GET", "/projects/p1", "/projects/{projectId}", headers=headers, query={"page": "2"}
+        )
+        assert outcome(proj, project) == "Allow", part

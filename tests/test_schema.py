@@ -494,6 +494,13 @@ def test_the_default_namespace_is_the_one_with_the_users() -> None:
     }
     """
     assert model_from_json(cedarschema_to_json(text)).default_namespace == "Shop"
+    # The app in the empty namespace beside a named one of action groups.
+    empty = """
+    namespace Audit { action "audited"; }
+    entity User; entity Application;
+    action "get /notes" appliesTo { principal: User, resource: Application };
+    """
+    assert model_from_json(cedarschema_to_json(empty)).default_namespace == ""
 
 
 def test_model_empty_namespace() -> None:

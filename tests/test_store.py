@@ -309,6 +309,34 @@ def test_a_live_store_reads_what_the_callers_token_names_when_another_root_reach
             assert sliced == whole, (policy.strip()[:60], resource, context)
 
 
+def test_a_live_store_reads_a_principal_given_by_uid_as_deep_as_policies_read_it() -> None:
+    """The backend library's principal given by UID alone was rooted as a resource: with no
+    policy reading the resource's data, `principal.manager.suspended` found no manager."""
+    import cedarpy  # noqa: PLC0415
+
+    policies = (
+        "permit (principal, action, resource);\n"
+        "forbid (principal, action, resource) when { principal has manager && "
+        "principal.manager has suspended && principal.manager.suspended };\n"
+    )
+    user = {"type": "F::User", "id": "u1"}
+    stored = [
+        {"uid": user, "attrs": {"manager": {"__entity": {"type": "F::User", "id": "m1"}}},
+         "parents": []},
+        {"uid": {"type": "F::User", "id": "m1"}, "attrs": {"suspended": True}, "parents": []},
+        {"uid": {"type": "F::Doc", "id": "d"}, "attrs": {}, "parents": []},
+    ]  # fmt: skip
+    live = LiveEntities(
+        CachingStore(MemoryReader(stored)), None, json.loads(cedarpy.policies_to_json_str(policies))
+    )
+    resource = {"type": "F::Doc", "id": "d"}
+    request = {"principal": user, "action": {"type": "F::Action", "id": "a"},
+               "resource": resource, "context": {}}  # fmt: skip
+    handle = live.entity_set([], [resource], [], stored_principal=user).handle
+    assert not cedarpy.is_authorized(request, policies, stored).allowed
+    assert not cedarpy.is_authorized(request, policies, handle).allowed
+
+
 @pytest.mark.parametrize("edge", ["up", "parent"])
 def test_a_live_store_follows_long_chains_and_deep_hierarchies(edge: str) -> None:
     """A chain of 12 `.up` read by a forbid was cut at 8 hops (the forbid did not hold); a

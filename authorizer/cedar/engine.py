@@ -252,14 +252,19 @@ class Engine:
         extra: Sequence[Mapping[str, Any]],
         resources: Sequence[UidLike] | None = None,
         contexts: Sequence[Mapping[str, Any]] | None = None,
+        stored_principal: UidLike | None = None,
     ) -> cedarpy.Entities:
         """``entity_set``'s handle. With ``resources`` None: the whole store and ``extra``, for a
         caller that adds entities of its own, which may reference any stored entity (built per
-        call: a copy of the store, not kept)."""
+        call: a copy of the store, not kept). ``stored_principal``: a principal given by UID
+        alone, whose entity is the store's."""
         if self.live is not None:
-            return self.live.entity_set(extra, resources or (), contexts or ()).handle
+            found = self.live.entity_set(extra, resources or (), contexts or (), stored_principal)
+            return found.handle
         if resources is None:
             return self._whole(self.principal_part(extra))
+        if stored_principal is not None:
+            resources = [*resources, stored_principal]
         return self.entity_set(extra, resources, contexts).handle
 
     def _whole(self, part: PrincipalPart) -> cedarpy.Entities:

@@ -177,13 +177,17 @@ class SchemaModel:
 
     @property
     def default_namespace(self) -> str:
-        """The application's namespace: of the named namespaces declaring actions, the first
-        that declares a `User` (the principal type the mapping names), else the first, else "".
+        """The application's namespace: of the namespaces declaring actions, the first that
+        declares a `User` (the principal type the mapping names; the empty namespace too), else
+        the first named one, else "".
         (`namespace Audit { action "audited"; }` beside the app's `Shop` was taken, sorted
         first, and every route of Shop was gone.)"""
         declaring = {a.type.removesuffix("Action").removesuffix("::") for a in self.actions}
+        with_users = [
+            ns for ns in self.namespaces
+            if ns in declaring and (f"{ns}::User" if ns else "User") in self.entity_types
+        ]  # fmt: skip
         named = [ns for ns in self.namespaces if ns and ns in declaring]
-        with_users = [ns for ns in named if f"{ns}::User" in self.entity_types]
         return (with_users or named or [""])[0]
 
     def entity_type(self, name: str) -> EntityTypeDef | None:

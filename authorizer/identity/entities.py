@@ -141,6 +141,8 @@ class EntityMapping(NamedTuple):
         attributes = {k: v for k, v in claims.items() if k not in REGISTERED_CLAIMS}
         user = self.schema.entity_type(self.user_type) if self.schema else None
         uid = self.principal_uid(claims)
+        if self.not_in_enum(uid):  # an enumerated User type lists its users: no other exists
+            raise InvalidToken("unknown_principal", f"{uid['id'][:64]!r} is no {self.user_type}")
         try:
             attrs = claims_record(attributes, user.attributes if user else None, "claim")
         except InvalidToken as refused:

@@ -238,6 +238,10 @@ def _out_of_scope(
         definition.resource_types and kinds[1] not in definition.resource_types
     ):
         return Decision(False, "Deny", (), (f"action {action['id']!r} does not apply to {kinds}",))
+    for uid in (who.principal, resource.uid):
+        if authz.mapping.not_in_enum(uid):  # as the gateway: Cedar builds no such request
+            why = f"{uid['type']} has no entity {uid['id'][:64]!r} (an enumerated type)"
+            return Decision(False, "Deny", (), (why,))
     return None
 
 
@@ -278,10 +282,10 @@ def _entities(
             raise ValueError(f"two different entities for {own[0]}::{own[1]!r}")
         inline.pop(own, None)
         extra = [json.loads(loaded)]
-    if not extra:  # a principal given by UID alone: a store reads it
-        stored.append(who.principal)
+    # A principal given by UID alone: the store reads it, as deep as policies read through it.
+    by_uid = who.principal if not extra else None
     if not inline and not mine_instead:
-        return engine.entities_with(extra, stored, given)
+        return engine.entities_with(extra, stored, given, by_uid)
     delta = "[" + ",".join(inline.values()) + "]"
     mine = {(e["uid"]["type"], e["uid"]["id"]) for e in extra}
     if (
@@ -296,12 +300,14 @@ def _entities(
     # entity of the slice with the uid of one of them is a duplicate: cedarpy refuses it
     # (ValueError) and the request is denied.
     roots = [*stored, *(uid_dict(k) for r in resources for k in r.roots if k not in inline)]
+    if by_uid is not None and not engine.live_store:
+        roots.append(by_uid)
     slicer = engine.live or _slicers.get(engine)
     if slicer is None:
         slicer = LiveEntities(engine.store, engine.schema, engine.policies.document)
         _slicers[engine] = slicer
     parsed = given if given is not None else [json.loads(c) for c in texts]
-    handle = slicer.entity_set(extra, roots, parsed).handle
+    handle = slicer.entity_set(extra, roots, parsed, by_uid).handle
     return handle.with_added_json_str(delta) if inline else handle
 
 

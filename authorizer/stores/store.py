@@ -290,6 +290,11 @@ class LiveEntities:
             + list(self.literals.values())
         )
         self.principal_budget = deepest - 1
+        # A principal read from the store (given by UID alone): its data is the store's, read as
+        # deep as the policies read through `principal`, or as a resource when it is one.
+        self.stored_principal_budget = max(
+            self.resource_budget, found.variables.get("principal", 0)
+        )
         # The closure per set of roots, reused while every answer in it is fresh (same expiry,
         # same generation): a warm request reads no cache entry one by one.
         self._slices: Lru[tuple[tuple[UidKey, int], ...], tuple[float, int, Closure]] = Lru(4096)
@@ -301,15 +306,19 @@ class LiveEntities:
         extra: Sequence[Mapping[str, Any]],
         resources: Iterable[UidLike] = (),
         contexts: Iterable[Mapping[str, Any]] = (),
+        stored_principal: UidLike | None = None,
     ) -> EntitySet:
-        """The entities for requests by ``extra``'s principal about ``resources`` with
-        ``contexts`` (the entities a context references are read too, as far as the policies
-        read through them)."""
+        """The entities for requests by ``extra``'s principal (or ``stored_principal``, read from
+        the store) about ``resources`` with ``contexts`` (the entities a context references are
+        read too, as far as the policies read through them)."""
         principal = extra[0] if extra else None
         roots: dict[UidKey, int] = dict(self.literals)
 
         def root(key: UidKey, budget: int) -> None:
             roots[key] = max(roots.get(key, 0), budget)
+
+        if stored_principal is not None:
+            root(uid_of(stored_principal), self.stored_principal_budget)
 
         for resource in resources:
             root(uid_of(resource), self.resource_budget)
