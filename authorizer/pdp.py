@@ -384,20 +384,34 @@ class Authorizer:
         if cached is not None:
             decisions, cache = cached, "token"
         else:
-            contexts = [
-                self._context(caller, request, RouteMatch(route, {})) for route in self.token_routes
-            ]
+            # A route whose context cannot be made for this token (a claim its token type
+            # requires) is denied for it, as it would be refused alone; it does not refuse the
+            # others (a token without `email` was a 401 on every token-level route).
+            routes: list[Route] = []
+            contexts: list[dict[str, Any]] = []
+            refused: dict[Route, Decision] = {}
+            for route in self.token_routes:
+                try:
+                    contexts.append(self._context(caller, request, RouteMatch(route, {})))
+                    routes.append(route)
+                except Unauthorized as error:
+                    if route == match.route:
+                        raise
+                    refused[route] = Decision(False, "Deny", (), (str(error),))
             # One principal and one resource object for every request: the engine works out
             # their index keys once per batch, not once per route.
             application = self.mapping.application
             requests = [
                 {"principal": caller.principal, "action": route.action_uid,
                  "resource": application, "context": self._context_json(caller, route, context)}
-                for route, context in zip(self.token_routes, contexts, strict=True)
+                for route, context in zip(routes, contexts, strict=True)
             ]  # fmt: skip
             entities = self._entities(caller, application, contexts)
-            decisions, cache = tuple(self._evaluate(requests, entities.handle)), "none"
-            if self.settings.decision_cache_ttl > 0:
+            evaluated = dict(zip(routes, self._evaluate(requests, entities.handle), strict=True))
+            decisions = tuple(evaluated.get(r) or refused[r] for r in self.token_routes)
+            cache = "none"
+            if self.settings.decision_cache_ttl > 0 and not refused:
+                # (with a refused route, not kept: asked on that route, the token is refused)
                 until = min(self._expiry(caller.token), entities.expires_at)
                 self._batches.put(key, decisions, until)
         by_route = dict(zip(self.token_routes, decisions, strict=True))
@@ -537,25 +551,24 @@ class Authorizer:
 
 
 def _requires_more_than_the_token(context: RecordType) -> bool:
-    """Whether a validated request needs what a batch of routes cannot give each route: a
-    required context attribute beside `token` and `request`, or inside `request` a required
-    path or query parameter (the batch gives every route the one request's, without its path
-    parameters)."""
+    """Whether a validated request holds what depends on the request beyond the token: a
+    context attribute beside `token` and `request` (from the path or the query), or inside
+    `request` a declared path or query parameter. Validated, each is checked (and refuses the
+    request) whether or not a policy reads it, so the answer is not the token's alone: one
+    route's `page=abc` refused another's batch, and a batch cached per token skipped it."""
     for name, attribute in context.attributes.items():
         if name == "token":
             continue
         if name != "request":
-            if attribute.required:
-                return True
-            continue
-        request = attribute.type  # given whole when validated, optional or not
+            return True
+        request = attribute.type
         if isinstance(request, RecordType):
             for part in ("pathParameters", "query"):
                 declared = request.attributes.get(part)
-                if (
-                    declared is not None
-                    and isinstance(declared.type, RecordType)
-                    and any(member.required for member in declared.type.attributes.values())
+                if declared is not None and (
+                    not isinstance(declared.type, RecordType)
+                    or declared.type.attributes
+                    or declared.type.additional_attributes
                 ):
                     return True
     return False

@@ -15,15 +15,16 @@ from authorizer.identity.entities import EntityMapping, check_request_type
 def route_table(engine: Engine, mapping: EntityMapping) -> RouteTable:
     """The routes of the policies' actions, checked: two actions on one route, or a declared
     ``context.request`` the authorizer cannot give, refuse (``ConfigError``)."""
-    if mapping.not_in_enum(mapping.application):
-        # Every route without a typed resource is decided on this entity: Cedar, given the
-        # schema, builds no request about it.
-        app = mapping.application
-        raise ConfigError(
-            f"{app['type']} is an enumerated type without {app['id']!r}, the resource of the "
-            "routes that name none: add it to the enum (or set CEDAR_NAMESPACE)"
-        )
     routes = RouteTable(build_routes(engine, mapping))
+    app = mapping.application
+    on_app = [r for r in routes.routes if not r.resource_types or app["type"] in r.resource_types]
+    if on_app and mapping.not_in_enum(app):
+        # Those routes are decided on this entity: Cedar, given the schema, builds no request
+        # about it. (An enumerated Application no route is decided on is the schema's own.)
+        raise ConfigError(
+            f"{app['type']} is an enumerated type without {app['id']!r}, the resource of "
+            f"{on_app[0].method} {on_app[0].template}: add it to the enum"
+        )
     if engine.model is not None:
         for route in routes.routes:
             action = engine.model.action(route.action_type, route.action_id)

@@ -151,3 +151,25 @@ def test_an_enumerated_application_type_without_the_mappings_id_refuses_to_start
             "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
             "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"), "CEDAR_ENTITIES": "none",
         }, clock=clock)  # fmt: skip
+
+
+def test_an_enumerated_application_type_no_route_is_decided_on_is_the_schemas_own(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """`entity Application enum ["web", "ios"]` (the company's client apps) with every route on
+    a typed resource: refused at start for a while, though no request is decided on it."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
+    (tmp_path / "fleet.cedarschema").write_text(
+        'namespace Fleet { entity Application enum ["web", "ios"]; entity UserGroup;\n'
+        "  entity User in [UserGroup]; entity Truck;\n"
+        '  action "get /trucks/{truckId}" appliesTo { principal: User, resource: Truck }; }'
+    )
+    fleet = Authorizer.from_env({
+        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "fleet.cedarschema"), "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }, clock=clock)  # fmt: skip
+    token = issuer.token("u1", now=clock())
+    assert outcome(fleet, get(token, "/trucks/t1", "/trucks/{truckId}")) == "Allow"

@@ -268,3 +268,34 @@ def test_validated_requests_with_a_required_path_attribute_on_a_token_level_rout
             "GET", "/projects/p1", "/projects/{projectId}", headers=headers, query={"page": "2"}
         )
         assert outcome(proj, project) == "Allow", part
+
+
+def test_validated_requests_where_one_route_declares_a_query_attribute(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """With CEDAR_VALIDATE_REQUESTS, `/a` declares `page?: Long`: `GET /b?page=last` was a 401
+    (the batch built /a's context from /b's query), and `GET /a?page=abc` was allowed from a
+    batch cached per token."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
+    (tmp_path / "ab.cedarschema").write_text(
+        "namespace AB { entity Application; entity UserGroup; entity User in [UserGroup];\n"
+        '  action "get /a" appliesTo { principal: User, resource: Application,\n'
+        '    context: { "page"?: Long } };\n'
+        '  action "get /b" appliesTo { principal: User, resource: Application }; }'
+    )
+    ab = Authorizer.from_env({
+        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "ab.cedarschema"), "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
+    }, clock=clock)  # fmt: skip
+    headers = {"Authorization": f"Bearer {issuer.token('u1', now=clock())}"}
+
+    def get(path: str, page: str) -> str:
+        return outcome(ab, apigw.rest_request_event("GET", path, path, headers=headers,
+                                                    query={"page": page}))  # fmt: skip
+
+    assert get("/b", "last") == "Allow"
+    assert get("/a", "abc") == "401"
+    assert get("/a", "3") == "Allow"

@@ -136,3 +136,35 @@ def test_a_token_record_without_a_required_claim_is_refused_where_policies_read_
     assert outcome(docs, inbox(low)) == "Deny"
     mfa = issuer.token("rita", extra={"sites": ["zurich"], "acr": "mfa"}, now=clock())
     assert outcome(docs, inbox(mfa)) == "Allow"
+
+
+def test_a_claim_another_token_level_route_requires_refuses_only_that_route(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """`/a`'s token type requires `email`; `/b` reads no claim. A token without `email` was a
+    401 on `/b` too: the batch built every token-level route's token record."""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "p.cedar").write_text(
+        '@id("a") permit (principal, action == Mail::Action::"get /a", resource)\n'
+        'when { context.token.email like "*@example.com" };\n'
+        '@id("b") permit (principal, action == Mail::Action::"get /b", resource);\n'
+    )
+    (tmp_path / "mail.cedarschema").write_text(
+        "namespace Mail { entity Application; entity UserGroup; entity User in [UserGroup];\n"
+        '  action "get /a" appliesTo { principal: User, resource: Application,\n'
+        '    context: { "token": { "email": String } } };\n'
+        '  action "get /b" appliesTo { principal: User, resource: Application }; }'
+    )
+    mail = Authorizer.from_env({
+        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
+        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
+        "CEDAR_SCHEMA": str(tmp_path / "mail.cedarschema"), "CEDAR_ENTITIES": "none",
+        "ENTITY_ID_PREFIX": "",
+    }, clock=clock)  # fmt: skip
+    no_email = issuer.token("u1", now=clock())
+    for _ in range(2):  # decided, then again (nothing cached makes /a's refusal a 403)
+        assert outcome(mail, get(no_email, "/b", "/b")) == "Allow"
+        assert outcome(mail, get(no_email, "/a", "/a")) == "401"
+    with_email = issuer.token("u2", extra={"email": "u2@example.com"}, now=clock())
+    assert outcome(mail, get(with_email, "/a", "/a")) == "Allow"
+    assert outcome(mail, get(with_email, "/b", "/b")) == "Allow"
