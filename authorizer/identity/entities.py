@@ -213,7 +213,13 @@ class EntityMapping(NamedTuple):
             token = self.token_record(claims, action)
         raw: dict[str, Any] = {}
         if wanted("request"):
-            raw["request"] = request_record(request, match, now, wanted(REQUEST_QUERY))
+            query = wanted(REQUEST_QUERY)
+            if only is None and action is not None:
+                # The context whole (validated, or read whole): the query only where the action
+                # declares it, as shaping keeps it; a parameter given twice refuses nothing else
+                # (it refused a token-level route uncached and was skipped cached).
+                query = _declares_query(action)
+            raw["request"] = request_record(request, match, now, query)
         if action is None:
             return {**raw, **({"token": token} if wanted("token") else {})}
         declared: RecordType = action.context
@@ -241,6 +247,17 @@ class EntityMapping(NamedTuple):
         if wanted("token") and token is not DROPPED:
             shaped["token"] = token
         return shaped
+
+
+def _declares_query(action: ActionDef) -> bool:
+    """Whether the action's declared ``context.request`` may hold the query."""
+    declared = action.context.attributes.get("request")
+    if declared is None:
+        return False
+    request = declared.type
+    if not isinstance(request, RecordType):
+        return True
+    return "query" in request.attributes or request.additional_attributes
 
 
 def check_request_type(action: ActionDef) -> None:
