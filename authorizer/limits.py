@@ -18,6 +18,8 @@ MAX_CLAIM_DEPTH = 8
 MAX_GROUPS = 200
 # A claim's value sits inside the payload object, one level down: {"claim": {...}} is depth 2.
 MAX_CLAIM_VALUE_DEPTH = MAX_CLAIM_DEPTH - 1
+# Cedar's Long: a claim number outside it has no Cedar form (the hook emits it as text).
+CEDAR_LONG = (-(2**63), 2**63 - 1)
 
 # --- what the hook may add to a token -------------------------------------------------------
 # A compact JWS is base64url(header) "." base64url(payload) "." base64url(signature), unpadded.

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 
 from authorizer.limits import (
+    CEDAR_LONG,
     MAX_CLAIM_VALUE_DEPTH,
     MAX_GROUPS,
     MAX_TOKEN_LENGTH,
@@ -110,18 +111,15 @@ def _number(value: Decimal | int | float) -> int | str:
             raise UnsupportedValue("non-finite number")
         if value == value.to_integral_value():
             whole = int(value)
-            return whole if _LONG[0] <= whole <= _LONG[1] else str(whole)
+            return whole if CEDAR_LONG[0] <= whole <= CEDAR_LONG[1] else str(whole)
         return str(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise UnsupportedValue("non-finite number")
-        if value.is_integer() and _LONG[0] <= value <= _LONG[1]:
+        if value.is_integer() and CEDAR_LONG[0] <= value <= CEDAR_LONG[1]:
             return int(value)
         return str(Decimal(repr(value)))
-    return value if _LONG[0] <= value <= _LONG[1] else str(value)
-
-
-_LONG = (-(2**63), 2**63 - 1)  # Cedar's Long
+    return value if CEDAR_LONG[0] <= value <= CEDAR_LONG[1] else str(value)
 
 
 def _sorted_set(values: Iterable[Any]) -> list[JsonValue]:

@@ -34,6 +34,7 @@ from authorizer.cedar.schema import (
     type_name,
 )
 from authorizer.errors import InvalidParameter, InvalidToken
+from authorizer.limits import CEDAR_LONG
 
 
 class _Dropped:
@@ -43,7 +44,6 @@ class _Dropped:
 
 DROPPED: Final = _Dropped()
 MAX_DEPTH = 8
-_I64 = (-(2**63), 2**63 - 1)
 # ASCII digits only: `\d` would also take other scripts' digits, which Cedar refuses.
 _INTEGER = re.compile(r"^-?[0-9]{1,19}\Z")
 _DECIMAL = re.compile(r"^-?[0-9]+\.[0-9]{1,4}\Z")
@@ -226,9 +226,13 @@ def _untyped(value: Any, depth: int, strict: bool = False) -> Any:
     if isinstance(value, bool | str):
         return value
     if isinstance(value, int):
-        return value if _I64[0] <= value <= _I64[1] else DROPPED
+        return value if CEDAR_LONG[0] <= value <= CEDAR_LONG[1] else DROPPED
     if isinstance(value, float):
-        return int(value) if value.is_integer() and _I64[0] <= value <= _I64[1] else DROPPED
+        return (
+            int(value)
+            if value.is_integer() and CEDAR_LONG[0] <= value <= CEDAR_LONG[1]
+            else DROPPED
+        )
     if isinstance(value, list):
         items = [_untyped(v, depth + 1, strict) for v in value]
         return DROPPED if DROPPED in items else items
@@ -261,7 +265,7 @@ def _primitive(value: Any, name: str) -> Any:
             value = int(value)
         if isinstance(value, str) and _INTEGER.match(value.strip()):
             value = int(value.strip())
-        if isinstance(value, int) and _I64[0] <= value <= _I64[1]:
+        if isinstance(value, int) and CEDAR_LONG[0] <= value <= CEDAR_LONG[1]:
             return value
         return DROPPED
     if isinstance(value, bool):
@@ -376,7 +380,7 @@ def _valid_datetime(value: str) -> bool:
 
 
 def _fits_i64(number: int) -> bool:
-    return _I64[0] <= number <= _I64[1]
+    return CEDAR_LONG[0] <= number <= CEDAR_LONG[1]
 
 
 def epoch_to_datetime(seconds: float) -> str:

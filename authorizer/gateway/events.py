@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from authorizer.errors import InvalidRequest
+from authorizer.gateway.routes import filled_template
 from authorizer.limits import MAX_TOKEN_LENGTH
 from authorizer.records import NamedTuple
 
@@ -315,7 +316,7 @@ def api_path(
     route. The template the request was routed to, filled with its parameters, carries
     neither; without one (an HTTP API's ``$default`` route) a named ``stage`` is taken off."""
     if template is not None:
-        filled = _filled(template, parameters)
+        filled = filled_template(template, parameters)
         if filled is not None:
             return filled
     if stage and stage != "$default":
@@ -323,41 +324,6 @@ def api_path(
         if path == prefix or path.startswith(prefix + "/"):
             return path[len(prefix) :] or "/"
     return path
-
-
-def _filled(template: str, parameters: Mapping[str, str]) -> str | None:
-    """``template`` with each ``{name}`` / ``{name+}`` replaced by its value; None when one is
-    missing or empty."""
-    parts = _template_parts(template)
-    if parts is None:
-        return template  # no parameters: the template is the path
-    out: list[str] = []
-    for text, is_parameter in parts:
-        if is_parameter:
-            value = parameters.get(text)
-            if not value:
-                return None
-            out.append(value)
-        else:
-            out.append(text)
-    return "/" + "/".join(out)
-
-
-@functools.lru_cache(maxsize=1024)  # an API has few templates
-def _template_parts(template: str) -> tuple[tuple[str, bool], ...] | None:
-    """A template's segments as (literal, False) or (parameter name, True); None without
-    parameters."""
-    if "{" not in template:
-        return None
-    parts: list[tuple[str, bool]] = []
-    for segment in template.split("/"):
-        if not segment:
-            continue
-        if segment.startswith("{") and segment.endswith("}"):
-            parts.append((segment[1:-1].removesuffix("+"), True))
-        else:
-            parts.append((segment, False))
-    return tuple(parts)
 
 
 def _method(value: str) -> str:

@@ -158,6 +158,23 @@ def _with_parameters_as(template: str, stand_in: str) -> str:
     return "/".join(stand_in if _PARAM.match(s) else s for s in _template_segments(template))
 
 
+def filled_template(template: str, parameters: Mapping[str, str]) -> str | None:
+    """``template`` with each ``{name}`` / ``{name+}`` replaced by its value in ``parameters``
+    (the concrete path API Gateway routed there, from the API's root); None when a value is
+    missing or empty."""
+    out: list[str] = []
+    for segment in _template_segments(template):
+        param = _PARAM.match(segment)
+        if param is None:
+            out.append(segment)
+            continue
+        value = parameters.get(param.group(1))
+        if not value:
+            return None
+        out.append(value)
+    return "/" + "/".join(out)
+
+
 def _segments(path: str) -> tuple[str, ...]:
     return tuple(s for s in path.split("/") if s)
 

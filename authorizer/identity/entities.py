@@ -212,8 +212,8 @@ class EntityMapping(NamedTuple):
         if token is None and wanted("token"):
             token = self.token_record(claims, action)
         raw: dict[str, Any] = {}
+        query = wanted(REQUEST_QUERY)
         if wanted("request"):
-            query = wanted(REQUEST_QUERY)
             if only is None and action is not None:
                 # The context whole (validated, or read whole): the query only where the action
                 # declares it, as shaping keeps it; a parameter given twice refuses nothing else
@@ -238,10 +238,10 @@ class EntityMapping(NamedTuple):
                 missing = f"parameter {name[:64]!r} is required by the schema and missing"
                 raise InvalidParameter("bad_parameter", missing)
         if "request" in raw and "request" in declared.attributes:
+            # Checked as far as it is given: the query where it is (the same `query`).
             request_type = _request_type(
-                declared.attributes["request"].type, wanted(REQUEST_QUERY),
-                wanted(REQUEST_SOURCE_IP),
-            )  # fmt: skip
+                declared.attributes["request"].type, query, wanted(REQUEST_SOURCE_IP)
+            )
             _check_request(raw["request"], request_type)
         shaped = given_record(raw, declared, given, "parameter")
         if wanted("token") and token is not DROPPED:

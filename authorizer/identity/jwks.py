@@ -218,8 +218,9 @@ class JwksCache:
         flight = self.pending(kid, run_now, refresh=True)
         if flight is not None:
             flight.result()
-            if self._last_failed:  # maybe the rotated-in key we cannot fetch: not the caller's
-                raise DependencyError(f"JWKS unreachable: {self._last_error}")
+        if self._last_failed:  # maybe the rotated-in key we cannot fetch: not the caller's
+            # fault (as `_held` says of an unknown kid), within the cooldown too
+            raise DependencyError(f"JWKS unreachable: {self._last_error}")
         keys = self._keys
         jwk = keys.get(kid) if keys is not None else None
         if jwk is None or jwk is failed or not key_matches(jwk, alg):

@@ -300,8 +300,6 @@ def _entities(
     # entity of the slice with the uid of one of them is a duplicate: cedarpy refuses it
     # (ValueError) and the request is denied.
     roots = [*stored, *(uid_dict(k) for r in resources for k in r.roots if k not in inline)]
-    if by_uid is not None and not engine.live_store:
-        roots.append(by_uid)
     slicer = engine.live or _slicers.get(engine)
     if slicer is None:
         slicer = LiveEntities(engine.store, engine.schema, engine.policies.document)
