@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from authorizer.cedar.engine import Decision
@@ -44,3 +47,34 @@ def decide(authz: Authorizer, event: dict[str, Any]) -> Decision:
 def rest(token: str | None, method: str, path: str, template: str, **kwargs: Any) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return apigw.rest_request_event(method, path, template, headers=headers, **kwargs)
+
+
+def fresh_app(
+    folder: Path,
+    issuer: LocalIssuer,
+    jwks_url: str,
+    clock: Callable[[], float],
+    schema: str,
+    policies: str,
+    entities: list[dict[str, Any]] | None = None,
+    **env: str,
+) -> Authorizer:
+    """An authorizer for an application of a test's own, configured as a user would (the
+    environment variables of DESIGN §2): its policies, schema and entities written to
+    ``folder``, tokens of ``issuer`` verified through the key set at ``jwks_url``."""
+    (folder / "policies").mkdir(exist_ok=True)
+    (folder / "policies" / "app.cedar").write_text(policies)
+    (folder / "app.cedarschema").write_text(schema)
+    if entities is not None:
+        (folder / "entities.json").write_text(json.dumps(entities))
+    settings = {
+        "AUTH_ISSUER": issuer.issuer,
+        "AUTH_JWKS_URL": jwks_url,
+        "AUTH_CLIENT_IDS": issuer.client_id,
+        "CEDAR_POLICY_DIR": str(folder / "policies"),
+        "CEDAR_SCHEMA": str(folder / "app.cedarschema"),
+        "CEDAR_ENTITIES": str(folder / "entities.json") if entities is not None else "none",
+        "ENTITY_ID_PREFIX": "",
+        **env,
+    }
+    return Authorizer.from_env(settings, clock=clock)

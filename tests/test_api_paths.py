@@ -21,7 +21,7 @@ from authorizer.pdp import Authorizer
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import FakeClock, JwksServer
-from tests.helpers import outcome
+from tests.helpers import fresh_app, outcome
 
 SCHEMA = """
 namespace Library {
@@ -57,19 +57,7 @@ unless { principal in Library::UserGroup::"staff" };
 def library(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> Authorizer:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "library.cedar").write_text(POLICIES)
-    (tmp_path / "library.cedarschema").write_text(SCHEMA)
-    env = {
-        "AUTH_ISSUER": issuer.issuer,
-        "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id,
-        "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "library.cedarschema"),
-        "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }
-    return Authorizer.from_env(env, clock=clock)
+    return fresh_app(tmp_path, issuer, jwks_server.url, clock, SCHEMA, POLICIES)
 
 
 def staged(event: dict[str, Any], prefix: str, stage: str) -> dict[str, Any]:

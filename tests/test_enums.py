@@ -19,7 +19,7 @@ from authorizer.pdp import Authorizer
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import FakeClock, JwksServer
-from tests.helpers import outcome
+from tests.helpers import fresh_app, outcome
 
 SCHEMA = """
 namespace Geo {
@@ -43,15 +43,7 @@ unless { resource == Geo::Region::"us" };
 def geo(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> Authorizer:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "geo.cedar").write_text(POLICIES)
-    (tmp_path / "geo.cedarschema").write_text(SCHEMA)
-    return Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "geo.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }, clock=clock)  # fmt: skip
+    return fresh_app(tmp_path, issuer, jwks_server.url, clock, SCHEMA, POLICIES)
 
 
 def get(token: str, path: str, template: str) -> dict[str, Any]:
@@ -101,20 +93,15 @@ def test_a_principal_of_an_enumerated_user_type_is_one_of_its_ids(
 ) -> None:
     """`entity User enum ["alice", "bob"]`: mallory's token was decided, past
     `unless { principal == User::"bob" }`."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text(
-        'permit (principal, action, resource) unless { principal == Shop::User::"bob" };\n'
-    )
-    (tmp_path / "shop.cedarschema").write_text(
+    shop = fresh_app(
+        tmp_path,
+        issuer,
+        jwks_server.url,
+        clock,
         'namespace Shop { entity Application; entity UserGroup; entity User enum ["alice", "bob"];\n'
-        '  action "get /items" appliesTo { principal: User, resource: Application }; }'
+        '  action "get /items" appliesTo { principal: User, resource: Application }; }',
+        'permit (principal, action, resource) unless { principal == Shop::User::"bob" };\n',
     )
-    shop = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }, clock=clock)  # fmt: skip
     for user, expected in (("alice", "Allow"), ("bob", "Deny"), ("mallory", "401")):
         assert outcome(shop, get(issuer.token(user, now=clock()), "/items", "/items")) == expected
 
@@ -138,19 +125,20 @@ def test_an_enumerated_application_type_without_the_mappings_id_refuses_to_start
 ) -> None:
     from authorizer.errors import ConfigError  # noqa: PLC0415
 
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
-    (tmp_path / "shop.cedarschema").write_text(
+    schema = (
         'namespace Shop { entity Application enum ["storefront"]; entity UserGroup;\n'
         "  entity User in [UserGroup];\n"
         '  action "get /items" appliesTo { principal: User, resource: Application }; }'
     )
     with pytest.raises(ConfigError, match="enumerated type without 'Shop'"):
-        Authorizer.from_env({
-            "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-            "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-            "CEDAR_SCHEMA": str(tmp_path / "shop.cedarschema"), "CEDAR_ENTITIES": "none",
-        }, clock=clock)  # fmt: skip
+        fresh_app(
+            tmp_path,
+            issuer,
+            jwks_server.url,
+            clock,
+            schema,
+            "permit (principal, action, resource);\n",
+        )
 
 
 def test_an_enumerated_application_type_no_route_is_decided_on_is_the_schemas_own(
@@ -158,18 +146,15 @@ def test_an_enumerated_application_type_no_route_is_decided_on_is_the_schemas_ow
 ) -> None:
     """`entity Application enum ["web", "ios"]` (the company's client apps) with every route on
     a typed resource: refused at start for a while, though no request is decided on it."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
-    (tmp_path / "fleet.cedarschema").write_text(
+    fleet = fresh_app(
+        tmp_path,
+        issuer,
+        jwks_server.url,
+        clock,
         'namespace Fleet { entity Application enum ["web", "ios"]; entity UserGroup;\n'
         "  entity User in [UserGroup]; entity Truck;\n"
-        '  action "get /trucks/{truckId}" appliesTo { principal: User, resource: Truck }; }'
+        '  action "get /trucks/{truckId}" appliesTo { principal: User, resource: Truck }; }',
+        "permit (principal, action, resource);\n",
     )
-    fleet = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "fleet.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }, clock=clock)  # fmt: skip
     token = issuer.token("u1", now=clock())
     assert outcome(fleet, get(token, "/trucks/t1", "/trucks/{truckId}")) == "Allow"

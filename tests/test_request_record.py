@@ -20,7 +20,7 @@ from authorizer.pdp import Authorizer
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import FakeClock, JwksServer
-from tests.helpers import outcome
+from tests.helpers import fresh_app, outcome
 
 SCHEMA = """
 namespace Net {
@@ -58,19 +58,7 @@ when { context has amount && context.amount > 100 };
 def build(
     tmp_path: Path, issuer: LocalIssuer, jwks_url: str, clock: FakeClock, schema: str
 ) -> Authorizer:
-    (tmp_path / "policies").mkdir(exist_ok=True)
-    (tmp_path / "policies" / "net.cedar").write_text(POLICIES)
-    (tmp_path / "net.cedarschema").write_text(schema)
-    env = {
-        "AUTH_ISSUER": issuer.issuer,
-        "AUTH_JWKS_URL": jwks_url,
-        "AUTH_CLIENT_IDS": issuer.client_id,
-        "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "net.cedarschema"),
-        "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }
-    return Authorizer.from_env(env, clock=clock)
+    return fresh_app(tmp_path, issuer, jwks_url, clock, schema, POLICIES)
 
 
 @pytest.fixture
@@ -190,15 +178,7 @@ def test_what_the_schema_requires_of_the_request_is_checked_where_policies_read_
 ) -> None:
     """A required `query.page` no policy of the route reads was refused when sent (the query is
     not given then), and a required `sourceIp` made every TOKEN event a 500."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "zoo.cedar").write_text(ZOO_POLICIES)
-    (tmp_path / "zoo.cedarschema").write_text(ZOO_SCHEMA)
-    zoo = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "zoo.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }, clock=clock)  # fmt: skip
+    zoo = fresh_app(tmp_path, issuer, jwks_server.url, clock, ZOO_SCHEMA, ZOO_POLICIES)
     token = issuer.token("u1", now=clock())
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -224,31 +204,27 @@ def test_validated_requests_with_a_required_path_attribute_on_a_token_level_rout
 ) -> None:
     """With CEDAR_VALIDATE_REQUESTS, `get /projects/{projectId}` (its context requires the
     path's projectId) was batched with `get /me` without path parameters: 401 on both."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text(
-        'permit (principal, action == Proj::Action::"get /me", resource);\n'
-        'permit (principal, action == Proj::Action::"get /projects/{projectId}", resource);\n'
-    )
-    (tmp_path / "proj.cedarschema").write_text(
+    proj = fresh_app(
+        tmp_path,
+        issuer,
+        jwks_server.url,
+        clock,
         "namespace Proj { entity UserGroup; entity User in [UserGroup]; entity Application;\n"
         '  action "get /me" appliesTo { principal: User, resource: Application };\n'
         '  action "get /projects/{projectId}" appliesTo { principal: User,\n'
-        '    resource: Application, context: { "projectId": String } }; }'
+        '    resource: Application, context: { "projectId": String } }; }',
+        'permit (principal, action == Proj::Action::"get /me", resource);\n'
+        'permit (principal, action == Proj::Action::"get /projects/{projectId}", resource);\n',
+        CEDAR_VALIDATE_REQUESTS="true",
     )
-    proj = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "proj.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
-    }, clock=clock)  # fmt: skip
     headers = {"Authorization": f"Bearer {issuer.token('u1', now=clock())}"}
     for path, template in (("/me", "/me"), ("/projects/p1", "/projects/{projectId}")):
         event = apigw.rest_request_event("GET", path, template, headers=headers)
         assert outcome(proj, event) == "Allow", path
     # The same inside a declared `request`: a required path or query parameter.
-    schema = tmp_path / "proj.cedarschema"
+    policies = (tmp_path / "policies" / "app.cedar").read_text()
     for part in ('"pathParameters": { "projectId": String }', '"query": { "page": Long }'):
-        schema.write_text(
+        schema = (
             "namespace Proj { entity UserGroup; entity User in [UserGroup]; entity Application;\n"
             '  action "get /me" appliesTo { principal: User, resource: Application };\n'
             '  action "get /projects/{projectId}" appliesTo { principal: User,\n'
@@ -256,12 +232,10 @@ def test_validated_requests_with_a_required_path_attribute_on_a_token_level_rout
             + part
             + " } } }; }"
         )
-        proj = Authorizer.from_env({
-            "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-            "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-            "CEDAR_SCHEMA": str(schema), "CEDAR_ENTITIES": "none",
-            "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
-        }, clock=clock)  # fmt: skip
+        proj = fresh_app(
+            tmp_path, issuer, jwks_server.url, clock, schema, policies,
+            CEDAR_VALIDATE_REQUESTS="true",
+        )  # fmt: skip
         me = apigw.rest_request_event("GET", "/me", "/me", headers=headers)
         assert outcome(proj, me) == "Allow", part
         project = apigw.rest_request_event(
@@ -276,20 +250,18 @@ def test_validated_requests_where_one_route_declares_a_query_attribute(
     """With CEDAR_VALIDATE_REQUESTS, `/a` declares `page?: Long`: `GET /b?page=last` was a 401
     (the batch built /a's context from /b's query), and `GET /a?page=abc` was allowed from a
     batch cached per token."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
-    (tmp_path / "ab.cedarschema").write_text(
+    ab = fresh_app(
+        tmp_path,
+        issuer,
+        jwks_server.url,
+        clock,
         "namespace AB { entity Application; entity UserGroup; entity User in [UserGroup];\n"
         '  action "get /a" appliesTo { principal: User, resource: Application,\n'
         '    context: { "page"?: Long } };\n'
-        '  action "get /b" appliesTo { principal: User, resource: Application }; }'
+        '  action "get /b" appliesTo { principal: User, resource: Application }; }',
+        "permit (principal, action, resource);\n",
+        CEDAR_VALIDATE_REQUESTS="true",
     )
-    ab = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "ab.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
-    }, clock=clock)  # fmt: skip
     headers = {"Authorization": f"Bearer {issuer.token('u1', now=clock())}"}
 
     def get(path: str, page: str) -> str:
@@ -306,18 +278,16 @@ def test_validated_requests_refuse_a_repeated_query_parameter_only_where_declare
 ) -> None:
     """With CEDAR_VALIDATE_REQUESTS, `GET /ping?x=1&x=2` (no action declares a query) was a 401
     uncached and an Allow from a cached batch."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text("permit (principal, action, resource);\n")
-    (tmp_path / "ps.cedarschema").write_text(
+    ps = fresh_app(
+        tmp_path,
+        issuer,
+        jwks_server.url,
+        clock,
         "namespace PS { entity Application; entity UserGroup; entity User in [UserGroup];\n"
-        '  action "get /ping", "get /status" appliesTo { principal: User, resource: Application }; }'
+        '  action "get /ping", "get /status" appliesTo { principal: User, resource: Application }; }',
+        "permit (principal, action, resource);\n",
+        CEDAR_VALIDATE_REQUESTS="true",
     )
-    ps = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "ps.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "", "CEDAR_VALIDATE_REQUESTS": "true",
-    }, clock=clock)  # fmt: skip
     headers = {"Authorization": f"Bearer {issuer.token('u1', now=clock())}"}
     twice = apigw.rest_request_event("GET", "/ping", "/ping", headers=headers)
     twice["multiValueQueryStringParameters"] = {"x": ["1", "2"]}

@@ -9,7 +9,6 @@ real RS256 tokens and a real JWKS over HTTP.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from authorizer.pdp import Authorizer
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from tests.conftest import FakeClock, JwksServer
-from tests.helpers import outcome
+from tests.helpers import fresh_app, outcome
 
 SCHEMA = """
 namespace Docs {
@@ -58,20 +57,7 @@ ENTITIES = [
 def docs(
     tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
 ) -> Authorizer:
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "docs.cedar").write_text(POLICIES)
-    (tmp_path / "docs.cedarschema").write_text(SCHEMA)
-    (tmp_path / "docs.json").write_text(json.dumps(ENTITIES))
-    env = {
-        "AUTH_ISSUER": issuer.issuer,
-        "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id,
-        "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "docs.cedarschema"),
-        "CEDAR_ENTITIES": str(tmp_path / "docs.json"),
-        "ENTITY_ID_PREFIX": "",
-    }
-    return Authorizer.from_env(env, clock=clock)
+    return fresh_app(tmp_path, issuer, jwks_server.url, clock, SCHEMA, POLICIES, ENTITIES)
 
 
 def get(token: str, path: str, template: str) -> dict[str, Any]:
@@ -143,24 +129,19 @@ def test_a_claim_another_token_level_route_requires_refuses_only_that_route(
 ) -> None:
     """`/a`'s token type requires `email`; `/b` reads no claim. A token without `email` was a
     401 on `/b` too: the batch built every token-level route's token record."""
-    (tmp_path / "policies").mkdir()
-    (tmp_path / "policies" / "p.cedar").write_text(
-        '@id("a") permit (principal, action == Mail::Action::"get /a", resource)\n'
-        'when { context.token.email like "*@example.com" };\n'
-        '@id("b") permit (principal, action == Mail::Action::"get /b", resource);\n'
-    )
-    (tmp_path / "mail.cedarschema").write_text(
+    mail = fresh_app(
+        tmp_path,
+        issuer,
+        jwks_server.url,
+        clock,
         "namespace Mail { entity Application; entity UserGroup; entity User in [UserGroup];\n"
         '  action "get /a" appliesTo { principal: User, resource: Application,\n'
         '    context: { "token": { "email": String } } };\n'
-        '  action "get /b" appliesTo { principal: User, resource: Application }; }'
+        '  action "get /b" appliesTo { principal: User, resource: Application }; }',
+        '@id("a") permit (principal, action == Mail::Action::"get /a", resource)\n'
+        'when { context.token.email like "*@example.com" };\n'
+        '@id("b") permit (principal, action == Mail::Action::"get /b", resource);\n',
     )
-    mail = Authorizer.from_env({
-        "AUTH_ISSUER": issuer.issuer, "AUTH_JWKS_URL": jwks_server.url,
-        "AUTH_CLIENT_IDS": issuer.client_id, "CEDAR_POLICY_DIR": str(tmp_path / "policies"),
-        "CEDAR_SCHEMA": str(tmp_path / "mail.cedarschema"), "CEDAR_ENTITIES": "none",
-        "ENTITY_ID_PREFIX": "",
-    }, clock=clock)  # fmt: skip
     no_email = issuer.token("u1", now=clock())
     for _ in range(2):  # decided, then again (nothing cached makes /a's refusal a 403)
         assert outcome(mail, get(no_email, "/b", "/b")) == "Allow"
