@@ -163,16 +163,25 @@ def filled_template(template: str, parameters: Mapping[str, str]) -> str | None:
     (the concrete path API Gateway routed there, from the API's root); None when a value is
     missing or empty."""
     out: list[str] = []
-    for segment in _template_segments(template):
-        param = _PARAM.match(segment)
-        if param is None:
-            out.append(segment)
+    for text, is_parameter in _template_parts(template):
+        if not is_parameter:
+            out.append(text)
             continue
-        value = parameters.get(param.group(1))
+        value = parameters.get(text)
         if not value:
             return None
         out.append(value)
     return "/" + "/".join(out)
+
+
+@functools.lru_cache(maxsize=1024)  # an API has few templates; events name them
+def _template_parts(template: str) -> tuple[tuple[str, bool], ...]:
+    """A template's segments as (literal, False) or (parameter name, True), parsed once: the
+    route's path is filled from them on every request."""
+    return tuple(
+        (m.group(1), True) if (m := _PARAM.match(s)) else (s, False)
+        for s in _template_segments(template)
+    )
 
 
 def _segments(path: str) -> tuple[str, ...]:
