@@ -160,12 +160,12 @@ class Settings(NamedTuple):
         issuers = issuers_from(listed, env) if listed else (single_issuer(env),)
         first = issuers[0]
         bundle = BundleSettings.from_env(env)
-        # Every issuer's policies from a bundle: the packaged schema and entities are never read,
-        # so their defaults are not looked for (two schemas in ./schemas refused to start).
-        if bundle.url is not None or all(i.policy_bundle for i in issuers):
-            schema_default = entities_default = _nothing
-        else:
-            schema_default, entities_default = find_schema, find_entities
+        # Every issuer's policies from a bundle: the packaged schema is never read, so its default
+        # is not looked for (two schemas in ./schemas refused to start). CEDAR_ENTITIES has no
+        # default (DESIGN §2): a folder's entities/*.json, found from the working directory, was
+        # another application's store for an authorizer that named none.
+        bundled = bundle.url is not None or all(i.policy_bundle for i in issuers)
+        schema_default = _nothing if bundled else find_schema
         settings = cls(
             issuer=first.issuer,
             jwks_url=first.jwks_url,
@@ -175,7 +175,7 @@ class Settings(NamedTuple):
             groups_claim=first.groups_claim,
             policy_dir=Path(env.get("CEDAR_POLICY_DIR") or "policies"),
             schema_path=_path_or_default(env.get("CEDAR_SCHEMA"), schema_default),
-            entities_path=_path_or_default(env.get("CEDAR_ENTITIES"), entities_default),
+            entities_path=_path_or_default(env.get("CEDAR_ENTITIES"), _nothing),
             namespace=env.get("CEDAR_NAMESPACE"),
             entity_id_prefix=first.entity_id_prefix,
             decision_cache_ttl=_number(env, "DECISION_CACHE_TTL", 60.0),
@@ -249,7 +249,8 @@ SCHEMA_SUFFIXES = (".cedarschema", ".cedarschema.json")
 
 
 def find_entities(directory: Path = Path("entities")) -> Path | None:
-    """The one ``*.json`` entity store in ``entities/`` (the default of CEDAR_ENTITIES)."""
+    """The one ``*.json`` entity store in ``entities/``: the authoring CLI's default when neither
+    ``--entities`` nor CEDAR_ENTITIES names one (the authorizer's is none)."""
     if not directory.is_dir():
         return None
     found = sorted(p for p in directory.iterdir() if p.suffix == ".json" and p.is_file())

@@ -38,10 +38,10 @@ def test_defaults_for_an_oidc_issuer() -> None:
         audience=None,
         groups_claim="groups",
         policy_dir=Path("policies"),
-        # Unset: the one schema and entity file of ./schemas and ./entities (the tests run from
-        # the repository root, whose are the sample app's).
+        # Unset: the one schema of ./schemas (the tests run from the repository root, whose is
+        # the sample app's), and no entity store (DESIGN §2), though ./entities holds one.
         schema_path=Path("schemas/corp.cedarschema"),
-        entities_path=Path("entities/corp.json"),
+        entities_path=None,
         namespace=None,
         entity_id_prefix="issuer.example.com",
         decision_cache_ttl=60.0,
