@@ -69,6 +69,10 @@ class DependencyError(CedarAuthzError):
     """
 
 
+class NotPublished(DependencyError):
+    """The endpoint answered 404 Not Found: it publishes nothing at that URL."""
+
+
 BAD_REQUEST = 400
 UNAUTHORIZED = 401
 FORBIDDEN = 403

@@ -22,6 +22,9 @@ from authorizer.strict_json import no_duplicate_keys
 logger = logging.getLogger(__name__)
 
 TokenUse = Literal["access", "id", "any"]
+# Where an issuer's key set is, unless a key set URL or its OIDC discovery document says
+# otherwise (DESIGN §2: AUTH_JWKS_URL's default).
+WELL_KNOWN_JWKS = "/.well-known/jwks.json"
 
 _COGNITO_ISSUER = re.compile(
     r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/([\w-]+_[0-9A-Za-z]+)\Z"
@@ -193,7 +196,7 @@ def issuer_settings(fields: Mapping[str, object], label: Callable[[str], str]) -
     if jwks_url is not None:
         require_https(jwks_url, label("jwks_url"))
     elif pool_id:  # Cognito publishes no discovery-only key set: its well-known path
-        jwks_url = issuer.rstrip("/") + "/.well-known/jwks.json"
+        jwks_url = issuer.rstrip("/") + WELL_KNOWN_JWKS
     client_ids = _client_ids(fields, label)
     if pool_id and not client_ids:
         raise ConfigError(

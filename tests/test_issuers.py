@@ -307,6 +307,34 @@ def test_discovery_finds_the_key_set(
     assert servers[1].hits == 2  # the document, then its jwks_uri; the keys then cached
 
 
+def test_an_issuer_without_a_discovery_document_is_read_at_its_well_known_key_set(
+    tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],
+    servers: tuple[JwksServer, JwksServer],
+) -> None:  # fmt: skip
+    """DESIGN §2: the key set URL defaults to <issuer>/.well-known/jwks.json. An OIDC issuer
+    given no key set URL is asked for its discovery document first; one that has none (404)
+    had every token refused with a 500 forever."""
+    a, b = pair
+    assert servers[1].discovery is None  # 404 at /.well-known/openid-configuration
+    authz = make(tmp_path, clock, entry(a, servers[0], "a"),
+                 {"issuer": b.issuer, "client_ids": ["app"], "entity_id_prefix": "b"})  # fmt: skip
+    assert outcome(authz, rest(token(b, "bob", clock, groups=["admins"]), *THINGS)) == "Allow"
+    assert servers[1].hits == 2  # the document (404), then the well-known key set
+
+
+def test_a_discovery_endpoint_that_fails_otherwise_is_an_outage_not_a_fallback(
+    tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],
+    servers: tuple[JwksServer, JwksServer],
+) -> None:  # fmt: skip
+    a, b = pair
+    servers[1].fail = True  # 503
+    authz = make(tmp_path, clock, entry(a, servers[0], "a"),
+                 {"issuer": b.issuer, "client_ids": ["app"], "entity_id_prefix": "b"})  # fmt: skip
+    with pytest.raises(DependencyError, match="HTTP 503"):
+        authz.handle(rest(token(b, "bob", clock, groups=["admins"]), *THINGS))
+    assert servers[1].hits == 1
+
+
 @pytest.mark.parametrize(
     "document",
     [

@@ -16,9 +16,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from authorizer.errors import DependencyError
+from authorizer.errors import DependencyError, NotPublished
 from authorizer.issuer_settings import require_https
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ def http_fetch(
         error.close()
         if 300 <= error.code < 400:  # the key set is where it was configured, or nowhere
             raise DependencyError(f"JWKS endpoint redirected ({error.code}): {url}") from None
-        raise DependencyError(f"JWKS fetch from {url} failed: HTTP {error.code}") from None
+        failure = NotPublished if error.code == HTTPStatus.NOT_FOUND else DependencyError
+        raise failure(f"JWKS fetch from {url} failed: HTTP {error.code}") from None
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
         raise DependencyError(f"JWKS fetch from {url} failed: {error!r}") from error
     if len(body) > max_bytes:

@@ -22,12 +22,12 @@ from typing import Any
 
 from authorizer.cedar.schema import SchemaModel
 from authorizer.config import Settings
-from authorizer.errors import ConfigError, DependencyError, InvalidToken
+from authorizer.errors import ConfigError, DependencyError, InvalidToken, NotPublished
 from authorizer.identity.entities import EntityMapping
 from authorizer.identity.fetch import Fetch, http_fetch
 from authorizer.identity.jwks import JwksCache
 from authorizer.identity.tokens import TokenVerifier, VerifiedToken, decode_unverified
-from authorizer.issuer_settings import IssuerSettings, require_https
+from authorizer.issuer_settings import WELL_KNOWN_JWKS, IssuerSettings, require_https
 from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)
@@ -122,10 +122,16 @@ def discovered_keys(issuer: str, fetch: Fetch = http_fetch) -> Fetch:
     """A key set fetch by OIDC discovery: the document at the URL it is given (the issuer's
     ``/.well-known/openid-configuration``), then its ``jwks_uri``; both by ``fetch`` (no
     redirect, a deadline, a size cap each). A document naming another issuer is refused: the
-    fetch fails, and ``JwksCache`` retries it after its cooldown, not per request."""
+    fetch fails, and ``JwksCache`` retries it after its cooldown, not per request. An issuer
+    that publishes no discovery document (404) is read at ``<issuer>/.well-known/jwks.json``,
+    the key set URL's default in DESIGN §2; any other failure is an outage, not a fallback."""
 
     def fetch_keys(discovery_url: str) -> bytes:
-        return fetch(jwks_uri(fetch(discovery_url), issuer))
+        try:
+            document = fetch(discovery_url)
+        except NotPublished:
+            return fetch(issuer.rstrip("/") + WELL_KNOWN_JWKS)
+        return fetch(jwks_uri(document, issuer))
 
     return fetch_keys
 
