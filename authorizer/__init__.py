@@ -1,7 +1,7 @@
 """cedar-authz: a Cedar policy decision point for API Gateway and the backends behind it.
 
 Names are loaded on first use (PEP 562), so ``import authorizer.errors`` (the pre-token hook
-does) costs nothing: the engine, cedarpy and PyJWT load only with ``Authorizer``.
+does) costs nothing: the engine, cedarpy and cryptography load only with ``Authorizer``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from authorizer.config import Settings
 from authorizer.identity.fetch import Fetch
 from authorizer.identity.prefetch import key_sets_ahead
 
-# The issuers' key sets are fetched from here on, while the imports below (PyJWT, cryptography,
+# The issuers' key sets are fetched from here on, while the imports below (cryptography,
 # cedarpy, the pipeline) and the policies load: the first request finds its keys arrived, or on
 # their way, instead of starting a round trip to the issuer after everything else.
 _key_sets: Fetch = key_sets_ahead()

@@ -54,7 +54,7 @@ def test_rotation_is_picked_up_after_the_cooldown(
     rotated = SigningKey.rsa("rotated-in")
     jwks_server.document = {"keys": [*issuer.jwks()["keys"], rotated.public_jwk()]}
     clock.advance(11)
-    assert keys.key("rotated-in", "RS256").key_id == "rotated-in"
+    assert keys.key("rotated-in", "RS256").kid == "rotated-in"
 
 
 def test_stale_keys_serve_through_an_outage(
@@ -64,7 +64,7 @@ def test_stale_keys_serve_through_an_outage(
     keys.key(rsa_key.kid, "RS256")
     jwks_server.fail = True
     clock.advance(7200)  # past max_age: a refresh is attempted, fails, the old keys stand
-    assert keys.key(rsa_key.kid, "RS256").key_id == rsa_key.kid
+    assert keys.key(rsa_key.kid, "RS256").kid == rsa_key.kid
     assert keys.failures == 1
 
 
@@ -102,7 +102,7 @@ def test_algorithm_is_bound_to_the_key(
         keys.key(rsa_key.kid, "ES256")
     with pytest.raises(InvalidToken):
         keys.key(ec_key.kid, "RS256")
-    assert keys.key(ec_key.kid, "ES256").key_id == ec_key.kid
+    assert keys.key(ec_key.kid, "ES256").kid == ec_key.kid
 
 
 def test_unusable_keys_are_skipped() -> None:

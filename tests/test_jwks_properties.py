@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from authorizer.config import Settings
 from authorizer.errors import DependencyError, InvalidToken
-from authorizer.identity.jwks import MAX_KEYS, MIN_RSA_BITS, JwksCache, key_matches, parse_jwks
+from authorizer.identity.jwks import MAX_KEYS, MIN_RSA_BITS, JwksCache, parse_jwks
 from authorizer.identity.tokens import TokenVerifier
 from authorizer.tooling.local.issuer import LocalIssuer, SigningKey
 from authorizer.tooling.local.sample import sample_environment
@@ -132,12 +132,12 @@ def test_the_good_key_verifies_among_any_members(
     assert verifies_with(body) == GOOD_KID
     kept = parse_jwks(body)
     for kid, jwk in kept.items():
-        key = jwk.key
+        key = jwk.public
         if isinstance(key, rsa.RSAPublicKey):
-            assert key.key_size >= MIN_RSA_BITS and key_matches(jwk, "RS256"), kid
+            assert key.key_size >= MIN_RSA_BITS and jwk.alg == "RS256", kid
         else:
             assert isinstance(key, ec.EllipticCurvePublicKey), kid
-            assert isinstance(key.curve, ec.SECP256R1) and key_matches(jwk, "ES256"), kid
+            assert isinstance(key.curve, ec.SECP256R1) and jwk.alg == "ES256", kid
 
 
 @PROPERTY

@@ -182,11 +182,11 @@ def test_a_held_kid_does_not_wait_for_a_fetch_under_way(clock: FakeClock) -> Non
     fetcher = threading.Thread(target=keys.key, args=("first", "RS256"))
     fetcher.start()  # finds the keys old: fetches, and is held
     assert entered.wait(WAIT_S)
-    assert keys.key("first", "RS256").key_id == "first"  # answered while it is held
+    assert keys.key("first", "RS256").kid == "first"  # answered while it is held
     flight = keys.pending("second")
     assert flight is not None and not flight.done()
     release.set()
     flight.result(WAIT_S)
     fetcher.join(WAIT_S)
-    assert keys.key("second", "RS256").key_id == "second"
+    assert keys.key("second", "RS256").kid == "second"
     assert keys.fetches == 2

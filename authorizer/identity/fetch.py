@@ -1,6 +1,6 @@
 """The HTTP GET of a key set (or any small document an issuer publishes): within one deadline
 for connect, TLS, headers and body, following no redirect, bounded in size. Apart from the key
-cache (``authorizer.identity.jwks``) so that it loads without PyJWT and cryptography: the
+cache (``authorizer.identity.jwks``) so that it loads without cryptography and cedarpy: the
 Lambda starts its first key fetch before those are imported (``authorizer.identity.prefetch``).
 """
 

@@ -23,11 +23,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt import PyJWK
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authorizer.errors import CedarAuthzError, DependencyError, InvalidToken
 from authorizer.identity.fetch import Fetch, http_fetch
+from authorizer.identity.jwk import VerifyingKey, verifying_key
 from authorizer.records import NamedTuple
 
 if TYPE_CHECKING:  # (futures: the middleware shares a fetch; the Lambda never loads them)
@@ -48,9 +48,9 @@ _PRIVATE_PARAMS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 
 
 class KeySource(Protocol):
-    def key(self, kid: str, alg: str) -> PyJWK: ...
+    def key(self, kid: str, alg: str) -> VerifyingKey: ...
 
-    def renewed(self, kid: str, alg: str, failed: PyJWK) -> PyJWK | None: ...
+    def renewed(self, kid: str, alg: str, failed: VerifyingKey) -> VerifyingKey | None: ...
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ class Skipped(NamedTuple):
 
 
 class KeySet(NamedTuple):
-    keys: dict[str, PyJWK]
+    keys: dict[str, VerifyingKey]
     skipped: tuple[Skipped, ...]
     version: str  # sha256 of the document
 
@@ -73,7 +73,7 @@ class _Unusable(Exception):
     """Why one member of a key set is skipped."""
 
 
-def parse_jwks(body: bytes) -> dict[str, PyJWK]:
+def parse_jwks(body: bytes) -> dict[str, VerifyingKey]:
     """Signing keys by kid (``read_jwks`` without the skipped members)."""
     return read_jwks(body).keys
 
@@ -90,7 +90,7 @@ def read_jwks(body: bytes) -> KeySet:
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise DependencyError("JWKS has no `keys` list")
     members: list[object] = document["keys"]
-    keys: dict[str, PyJWK] = {}
+    keys: dict[str, VerifyingKey] = {}
     skipped: list[Skipped] = []
     if len(members) > MAX_KEYS:
         # Refused whole (the keys held keep serving): ignoring members past a limit would refuse
@@ -108,17 +108,17 @@ def read_jwks(body: bytes) -> KeySet:
                 raise _Unusable("no kid (with several keys, each needs one)")
             if kid in keys:
                 raise _Unusable("duplicate kid (the first usable key is kept)")
-            keys[kid] = _signing_key(member)
+            keys[kid] = _signing_key(kid, member)
         except _Unusable as problem:
             skipped.append(Skipped(shown, str(problem)))
-        except Exception as error:  # whatever PyJWT or cryptography raise for one member
+        except Exception as error:  # whatever reading one member raises (ValueError mostly)
             skipped.append(Skipped(shown, f"unreadable ({type(error).__name__})"))
     return KeySet(keys, tuple(skipped), hashlib.sha256(body).hexdigest())
 
 
-def _signing_key(member: Mapping[str, Any]) -> PyJWK:
+def _signing_key(kid: str, member: Mapping[str, Any]) -> VerifyingKey:
     """The member as a public signing key of a type and algorithm we verify with, or
-    ``_Unusable``. May raise anything PyJWK raises for junk."""
+    ``_Unusable``. May raise anything cryptography raises for junk (``ValueError`` mostly)."""
     use = member.get("use", "sig")
     if use != "sig":
         raise _Unusable(f"use {_short(use)} is not sig")
@@ -136,34 +136,16 @@ def _signing_key(member: Mapping[str, Any]) -> PyJWK:
         raise _Unusable(f"curve {_short(member.get('crv'))} is not supported")
     if any(name in member for name in _PRIVATE_PARAMS):
         raise _Unusable("holds private key material")
-    jwk = PyJWK(dict(member), algorithm=alg)
-    _check_public_key(jwk.key)
-    return jwk
-
-
-def _check_public_key(key: object) -> None:
-    if isinstance(key, rsa.RSAPublicKey):
-        if key.key_size < MIN_RSA_BITS:
-            raise _Unusable(f"RSA key of {key.key_size} bits (at least {MIN_RSA_BITS} required)")
-    elif not (isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)):
-        raise _Unusable(f"not a public RSA or P-256 key ({type(key).__name__})")
+    key = verifying_key(kid, member, alg)  # RSA or P-256, as asked
+    if isinstance(key.public, rsa.RSAPublicKey) and key.public.key_size < MIN_RSA_BITS:
+        size = key.public.key_size
+        raise _Unusable(f"RSA key of {size} bits (at least {MIN_RSA_BITS} required)")
+    return key
 
 
 def _short(value: object) -> str:
     shown = repr(value)
     return shown if len(shown) <= 40 else shown[:37] + "..."
-
-
-def key_matches(jwk: PyJWK, alg: str) -> bool:
-    expected = _KEY_TYPE_FOR_ALG.get(alg)
-    if expected is None:
-        return False
-    kty, crv = expected
-    data: Mapping[str, Any] = jwk._jwk_data  # the JWK as published
-    if data.get("kty") != kty or (crv is not None and data.get("crv") != crv):
-        return False
-    declared = data.get("alg")
-    return declared is None or declared == alg
 
 
 # --- the cache ---------------------------------------------------------------------------------
@@ -187,7 +169,7 @@ class JwksCache:
         self._clock = clock
         self._cooldown = cooldown
         self._max_age = max_age
-        self._keys: dict[str, PyJWK] | None = None
+        self._keys: dict[str, VerifyingKey] | None = None
         self._fetched_at = 0.0
         self._attempted_at: float | None = None
         self._last_failed = False
@@ -199,16 +181,16 @@ class JwksCache:
         self.fetches = 0
         self.failures = 0
 
-    def key(self, kid: str, alg: str) -> PyJWK:
+    def key(self, kid: str, alg: str) -> VerifyingKey:
         flight = self.pending(kid, run_now)
         if flight is not None:
             flight.result()  # someone else's fetch of the key set this kid needs
-        jwk = self._held(kid)
-        if not key_matches(jwk, alg):
+        key = self._held(kid)
+        if key.alg != alg:  # the key's type and published alg allow one algorithm
             raise InvalidToken("alg_key_mismatch", f"key {kid!r} cannot verify {alg}")
-        return jwk
+        return key
 
-    def renewed(self, kid: str, alg: str, failed: PyJWK) -> PyJWK | None:
+    def renewed(self, kid: str, alg: str, failed: VerifyingKey) -> VerifyingKey | None:
         """The key under ``kid`` after fetching the set again, when ``failed`` (the one held)
         did not verify a token: for ``NO_KID`` only, whose one key an issuer replaces under the
         same (absent) kid, so a rotation is not seen as an unknown kid. At most one fetch per
@@ -223,7 +205,7 @@ class JwksCache:
             raise DependencyError(f"JWKS unreachable: {self._last_error}")
         keys = self._keys
         jwk = keys.get(kid) if keys is not None else None
-        if jwk is None or jwk is failed or not key_matches(jwk, alg):
+        if jwk is None or jwk is failed or jwk.alg != alg:
             return None
         return jwk
 
@@ -265,7 +247,7 @@ class JwksCache:
 
     def _run(self, flight: Future[None], started: float) -> None:
         """One fetch; always completes the flight, whatever the fetch does."""
-        keys: dict[str, PyJWK] | None = None
+        keys: dict[str, VerifyingKey] | None = None
         problem = "the fetch was interrupted"
         try:
             key_set = read_jwks(self._fetch(self.url))
@@ -280,7 +262,11 @@ class JwksCache:
             self._finish(flight, started, keys, problem)
 
     def _finish(
-        self, flight: Future[None], started: float, keys: dict[str, PyJWK] | None, problem: str
+        self,
+        flight: Future[None],
+        started: float,
+        keys: dict[str, VerifyingKey] | None,
+        problem: str,
     ) -> None:
         with self._lock:
             if keys is not None:
@@ -293,7 +279,7 @@ class JwksCache:
             logger.warning("JWKS fetch failed: %s", problem)
         flight.set_result(None)
 
-    def _held(self, kid: str) -> PyJWK:
+    def _held(self, kid: str) -> VerifyingKey:
         keys = self._keys
         if keys is None:
             raise DependencyError(f"JWKS unavailable: {self._last_error or 'not fetched'}")

@@ -3,7 +3,7 @@
 A cold start's first request needs its issuer's key set, and fetching it is a round trip to the
 issuer (with TLS, tens of milliseconds to Cognito) that the request would otherwise wait on after
 everything else is loaded. So the Lambda entry point (``authorizer.handler``) starts each
-trusted issuer's key-set fetch in a thread before it imports the rest (PyJWT, cryptography,
+trusted issuer's key-set fetch in a thread before it imports the rest (cryptography,
 cedarpy, the pipeline, then the policies are loaded), and the round trip overlaps that work.
 
 Nothing else changes: the key cache (``authorizer.identity.jwks``) asks for the key set when it

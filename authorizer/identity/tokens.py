@@ -1,9 +1,9 @@
 """Bearer token -> verified claims (docs/architecture.md, The request path).
 
 Decode and validate apart (joserfc's model): the token's shape and header are checked before
-any key is fetched; PyJWT's key and algorithm objects verify the signature (alg bound to the
-key); the issuer, the registered claims' types and times are checked here against an injectable
-clock, because PyJWT accepts numeric strings for ``exp`` and reads the wall clock itself.
+any key is fetched; the key set's key verifies the signature (``authorizer.identity.jwk``, the
+alg bound to the key); the issuer, the registered claims' types and times are checked here,
+against an injectable clock.
 """
 
 from __future__ import annotations
@@ -16,11 +16,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from jwt import PyJWK
-from jwt.exceptions import PyJWTError
-
 from authorizer.config import Settings
 from authorizer.errors import InvalidToken
+from authorizer.identity.jwk import VerifyingKey
 from authorizer.identity.jwks import NO_KID, KeySource
 from authorizer.issuer_settings import IssuerSettings
 from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
@@ -87,9 +85,9 @@ class TokenVerifier:
         if not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH or (not kid and "kid" in header):
             raise InvalidToken("bad_kid", "kid is empty, not a string or too long")
         key = self._keys.key(kid, alg)
-        # The signature, by PyJWT's algorithm for the key (the alg is bound to the key by the
-        # key set); the claims were decoded above and are validated below, so nothing is parsed
-        # twice. Any failure inside the crypto is a bad signature, never an exception upward.
+        # The signature, by the key's one algorithm (the key set binds the alg to the key); the
+        # claims were decoded above and are validated below, so nothing is parsed twice. Any
+        # failure inside the crypto is a bad signature, never an exception upward.
         signing_input, _, signature = token.rpartition(".")
         if not _verifies(key, signing_input, signature):
             # The one key of a set without kids may have been rotated under the same (absent)
@@ -161,13 +159,12 @@ class TokenVerifier:
                 raise InvalidToken("bad_audience", "aud does not name this API")
 
 
-def _verifies(key: PyJWK, signing_input: str, signature: str) -> bool:
+def _verifies(key: VerifyingKey, signing_input: str, signature: str) -> bool:
     try:
-        return bool(
-            key.Algorithm.verify(signing_input.encode(), key.key, _signature_bytes(signature))
-        )
-    except (PyJWTError, ValueError, TypeError):
+        decoded = _signature_bytes(signature)
+    except (ValueError, binascii.Error):
         return False
+    return key.verify(signing_input.encode(), decoded)
 
 
 def token_kind(
