@@ -157,8 +157,13 @@ class Authorizer:
         the resource is the Application: then the decision is the same for every request that
         carries the same token, and API Gateway may cache it by token alone."""
         application = self.mapping.application["type"]
-        if any(t != application for t in route.resource_types):
-            return False
+        if route.resource_types is not None and route.resource_types != (application,):
+            return False  # another type's resource, or (no `appliesTo`) none: per request
+        if (
+            route.principal_types is not None
+            and self.mapping.user_type not in route.principal_types
+        ):
+            return False  # never for this caller: denied per request
         reads = self.context_reads(route)
         if reads is None or not reads <= TOKEN_ONLY_CONTEXT:
             return False
@@ -302,9 +307,15 @@ class Authorizer:
         if match is None:
             denied = Decision(False, "Deny", (), ("no route for this method and path",))
             return Outcome(denied, principal, None, None)
+        action = match.route.action_uid
+        principal_types = match.route.principal_types
+        if principal_types is not None and principal["type"] not in principal_types:
+            # Cedar, given the schema, builds no request of this principal type for this action
+            # (`appliesTo`; none without it): a permit scoped to any principal must not allow it.
+            why = f"the action applies to {_types(principal_types)}, not to {principal['type']}"
+            return Outcome(Decision(False, "Deny", (), (why,)), principal, action, None)
         if match.route in self._token_route_set:
             return self._decide_token_level(request, caller, match)
-        action = match.route.action_uid
         if request.kind is EventKind.TOKEN and self._reads_beyond_token_events(match.route):
             # Decided without them, a forbid on the query or the network would not hold.
             why = ("this route's policies may read the request's query or source address, "
@@ -312,10 +323,10 @@ class Authorizer:
             return Outcome(Decision(False, "Deny", (), (why,)), principal, action, None)
         resource = self.mapping.resource_uid(match)
         declared = match.route.resource_types
-        if declared and resource["type"] not in declared:
+        if declared is not None and resource["type"] not in declared:
             # Decided on the Application, a request the schema says cannot exist would reach
             # policies that never looked at its resource (Cedar checks no types here).
-            why = f"the action applies to {', '.join(declared)}: this route gives none of them"
+            why = f"the action applies to {_types(declared)}: this route gives none of them"
             unbuildable = Decision(False, "Deny", (), (why,))
             return Outcome(unbuildable, principal, action, resource)
         if self.mapping.not_in_enum(resource):
@@ -596,3 +607,8 @@ def _uid_text(uid: Mapping[str, str] | None) -> str | None:
         return None
     plain = uid["id"].isprintable() and '"' not in uid["id"] and "\\" not in uid["id"]
     return f"{uid['type']}::" + (f'"{uid["id"]}"' if plain else json.dumps(uid["id"]))
+
+
+def _types(names: tuple[str, ...]) -> str:
+    """The entity types an action's `appliesTo` names, for a reason: "none" for no types."""
+    return ", ".join(names) if names else "no entity type (it has no appliesTo)"

@@ -17,7 +17,9 @@ def route_table(engine: Engine, mapping: EntityMapping) -> RouteTable:
     ``context.request`` the authorizer cannot give, refuse (``ConfigError``)."""
     routes = RouteTable(build_routes(engine, mapping))
     app = mapping.application
-    on_app = [r for r in routes.routes if not r.resource_types or app["type"] in r.resource_types]
+    on_app = [
+        r for r in routes.routes if r.resource_types is None or app["type"] in r.resource_types
+    ]
     if on_app and mapping.not_in_enum(app):
         # Those routes are decided on this entity: Cedar, given the schema, builds no request
         # about it. (An enumerated Application no route is decided on is the schema's own.)
@@ -40,9 +42,8 @@ def build_routes(engine: Engine, mapping: EntityMapping) -> list[Route]:
         for action in engine.model.actions:
             found = route_of(action.id, action.annotations)
             if found and action.type == mapping.action_type:
-                routes.append(
-                    Route(found[0], found[1], action.type, action.id, action.resource_types)
-                )
+                routes.append(Route(found[0], found[1], action.type, action.id,
+                                    action.resource_types, action.principal_types))  # fmt: skip
         return routes
     for action_id in sorted(policy_action_ids(engine.policies, mapping.action_type)):
         found = route_of(action_id, {})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from authorizer.cedar.engine import Decision
 from authorizer.gateway.events import bearer_token, parse_event
@@ -16,6 +16,7 @@ from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.users import SAMPLE_USERS, split_profile
 
 USERS = SAMPLE_USERS
+AuthorizerT = TypeVar("AuthorizerT", bound=Authorizer)
 
 
 def user_token(issuer: LocalIssuer, name: str, now: float, **overrides: Any) -> str:
@@ -57,11 +58,13 @@ def fresh_app(
     schema: str,
     policies: str,
     entities: list[dict[str, Any]] | None = None,
+    kind: type[AuthorizerT] = Authorizer,  # type: ignore[assignment]  # the default is one
     **env: str,
-) -> Authorizer:
-    """An authorizer for an application of a test's own, configured as a user would (the
-    environment variables of DESIGN §2): its policies, schema and entities written to
-    ``folder``, tokens of ``issuer`` verified through the key set at ``jwks_url``."""
+) -> AuthorizerT:
+    """An authorizer (``kind``: the backend library's, say) for an application of a test's own,
+    configured as a user would (the environment variables of DESIGN §2): its policies, schema
+    and entities written to ``folder``, tokens of ``issuer`` verified through the key set at
+    ``jwks_url``."""
     (folder / "policies").mkdir(exist_ok=True)
     (folder / "policies" / "app.cedar").write_text(policies)
     (folder / "app.cedarschema").write_text(schema)
@@ -77,4 +80,4 @@ def fresh_app(
         "ENTITY_ID_PREFIX": "",
         **env,
     }
-    return Authorizer.from_env(settings, clock=clock)
+    return kind.from_env(settings, clock=clock)

@@ -25,7 +25,10 @@ class Route(NamedTuple):
     template: str
     action_type: str
     action_id: str
-    resource_types: tuple[str, ...] = ()
+    # What the schema's `appliesTo` lets the action take; () (an action declared without it):
+    # none, as Cedar reads it. None: no schema, no restriction.
+    resource_types: tuple[str, ...] | None = None
+    principal_types: tuple[str, ...] | None = None
 
     # Derived values are cached per template: routes are built at cold start and matched on
     # every request.

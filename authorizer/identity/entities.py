@@ -157,7 +157,7 @@ class EntityMapping(NamedTuple):
         route carries its id: the path parameter named after the type (``folderId``,
         ``folder_id`` or ``folder`` for ``Folder``), else the last one; otherwise the
         Application (which the caller checks against the action's declared types)."""
-        typed = [t for t in match.route.resource_types if t != self.application["type"]]
+        typed = [t for t in match.route.resource_types or () if t != self.application["type"]]
         parameters = match.route.parameters
         if len(typed) == 1 and parameters:
             name = id_parameter(typed[0], parameters)

@@ -234,9 +234,8 @@ def _out_of_scope(
     if definition is None:
         return Decision(False, "Deny", (), (f"action {action['id']!r} is not in the schema",))
     kinds = (who.principal["type"], resource.uid["type"])
-    if (definition.principal_types and kinds[0] not in definition.principal_types) or (
-        definition.resource_types and kinds[1] not in definition.resource_types
-    ):
+    # Empty (an action declared without `appliesTo`): it applies to nothing, as Cedar reads it.
+    if (kinds[0] not in definition.principal_types) or (kinds[1] not in definition.resource_types):
         return Decision(False, "Deny", (), (f"action {action['id']!r} does not apply to {kinds}",))
     for uid in (who.principal, resource.uid):
         if authz.mapping.not_in_enum(uid):  # as the gateway: Cedar builds no such request

@@ -100,6 +100,8 @@ def _conventional(authz: Authorizer, resource_type: str) -> list[tuple[tuple[str
     action_type = authz.mapping.action_type
     model = authz.engine.model
     if model is not None:
+        # An action declared without `appliesTo` guards its field on every type, and is denied
+        # on every one (it applies to nothing): the field is removed, never left unguarded.
         ids = [a.id for a in model.actions if a.type == action_type
                and (not a.resource_types or resource_type in a.resource_types)]  # fmt: skip
     else:

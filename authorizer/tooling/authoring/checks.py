@@ -148,6 +148,7 @@ class SchemaRoute:
     template: str
     action: str  # the action's id
     resource_types: tuple[str, ...]
+    principal_types: tuple[str, ...] = ()
 
 
 def schema_routes(model: SchemaModel, namespace: str) -> list[SchemaRoute]:
@@ -157,7 +158,8 @@ def schema_routes(model: SchemaModel, namespace: str) -> list[SchemaRoute]:
     for action in model.actions:
         found = route_of(action.id, action.annotations)
         if found and action.type == action_type:
-            routes.append(SchemaRoute(found[0], found[1], action.id, action.resource_types))
+            routes.append(SchemaRoute(found[0], found[1], action.id, action.resource_types,
+                                      action.principal_types))  # fmt: skip
     return routes
 
 
@@ -173,6 +175,7 @@ def route_problems(
     problems: list[Problem] = []
     action_type = f"{namespace}::Action" if namespace else "Action"
     application = f"{namespace}::Application" if namespace else "Application"
+    user = f"{namespace}::User" if namespace else "User"
     texts = texts or {}
     schema_text = texts.get(schema_file) if schema_file is not None else None
 
@@ -202,12 +205,20 @@ def route_problems(
                 route.action,
             )
         seen.setdefault(key, route)
+        if user not in route.principal_types:  # () when the action has no appliesTo
+            takes = ", ".join(route.principal_types) or "no principal (it has no appliesTo)"
+            problem(
+                f"route {name} applies to {takes}, not to `{user}`, the callers' type: every "
+                "request would be denied",
+                route.action,
+            )
         typed = [t for t in route.resource_types if t != application]
         has_id = any(_PARAM.match(s) for s in route.template.split("/"))
         buildable = application in route.resource_types or (len(typed) == 1 and has_id)
-        if route.resource_types and not buildable:
+        if not buildable:
+            takes = ", ".join(typed) or "no resource (it has no appliesTo)"
             problem(
-                f"route {name} applies to {', '.join(typed)}, but the authorizer can only build "
+                f"route {name} applies to {takes}, but the authorizer can only build "
                 f"`{application}` for it (it needs one resource type, with its id as the last "
                 "path parameter): every request would be denied",
                 route.action,
