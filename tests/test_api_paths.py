@@ -151,3 +151,81 @@ def test_api_path(
     template: str | None, parameters: dict[str, str], path: str, stage: str | None, expected: str
 ) -> None:
     assert api_path(template, parameters, path, stage) == expected
+
+
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("abc123.execute-api.eu-west-1.amazonaws.com", "/users"),  # the stage's segment
+        ("api.example.com", "/admin/users"),  # a custom domain selects no stage
+        (None, "/users"),  # no domain said: the default endpoint
+    ],
+)
+def test_a_stage_is_taken_off_the_default_endpoints_path_only(
+    domain: str | None, expected: str
+) -> None:
+    """Behind a custom domain mapped to stage `admin`, `GET /admin/users` (`rawPath` has no
+    stage there) was decided as `GET /users`."""
+    assert api_path(None, {}, "/admin/users", "admin", domain) == expected
+
+
+def test_a_custom_domains_default_route_keeps_its_path(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    headers = {"Authorization": f"Bearer {reader}"}
+    event = staged(apigw.http_v2_event("GET", "/private/x", None, headers=headers), "", "private")
+    event["requestContext"]["domainName"] = "api.example.com"
+    assert parse_event(event).path == "/private/x"
+    assert outcome(library, event) == "Deny"  # the forbid on /private/* holds
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [("/private//x", "/private/x"), ("//private/x", "/private/x"), ("/private/x/", "/private/x")],
+)
+def test_the_path_policies_read_is_the_one_routes_are_matched_on(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock, path: str, canonical: str
+) -> None:
+    """`/private//x` was routed as `/private/x` but given to Cedar as it came: a forbid on
+    `/private/*` did not hold."""
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    headers = {"Authorization": f"Bearer {reader}"}
+    proxy = path.lstrip("/")
+    rest = apigw.rest_request_event("GET", path, "/{proxy+}", headers=headers)
+    rest["pathParameters"] = {"proxy": proxy}
+    default_route = apigw.http_v2_event("GET", path, None, headers=headers)
+    for event in (rest, default_route):
+        assert parse_event(event).path == canonical
+        assert outcome(library, event) == "Deny"
+
+
+@pytest.mark.parametrize("segment", ["..", ".", "%2e%2e", "%2E"])
+def test_a_dot_segment_is_refused(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock, segment: str
+) -> None:
+    """`/books/../private/x` was decided as the proxy with that literal path, past the forbid on
+    `/private/*`; a backend resolving it serves /private/x."""
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    headers = {"Authorization": f"Bearer {reader}"}
+    path = f"/books/{segment}/private/x"
+    rest = apigw.rest_request_event("GET", path, "/{proxy+}", headers=headers)
+    rest["pathParameters"] = {"proxy": path.lstrip("/")}
+    for event in (rest, apigw.http_v2_event("GET", path, None, headers=headers)):
+        assert outcome(library, event) == "401"
+
+
+def test_a_declared_route_without_its_parameters_is_no_other_route() -> None:
+    """API Gateway routed to `/notes/{noteId}/secrets`; with its parameters missing, the event's
+    path (a base path before it) was matched on every route, and the proxy took it."""
+    from authorizer.gateway.routes import Route, RouteTable  # noqa: PLC0415
+
+    secrets = Route("GET", "/notes/{noteId}/secrets", "A::Action", "get /notes/{noteId}/secrets")
+    proxy = Route("ANY", "/{proxy+}", "A::Action", "any /{proxy+}")
+    table = RouteTable([secrets, proxy])
+    template = "/notes/{noteId}/secrets"
+    assert table.match("GET", "/v1/notes/n1/secrets", template, {}) is None
+    found = table.match("GET", "/notes/n1/secrets", template, {})
+    assert (
+        found is not None and found.route == secrets and found.path_parameters == {"noteId": "n1"}
+    )

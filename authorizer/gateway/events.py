@@ -10,10 +10,11 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from authorizer.errors import InvalidRequest
 from authorizer.gateway.routes import filled_template
@@ -163,7 +164,7 @@ def _parse_token(event: Mapping[str, Any]) -> Request:
         arn=event["methodArn"],
         parsed_arn=arn,
         method=_method(arn.method),
-        path=arn.path,
+        path=canonical_path(arn.path),
         route=None,
         stage=arn.stage,
         authorization=(token,) if token else (),
@@ -188,7 +189,13 @@ def _parse_request(event: Mapping[str, Any], kind: EventKind) -> Request:
         arn=event["methodArn"],
         parsed_arn=arn,
         method=_method(method),
-        path=api_path(template, parameters, path or arn.path, stage if staged else None),
+        path=api_path(
+            template,
+            parameters,
+            path or arn.path,
+            stage if staged else None,
+            _string(context, "domainName"),
+        ),
         route=template,
         path_parameters=parameters,
         query=_multi(
@@ -235,7 +242,9 @@ def _parse_http_v2(event: Mapping[str, Any]) -> Request:
         arn=event["routeArn"],
         parsed_arn=arn,
         method=_method(method),
-        path=api_path(route, parameters, path, stage) if path else arn.path,
+        path=api_path(route, parameters, path, stage, _string(context, "domainName"))
+        if path
+        else canonical_path(arn.path),
         route=route,
         path_parameters=parameters,
         query=query,
@@ -307,23 +316,48 @@ def _template(value: str | None) -> str | None:
 
 
 def api_path(
-    template: str | None, parameters: Mapping[str, str], path: str, stage: str | None
+    template: str | None,
+    parameters: Mapping[str, str],
+    path: str,
+    stage: str | None,
+    domain: str | None = None,
 ) -> str:
-    """The request's path from the API's root: what route templates and policies
-    (``context.request.path``) are written against. API Gateway's path fields carry what
-    precedes the API: a REST API's ``path`` the base path of a custom domain (``/v1/admin/x``),
-    an HTTP API's the stage (``/dev/admin/x``), so a greedy route matched on them was another
-    route. The template the request was routed to, filled with its parameters, carries
-    neither; without one (an HTTP API's ``$default`` route) a named ``stage`` is taken off."""
+    """The request's path from the API's root, in the one form routes are matched on: what
+    route templates and policies (``context.request.path``) are written against.
+
+    API Gateway's path fields carry what precedes the API: a REST API's ``path`` the base path
+    of a custom domain (``/v1/admin/x``), an HTTP API's the stage (``/dev/admin/x``) on its
+    default endpoint, so a greedy route matched on them was another route. The template the
+    request was routed to, filled with its parameters, carries neither. Without one (an HTTP
+    API's ``$default`` route) a named ``stage`` is taken off on the default endpoint only: a
+    custom ``domain`` selects no stage (its path has none, and a stage named like a segment,
+    `admin`, took a real one off). Then ``canonical_path``."""
     if template is not None:
         filled = filled_template(template, parameters)
         if filled is not None:
-            return filled
-    if stage and stage != "$default":
+            return canonical_path(filled)
+    if stage and stage != "$default" and (domain is None or _DEFAULT_ENDPOINT.search(domain)):
         prefix = "/" + stage
         if path == prefix or path.startswith(prefix + "/"):
-            return path[len(prefix) :] or "/"
-    return path
+            path = path[len(prefix) :] or "/"
+    return canonical_path(path)
+
+
+_DEFAULT_ENDPOINT = re.compile(r"\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\Z")
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical_path(path: str) -> str:
+    """Without empty segments (``//``, a trailing ``/``), as the route table reads a path: a
+    policy on ``context.request.path`` sees the path its route was matched on
+    (``/files//internal`` was decided as ``/files/{name}`` with ``internal``, and passed a
+    forbid on ``/files/internal*``). A ``.`` or ``..`` segment (percent-encoded too) is
+    refused: a backend resolving it would serve another path than the one decided."""
+    segments = [s for s in path.split("/") if s]
+    for segment in segments:
+        if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
+            raise InvalidRequest("bad_path", "the path has a '.' or '..' segment")
+    return "/" + "/".join(segments)
 
 
 def _method(value: str) -> str:

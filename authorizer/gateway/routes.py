@@ -130,12 +130,14 @@ class RouteTable:
                 named = _rename(template, route, path_parameters or {})
                 if named is not None:
                     return RouteMatch(route, named)
-                break  # its parameters are missing: matched on the path below
-            else:
-                # API Gateway routed the request to a route the schema has no action for
-                # (`validate` says so): deciding it as another route whose path it fits would
-                # apply policies written for that one.
-                return None
+                # Its parameters are missing: read from the path, for this route only (another
+                # route the path fits is not where API Gateway sent the request).
+                found = _match_path(route, path)
+                return RouteMatch(route, found) if found is not None else None
+            # API Gateway routed the request to a route the schema has no action for
+            # (`validate` says so): deciding it as another route whose path it fits would
+            # apply policies written for that one.
+            return None
         # A greedy template (`/{proxy+}` in front of the whole API, declared or not) is matched
         # on the path, so the finer routes the schema declares behind it decide.
         for route in self._ordered:
