@@ -287,6 +287,30 @@ def test_single_issuer_dotted_groups_claim(
     assert outcome(authz, rest(kc.sign(flat), *THINGS)) == "Allow"  # a claim of that very name
 
 
+def test_a_groups_path_reaches_keys_that_hold_dots(
+    tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],
+    servers: tuple[JwksServer, JwksServer],
+) -> None:  # fmt: skip
+    """Keycloak's client roles are under `resource_access.<client id>.roles`, and client ids
+    hold dots (`com.example.app`): the path was split on every dot, found no `com`, and read
+    no groups, so a forbid on the caller's role did not hold."""
+    (tmp_path / "p.cedar").write_text(POLICIES)
+    kc = pair[1]
+    env = {"AUTH_ISSUER": kc.issuer, "AUTH_JWKS_URL": servers[1].url, "ENTITY_ID_PREFIX": "kc",
+           "AUTH_GROUPS_CLAIM": "resource_access.com.example.app.roles",
+           "CEDAR_POLICY_DIR": str(tmp_path), "CEDAR_NAMESPACE": "Api", "CEDAR_SCHEMA": "none",
+           "CEDAR_ENTITIES": "none"}  # fmt: skip
+    authz = Authorizer.from_env(env, clock=clock)
+    claims = keycloak_claims(kc, clock, [])
+    claims["resource_access"] = {"com.example.app": {"roles": ["admin"]}}
+    assert outcome(authz, rest(kc.sign(claims), *THINGS)) == "Allow"
+    claims["resource_access"]["com.example.app"]["roles"] = ["staff"]
+    assert outcome(authz, rest(kc.sign(claims), *THINGS)) == "Deny"
+    # Two readings of the path, each finding roles: which are the caller's? Neither.
+    claims["resource_access"]["com"] = {"example.app": {"roles": ["admin"]}}
+    assert outcome(authz, rest(kc.sign(claims), *THINGS)) == "401"
+
+
 # --- OIDC discovery ----------------------------------------------------------------------------
 
 

@@ -341,22 +341,35 @@ def id_parameter(resource_type: str, parameters: tuple[str, ...]) -> str:
 
 def claim_at(claims: Mapping[str, Any], name: str) -> Any:
     """The claim ``name``, or None when the token has none. A dotted name is a path into nested
-    claims (Keycloak's ``realm_access.roles``), unless a top-level claim has that very name
-    (Auth0's namespaced ``https://example.com/roles``); a token with both is refused, as is a
-    path through a value that is not an object: either way the groups are not clear."""
-    value = claims.get(name)
+    claims (Keycloak's ``realm_access.roles``) whose keys may hold dots themselves (Auth0's
+    namespaced ``https://example.com/roles`` at the top, Keycloak's client roles under
+    ``resource_access.com.example.app.roles``): every way of reading it is tried. A token in
+    which two readings find a value is refused, as is a path through a value that is not an
+    object: either way the groups are not clear."""
     if "." not in name:
-        return value
-    nested: Any = claims
-    for step in name.split("."):
-        if nested is None:
-            break
-        if not isinstance(nested, Mapping):
+        return claims.get(name)
+    found = _readings(claims, name.split("."), name)
+    if len(found) > 1:
+        raise InvalidToken("bad_groups", f"{name} names more than one claim in this token")
+    return found[0] if found else None
+
+
+def _readings(node: Mapping[str, Any], steps: list[str], name: str) -> list[Any]:
+    """The non-null values ``steps`` reach from ``node``, each run of steps read as one key
+    (joined by dots) or as a path. A claim path is a setting of a few steps: the readings are
+    2**(steps - 1) at most."""
+    found: list[Any] = []
+    for end in range(1, len(steps) + 1):
+        value = node.get(".".join(steps[:end]))
+        if value is None:
+            continue
+        if end == len(steps):
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found.extend(_readings(value, steps[end:], name))
+        else:
             raise InvalidToken("bad_groups", f"{name} passes through a value that is not an object")
-        nested = nested.get(step)
-    if value is not None and nested is not None:
-        raise InvalidToken("bad_groups", f"both a claim named {name} and a nested one")
-    return nested if value is None else value
+    return found
 
 
 def _groups_elsewhere(claims: Mapping[str, Any], groups_claim: str) -> bool:
