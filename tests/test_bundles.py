@@ -285,3 +285,61 @@ def test_bundle_refuses_what_the_authorizer_would_refuse(
                  "none", "-o", str(out)])  # fmt: skip
     assert code == 3 and not out.exists()
     assert "same route" in capsys.readouterr().err
+
+
+def _lib_app(tmp_path: Path) -> tuple[Path, Path]:
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "p.cedar").write_text(
+        'forbid (principal, action, resource in Lib::Shelf::"locked");\n'
+        "permit (principal, action, resource);\n"
+    )
+    schema = tmp_path / "lib.cedarschema"
+    schema.write_text(
+        "namespace Lib { entity Application; entity UserGroup; entity User in [UserGroup];\n"
+        '  entity Shelf; entity Book in [Shelf]; action "get /books/{bookId}"\n'
+        "    appliesTo { principal: User, resource: Book }; }"
+    )
+    return policies, schema
+
+
+def test_bundle_refuses_entities_with_a_key_given_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As CEDAR_ENTITIES, Cedar refuses the file; `bundle` kept the last `parents` ([]) and the
+    book left the locked shelf, past its forbid."""
+    policies, schema = _lib_app(tmp_path)
+    entities = tmp_path / "e.json"
+    entities.write_text(
+        '[{"uid": {"type": "Lib::Book", "id": "b1"}, "attrs": {},'
+        ' "parents": [{"type": "Lib::Shelf", "id": "locked"}], "parents": []}]'
+    )
+    out = tmp_path / "b.json"
+    code = main(["bundle", "--policies", str(policies), "--schema", str(schema), "--entities",
+                 str(entities), "-o", str(out)])  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert "'parents' is given twice" in capsys.readouterr().err
+    # A bundle written with such a key elsewhere is refused where it is read, too.
+    entities.write_text("[]")
+    assert main(["bundle", "--policies", str(policies), "--schema", str(schema), "--entities",
+                 str(entities), "-o", str(out)]) == 0  # fmt: skip
+    text = out.read_text()
+    twice = text.replace('"format":', '"links":"","links":null,"format":', 1)
+    with pytest.raises(PolicyError, match="given twice"):
+        read_bundle(twice.encode(), "b.json")
+
+
+def test_bundle_refuses_to_write_what_no_authorizer_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over MAX_BUNDLE_BYTES (64 MiB; lowered here), `bundle` wrote it with exit 0 and every
+    authorizer refused it."""
+    import authorizer.tooling.commands.bundle as command  # noqa: PLC0415
+
+    policies, schema = _lib_app(tmp_path)
+    monkeypatch.setattr(command, "MAX_BUNDLE_BYTES", 100)
+    out = tmp_path / "b.json"
+    code = main(["bundle", "--policies", str(policies), "--schema", str(schema), "--entities",
+                 "none", "-o", str(out)])  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert "over the 100 an authorizer loads" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from authorizer.cedar.links import link_templates, parse_links
 from authorizer.cedar.policies import LoadedPolicies, load_policies
 from authorizer.cedar.schema import SchemaModel, model_from_json
 from authorizer.errors import PolicyError
+from authorizer.strict_json import no_duplicate_keys
 
 FORMAT = "cedar-authz/bundle/1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # far past 100,000 policies; more is a mistake or hostile
@@ -56,7 +57,9 @@ def read_bundle(data: bytes, source: str) -> dict[str, Any]:
     if len(data) > MAX_BUNDLE_BYTES:
         raise PolicyError(f"{source}: larger than {MAX_BUNDLE_BYTES} bytes")
     try:
-        bundle = json.loads(data)
+        # A key given twice is refused, as Cedar refuses it in an entities file: the last one
+        # taken (`"parents": [..], "parents": []`) took an entity out of a forbid's group.
+        bundle = json.loads(data, object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError) as error:
         raise PolicyError(f"{source}: not a JSON bundle: {error}") from None
     if not isinstance(bundle, dict) or bundle.get("format") != FORMAT:

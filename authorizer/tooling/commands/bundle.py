@@ -19,13 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from authorizer.cedar.bundle import bundle_policies, bundle_schema, make_bundle
+from authorizer.cedar.bundle import MAX_BUNDLE_BYTES, bundle_policies, bundle_schema, make_bundle
 from authorizer.cedar.engine import Engine
 from authorizer.cedar.policies import read_policy_files
 from authorizer.config import AwsSettings
 from authorizer.errors import ConfigError, DependencyError, PolicyError
 from authorizer.identity.entities import EntityMapping
 from authorizer.route_building import route_table
+from authorizer.strict_json import no_duplicate_keys
 from authorizer.tooling.authoring.inputs import (
     Exit,
     add_input_arguments,
@@ -57,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{inputs.policy_dir}: no *.cedar files")
         model = load_model(inputs)
         links = inputs.links_path.read_text(encoding="utf-8") if inputs.links_path else None
-        entities = json.loads(read_entities(inputs.entities_path))
+        # Strictly: a key given twice is refused as CEDAR_ENTITIES refuses it, not the last
+        # one written into the bundle.
+        entities = json.loads(
+            read_entities(inputs.entities_path), object_pairs_hook=no_duplicate_keys
+        )
         if not isinstance(entities, list):
             raise ConfigError(f"{inputs.entities_path}: a JSON list of entities is expected")
         policies = {path.relative_to(inputs.policy_dir).as_posix(): text
@@ -86,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return Exit.VALIDATION
     body = json.dumps(bundle, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(body) > MAX_BUNDLE_BYTES:  # every authorizer would refuse it
+        print(f"error: the bundle is {len(body)} bytes, over the {MAX_BUNDLE_BYTES} an "
+              "authorizer loads: move entities to a DynamoDB store (ENTITY_STORE_TABLE)",
+              file=sys.stderr)  # fmt: skip
+        return Exit.FAILURE
     try:
         target = _write(args, body)
     except (OSError, DependencyError) as error:
