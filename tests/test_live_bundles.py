@@ -499,6 +499,35 @@ def test_a_tenant_whose_bundle_is_deleted_is_denied_from_the_next_check(
     assert outcome(tenants, get_doc(fresh, "acme-doc")) == "Deny"
 
 
+@pytest.mark.parametrize("refresh", ["0", "30"])
+def test_a_tenant_bundle_that_could_not_serve_is_tried_again_soon(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock, refresh: str
+) -> None:
+    """A tenant's first request during an outage (here: a damaged file) was a 500 until the
+    next refresh, for good with refresh 0; a bundle published after the tenant's first request
+    was never seen with refresh 0. Both are checked again after RETRY_WITHOUT_ENGINE_S."""
+    folder, env = tenant_bundles(tmp_path, issuer, jwks_server)
+    env["CEDAR_POLICY_REFRESH_SECONDS"] = refresh
+    live = LiveAuthorizer(Settings.from_env(env), clock=clock)
+    hooli = folder / "hooli.json"
+    token = issuer.token("u1", extra={"tenant": "hooli"}, now=clock())
+    assert outcome(live, get_doc(token, "hooli-doc")) == "Deny"  # no bundle
+    hooli.write_bytes(shop_bundle(doc_policy("hooli")))  # published after
+    clock.advance(4)
+    assert outcome(live, get_doc(token, "hooli-doc")) == "Deny"  # not checked again yet
+    clock.advance(1)
+    assert outcome(live, get_doc(token, "hooli-doc")) == "Allow"
+    acme = folder / "acme.json"
+    good = acme.read_bytes()
+    acme.write_bytes(good[: len(good) // 2])  # damaged before acme's first request
+    token = issuer.token("u1", extra={"tenant": "acme"}, now=clock())
+    with pytest.raises(BundleUnavailable):
+        live.handle(get_doc(token, "acme-doc"))
+    acme.write_bytes(good)
+    clock.advance(5)
+    assert outcome(live, get_doc(token, "acme-doc")) == "Allow"
+
+
 # --- backends: the data layer decides with the gateway's policies ------------------------------
 
 

@@ -130,9 +130,16 @@ def s3_client(aws: AwsSettings) -> Any:
     return boto3.client("s3", region_name=aws.region, endpoint_url=aws.s3_endpoint, config=config)
 
 
+# A bundle with nothing to serve (its first load failed, or there is none) is checked again
+# this soon, whatever the refresh: a tenant's first request during an S3 blip was a 500 until
+# the next refresh (for good with refresh 0), and a tenant's bundle published after its first
+# request was never seen. Not on every request: a tenant without one would cost a GET each.
+RETRY_WITHOUT_ENGINE_S = 5.0
+
+
 class LiveBundle:
     """The current engine of one bundle, re-checked at most every ``refresh_seconds`` (0: never
-    after the first load)."""
+    after the first load), and every ``RETRY_WITHOUT_ENGINE_S`` while it has none."""
 
     def __init__(
         self,
@@ -169,7 +176,11 @@ class LiveBundle:
         # time is that check's (or a later one's).
         checked = self._checked_at
         engine = self._engine
-        due = checked is None or (self._refresh > 0 and self._clock() - checked >= self._refresh)
+        if checked is None:
+            due = True
+        else:
+            every = self._refresh if engine is not None else RETRY_WITHOUT_ENGINE_S
+            due = every > 0 and self._clock() - checked >= every
         if due:
             with self._lock:
                 if self._checked_at is checked:  # nobody checked while this thread waited
