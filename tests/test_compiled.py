@@ -217,6 +217,30 @@ def test_compile_refuses_invalid_and_unparsable_policies(app: Path) -> None:
     assert cli("compile", "--check", cwd=app).returncode == 1
 
 
+def test_compile_checks_the_template_links_a_start_would_read(app: Path) -> None:
+    """`compile --links` ignored its file: a missing or broken links file passed the build step,
+    and every cold start then failed on it."""
+    (app / "policies" / "grant.cedar").write_text(
+        '@id("grant")\npermit (principal == ?principal, action, resource == ?resource);\n'
+    )
+    missing = cli("compile", "--links", str(app / "nope.json"), cwd=app)
+    assert missing.returncode == compile_command.Exit.FAILURE, missing.stderr
+    assert "no such template links file" in missing.stderr
+    links = app / "links.json"
+    link = {"template_id": "grant", "link_id": "l1",
+            "args": {"?principal": 'Corp::User::"alice"', "?resource": 'Corp::Nope::"x"'}}  # fmt: skip
+    links.write_text(json.dumps([link]))
+    invalid = cli("compile", "--links", str(links), cwd=app)
+    assert invalid.returncode == compile_command.Exit.VALIDATION, invalid.stderr
+    link["args"]["?resource"] = 'Corp::Employee::"emp-001"'
+    links.write_text(json.dumps([link]))
+    good = cli("compile", "--links", str(links), cwd=app)
+    assert good.returncode == 0, good.stderr
+    assert "the compiled store is not used while they are set" in good.stderr
+    check = cli("compile", "--check", "--links", str(links), cwd=app)
+    assert check.returncode == 0 and "not used while they are set" in check.stderr
+
+
 PACKAGED_FIRST_DECISION = """
 import json, os, sys
 sys.path.insert(0, os.getcwd())  # the package root, as Lambda's /var/task

@@ -13,6 +13,7 @@ import pytest
 
 from authorizer import handler
 from authorizer.pdp import Authorizer
+from authorizer.tooling.cli import main
 from authorizer.tooling.local import apigw
 from authorizer.tooling.local.issuer import LocalIssuer
 from authorizer.tooling.local.users import split_profile
@@ -222,6 +223,36 @@ def test_template_linked_policies_from_a_links_file(
     assert outcome(authz, allowed) == "Allow"
     assert decide(authz, allowed).determining == ("alice-may-set-emp-001",)
     assert outcome(authz, rest(token, "PUT", "/employees/emp-002/status", status)) == "Deny"
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_policy_folder_of_templates_alone_is_served_by_its_links(
+    env: dict[str, str], issuer: LocalIssuer, clock: FakeClock, tmp_path: Path, compiled: bool
+) -> None:
+    """Verified Permissions stores are templates and links: a folder of templates alone refused
+    to start ("no policies"), whatever CEDAR_TEMPLATE_LINKS linked. Unlinked, nothing is
+    allowed."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "grants.cedar").write_text(
+        '@id("status-grant")\n'
+        "permit (principal == ?principal, "
+        'action == Corp::Action::"put /employees/{employeeId}/status", resource == ?resource);\n'
+    )
+    links = tmp_path / "links.json"
+    links.write_text(json.dumps([{
+        "template_id": "status-grant", "link_id": "alice-may-set-emp-001",
+        "args": {"?principal": 'Corp::User::"alice"', "?resource": 'Corp::Employee::"emp-001"'},
+    }]))  # fmt: skip
+    settings = {**env, "CEDAR_POLICY_DIR": str(policies)}
+    if compiled:
+        assert main(["compile", "--policies", str(policies), "--schema", env["CEDAR_SCHEMA"],
+                     "--entities", env["CEDAR_ENTITIES"]]) == 0  # fmt: skip
+    token = user_token(issuer, "alice", clock.now)
+    allowed = rest(token, "PUT", "/employees/emp-001/status", "/employees/{employeeId}/status")
+    linked = Authorizer.from_env({**settings, "CEDAR_TEMPLATE_LINKS": str(links)}, clock=clock)
+    assert outcome(linked, allowed) == "Allow"
+    assert outcome(Authorizer.from_env(settings, clock=clock), allowed) == "Deny"
 
 
 def test_a_users_next_token_with_the_same_claims_finds_the_cached_decisions(

@@ -195,7 +195,9 @@ def load_policies(directory: Path, texts: Mapping[Path, str] | None = None) -> L
 def assemble(
     directory: Path, found: list[PolicySource], texts: Mapping[Path, str]
 ) -> LoadedPolicies:
-    """The policy set of the parsed ``found``: @ids unique, at least one static policy."""
+    """The policy set of the parsed ``found``: @ids unique, at least one policy or template (a
+    set of templates alone is how Verified Permissions stores are laid out: their links come
+    from CEDAR_TEMPLATE_LINKS or the bundle; unlinked, nothing is allowed)."""
     sources: dict[str, PolicySource] = {}
     for source in found:
         if source.id in sources:
@@ -205,8 +207,8 @@ def assemble(
                 f"first at {other.file}:{other.line}"
             )
         sources[source.id] = source
-    if not any(not s.is_template for s in sources.values()):
-        raise PolicyError(f"{directory}: no policies (only templates or empty files)")
+    if not sources:
+        raise PolicyError(f"{directory}: no policies (empty files)")
     document = {
         "staticPolicies": {i: s.json for i, s in sources.items() if not s.is_template},
         "templates": {i: s.json for i, s in sources.items() if s.is_template},
