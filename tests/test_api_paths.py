@@ -229,3 +229,22 @@ def test_a_declared_route_without_its_parameters_is_no_other_route() -> None:
     assert (
         found is not None and found.route == secrets and found.path_parameters == {"noteId": "n1"}
     )
+
+
+def test_a_lone_surrogate_in_a_parameter_or_path_is_the_callers_bad_request(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """It reached Cedar, which cannot hold it: a Deny logged as a bug with a traceback."""
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    headers = {"Authorization": f"Bearer {reader}"}
+    in_a_parameter = apigw.rest_request_event("GET", "/books/x", "/{proxy+}", headers=headers)
+    in_a_parameter["pathParameters"] = {"proxy": "books/x\ud800"}
+    in_the_query = apigw.rest_request_event("GET", "/books/x", "/{proxy+}", headers=headers)
+    in_the_query["queryStringParameters"] = {"page": "\udc00"}
+    in_the_query["multiValueQueryStringParameters"] = {"page": ["\udc00"]}
+    in_the_path = apigw.http_v2_event("GET", "/books/\ud800", None, headers=headers)
+    for event in (in_a_parameter, in_the_query, in_the_path):
+        assert outcome(library, event) == "401"
+    accented = apigw.rest_request_event("GET", "/books/é", "/{proxy+}", headers=headers)
+    accented["pathParameters"] = {"proxy": "books/é"}
+    assert outcome(library, accented) == "Allow"  # text that is not ASCII is fine

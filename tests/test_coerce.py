@@ -492,6 +492,8 @@ ACCEPTED: list[tuple[ExtensionType, Any, str]] = [
     (DECIMAL, " -7 ", "-7.0"),
     (DECIMAL, extn("decimal", "3.14"), "3.14"),
     (DATETIME, "2024-02-29", "2024-02-29"),
+    (DATETIME, "0000-01-01", "0000-01-01"),  # Cedar's first year; Python's date has none
+    (DATETIME, "0000-02-29", "0000-02-29"),
     (DATETIME, "2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z"),
     (DATETIME, "2024-01-01T10:00:00.123Z", "2024-01-01T10:00:00.123Z"),
     (DATETIME, "2024-01-01T10:00:00-0130", "2024-01-01T10:00:00-0130"),

@@ -371,7 +371,9 @@ def _valid_datetime(value: str) -> bool:
         return False
     year, month, day, hour, minute, second, off_h, off_m = match.groups()
     try:
-        dt.date(int(year), int(month), int(day))
+        # Cedar's years start at 0000, Python's at 1: year 0 is checked as 2000, a year of
+        # the same 400-year leap cycle (0000-02-29 exists).
+        dt.date(int(year) or 2000, int(month), int(day))
         if hour is not None:
             dt.time(int(hour), int(minute), int(second))
     except ValueError:

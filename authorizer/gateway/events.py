@@ -286,8 +286,20 @@ def _strings(mapping: Mapping[str, Any]) -> dict[str, str]:
             continue
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidRequest("malformed_event", "a parameter or header value is not a string")
+        if not (key.isascii() and value.isascii()):
+            _check_text(key + value)
         out[key] = value
     return out
+
+
+def _check_text(value: str) -> None:
+    """Unicode text, not a lone surrogate (an escaped ``\\ud800`` in the event's JSON): Cedar
+    cannot hold one, and it reached the engine as a bug to log, a path parameter's or a query
+    value's Deny with a traceback, instead of the caller's bad request."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest("malformed_event", "a parameter is not Unicode text") from None
 
 
 def _multi(
@@ -306,6 +318,10 @@ def _multi(
         for item in values:
             if not isinstance(item, str):
                 raise InvalidRequest("malformed_event", "a header or query value is not a string")
+            if not item.isascii():
+                _check_text(item)
+        if not name.isascii():
+            _check_text(name)
         out.setdefault(name.lower() if lower else name, []).extend(values)
     return {name: tuple(values) for name, values in out.items()}
 
@@ -353,6 +369,8 @@ def canonical_path(path: str) -> str:
     (``/files//internal`` was decided as ``/files/{name}`` with ``internal``, and passed a
     forbid on ``/files/internal*``). A ``.`` or ``..`` segment (percent-encoded too) is
     refused: a backend resolving it would serve another path than the one decided."""
+    if not path.isascii():
+        _check_text(path)
     segments = [s for s in path.split("/") if s]
     for segment in segments:
         if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
