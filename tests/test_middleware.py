@@ -593,3 +593,35 @@ async def test_a_query_parameter_given_twice_is_refused_where_a_policy_may_read_
     for path, query, status in (("/list", "tag=a", 200), ("/list", "tag=x", 403),
                                 ("/list", "tag=a&tag=x", 400), ("/count", "tag=a&tag=x", 200)):  # fmt: skip
         assert (await call(client, "GET", f"{path}?{query}", token))[0] == status, (path, query)
+
+
+@pytest.mark.asyncio
+async def test_the_path_policies_read_is_the_gateways_canonical_one(
+    aiohttp_client: AiohttpClient, tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer,
+    clock: FakeClock,
+) -> None:  # fmt: skip
+    """`/files//internal` reached a catch-all route and was decided on that very text, past a
+    forbid on `/files/internal*` that the gateway holds (it reads paths without empty segments)."""
+    (tmp_path / "p.cedar").write_text(
+        'permit (principal, action == Files::Action::"read", resource);\n'
+        'forbid (principal, action, resource) when { context.request.path like "/files/internal*" };'
+    )
+    env = sample_env(issuer, jwks_server.url, CEDAR_POLICY_DIR=str(tmp_path), CEDAR_SCHEMA="none",
+                     CEDAR_NAMESPACE="Files", CEDAR_ENTITIES="none")  # fmt: skip
+    authz = Authorizer.from_env(env, clock=clock)
+
+    async def ok(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    app = web.Application(middlewares=[cedar_middleware(Guard(authz))])
+    app.router.add_get("/{tail:.*}", require("read")(ok))
+    client = await aiohttp_client(app)
+    token = issuer.token("u1", now=clock.now)
+    for path, status in (
+        ("/files/public", 200),
+        ("/files/internal", 403),
+        ("/files//internal", 403),
+        ("/files/internal/", 403),
+        ("/files/x/%2e%2e/internal", 403),
+    ):  # (yarl resolves `..` first)
+        assert (await call(client, "GET", path, token))[0] == status, path

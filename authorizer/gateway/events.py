@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from authorizer.errors import InvalidRequest
+from authorizer.errors import InvalidParameter, InvalidRequest
 from authorizer.gateway.routes import filled_template
 from authorizer.limits import MAX_TOKEN_LENGTH
 from authorizer.records import NamedTuple
@@ -374,7 +374,7 @@ def canonical_path(path: str) -> str:
     segments = [s for s in path.split("/") if s]
     for segment in segments:
         if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
-            raise InvalidRequest("bad_path", "the path has a '.' or '..' segment")
+            raise InvalidParameter("bad_path", "the path has a '.' or '..' segment")
     return "/" + "/".join(segments)
 
 

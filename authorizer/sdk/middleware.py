@@ -68,7 +68,7 @@ from authorizer.errors import (
     Unauthorized,
     status_of,
 )
-from authorizer.gateway.events import client_address, credential
+from authorizer.gateway.events import canonical_path, client_address, credential
 from authorizer.identity.tokens import (
     MAX_HEADER_LENGTH,
     MAX_KID_LENGTH,
@@ -382,7 +382,7 @@ async def _check(
     info = request.match_info.route.resource
     record = request_record(
         request.method,
-        request.path,
+        canonical_path(request.path),  # as the gateway gives it (400 for a `..` segment)
         info.canonical if info is not None else request.path,
         dict(request.match_info),
         first_values(request),
