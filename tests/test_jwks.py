@@ -117,6 +117,28 @@ def test_unusable_keys_are_skipped() -> None:
     assert list(parse_jwks(body)) == ["good"]
 
 
+def test_key_parameters_published_padded_or_in_standard_base64_are_read() -> None:
+    """Firebase, Cloud Foundry UAA and Atlassian publish `n` padded (`...==`), some issuers in
+    the standard alphabet: since stop 22's own JWK reader every token of such an issuer was a
+    401 (PyJWK read them). Whitespace or other characters still make the member unreadable,
+    and the log says which parameter."""
+    import base64  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+
+    good = SigningKey.rsa("padded").public_jwk()
+    n = int.from_bytes(base64.urlsafe_b64decode(good["n"] + "=="), "big")
+    raw = n.to_bytes(256, "big")
+    for form in (base64.urlsafe_b64encode(raw).decode(), base64.b64encode(raw).decode()):
+        key = parse_jwks(json.dumps({"keys": [{**good, "n": form}]}).encode())["padded"]
+        assert isinstance(key.public, rsa.RSAPublicKey) and key.public.public_numbers().n == n
+    from authorizer.identity.jwks import read_jwks  # noqa: PLC0415
+
+    spaced = read_jwks(json.dumps({"keys": [{**good, "n": good["n"][:10] + " "}]}).encode())
+    assert spaced.keys == {} and "n is not base64url" in spaced.skipped[0].problem
+
+
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"keys": 7}', b"{" * 5000])
 def test_malformed_key_sets_are_dependency_errors(body: bytes) -> None:
     with pytest.raises(DependencyError):

@@ -26,7 +26,11 @@ __all__ = ["VerifyingKey", "verifying_key"]
 
 P256_BYTES = 32  # a P-256 coordinate, and each half of an ES256 signature (RFC 7518 §3.4)
 _URL_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-_BASE64URL = re.compile(r"[A-Za-z0-9_-]+\Z")
+# base64url as RFC 7515 wants it, and as issuers publish it too: padded, or in the standard
+# alphabet (Firebase, Cloud Foundry UAA, Atlassian publish `n` padded). The key set is the
+# issuer's own document, fetched over TLS from its URL: tolerance costs nothing there, where a
+# token's segments are read strictly.
+_BASE64_ANY = re.compile(r"[A-Za-z0-9_+/-]+=*\Z")
 
 
 class VerifyingKey(NamedTuple):
@@ -75,10 +79,12 @@ def _unsigned(member: Mapping[str, Any], name: str) -> int:
 
 
 def _octets(member: Mapping[str, Any], name: str) -> bytes:
-    """A JWK parameter's bytes: base64url without padding (RFC 7515 §2), nothing else."""
+    """A JWK parameter's bytes: base64url (RFC 7515 §2), padded or in the standard alphabet too
+    (``_BASE64_ANY``), nothing else: no whitespace, no number, no other character."""
     value = member.get(name)
-    if not isinstance(value, str) or not _BASE64URL.match(value):
+    if not isinstance(value, str) or not _BASE64_ANY.match(value):
         raise ValueError(f"{name} is not base64url")
+    value = value.rstrip("=")
     encoded = value.encode("ascii").translate(_URL_TO_STANDARD) + b"=" * (-len(value) % 4)
     try:
         return binascii.a2b_base64(encoded, strict_mode=True)

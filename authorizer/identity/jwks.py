@@ -112,7 +112,9 @@ def read_jwks(body: bytes) -> KeySet:
         except _Unusable as problem:
             skipped.append(Skipped(shown, str(problem)))
         except Exception as error:  # whatever reading one member raises (ValueError mostly)
-            skipped.append(Skipped(shown, f"unreadable ({type(error).__name__})"))
+            skipped.append(
+                Skipped(shown, f"unreadable ({type(error).__name__}: {str(error)[:80]})")
+            )
     return KeySet(keys, tuple(skipped), hashlib.sha256(body).hexdigest())
 
 

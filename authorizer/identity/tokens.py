@@ -34,9 +34,9 @@ MAX_HEADER_LENGTH = 1024  # base64url characters; a real header is ~100
 MAX_KID_LENGTH = 256
 # Header parameters that let a token name its own key, demand unknown processing or announce a
 # nested JWT (`cty`: Cognito never sets it, and a nested token is not what we verify): refused.
-_FORBIDDEN_HEADER_PARAMS = frozenset(
-    {"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit", "b64", "cty"}
-)
+# A thumbprint (`x5t`, `x5t#S256`; Entra ID's v1.0 tokens carry `x5t`) brings no key: the key
+# is still the key set's under `kid`, so it is read as the hint it is, and ignored.
+_FORBIDDEN_HEADER_PARAMS = frozenset({"jku", "jwk", "x5u", "x5c", "crit", "b64", "cty"})
 # NumericDate bounds: the epoch to the end of year 9999. Larger integers are valid JSON but
 # overflow a float and a datetime; no real token carries them.
 _MAX_NUMERIC_DATE = 253_402_300_799
