@@ -4,6 +4,8 @@ Interfaces users rely on). The issuers' own fields are read by ``issuer_settings
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,6 +19,8 @@ from authorizer.issuer_settings import (
     single_issuer,
 )
 from authorizer.records import NamedTuple
+
+logger = logging.getLogger(__name__)
 
 
 class AwsSettings(NamedTuple):
@@ -166,6 +170,8 @@ class Settings(NamedTuple):
         # another application's store for an authorizer that named none.
         bundled = bundle.url is not None or all(i.policy_bundle for i in issuers)
         schema_default = _nothing if bundled else find_schema
+        if not bundled and not (env.get("CEDAR_ENTITIES") or "").strip():
+            _warn_of_unread_entities()
         settings = cls(
             issuer=first.issuer,
             jwks_url=first.jwks_url,
@@ -212,6 +218,28 @@ class Settings(NamedTuple):
 
 def _nothing() -> Path | None:
     return None
+
+
+def _warn_of_unread_entities() -> None:
+    """Before stop 22 an unset CEDAR_ENTITIES took the one file in ./entities (the authoring
+    CLI still does): say so where such a file is left unread, so that an upgrade does not lose
+    a store (and the forbids its parents feed) without a word. Once per file and process (the
+    settings are read twice at a cold start)."""
+    try:
+        found = find_entities()
+    except ConfigError:  # several files: none would have been taken either
+        return
+    if found is not None:
+        _warn_once(found.resolve())
+
+
+@functools.cache
+def _warn_once(found: Path) -> None:
+    logger.warning(
+        "%s is not read: CEDAR_ENTITIES is unset, so there is no entity store (set it to "
+        "that file, or to `none` to say so)",
+        found,
+    )
 
 
 def _path_or_default(raw: str | None, find: Callable[[], Path | None]) -> Path | None:

@@ -169,6 +169,24 @@ def test_a_stage_is_taken_off_the_default_endpoints_path_only(
     assert api_path(None, {}, "/admin/users", "admin", domain) == expected
 
 
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "ABC123.execute-api.eu-west-1.amazonaws.com",
+        "abc123.execute-api.eu-west-1.amazonaws.com.",
+        "abc123.execute-api.eu-west-1.amazonaws.com:443",
+        "abc123.execute-api.eu-west-1.api.aws",
+    ],
+)
+def test_the_default_endpoint_is_told_however_its_host_is_spelled(domain: str) -> None:
+    """Spelled otherwise than lower case without a port, it was taken for a custom domain: the
+    stage stayed on the path and `/dev/admin/users` was decided as the proxy."""
+    assert api_path(None, {}, "/dev/admin/users", "dev", domain, "abc123") == "/admin/users"
+    assert api_path(None, {}, "/dev/admin/users", "dev", "api.example.com", "abc123") == (
+        "/dev/admin/users"
+    )
+
+
 def test_a_custom_domains_default_route_keeps_its_path(
     library: Authorizer, issuer: LocalIssuer, clock: FakeClock
 ) -> None:
@@ -248,3 +266,16 @@ def test_a_lone_surrogate_in_a_parameter_or_path_is_the_callers_bad_request(
     accented = apigw.rest_request_event("GET", "/books/é", "/{proxy+}", headers=headers)
     accented["pathParameters"] = {"proxy": "books/é"}
     assert outcome(library, accented) == "Allow"  # text that is not ASCII is fine
+
+
+def test_a_lone_surrogate_in_the_raw_query_is_the_callers_bad_request(
+    library: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """HTTP API 2.0 sends `rawQueryString` beside `queryStringParameters`; the first is read,
+    and went to Cedar unchecked."""
+    reader = issuer.token("rita", groups=["readers"], now=clock())
+    event = apigw.http_v2_event(
+        "GET", "/books/x", None, headers={"Authorization": f"Bearer {reader}"}
+    )
+    event["rawQueryString"] = "page=\udc00"
+    assert outcome(library, event) == "401"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -195,6 +194,7 @@ def _parse_request(event: Mapping[str, Any], kind: EventKind) -> Request:
             path or arn.path,
             stage if staged else None,
             _string(context, "domainName"),
+            _string(context, "apiId") or arn.api_id,
         ),
         route=template,
         path_parameters=parameters,
@@ -228,6 +228,8 @@ def _parse_http_v2(event: Mapping[str, Any]) -> Request:
             method = verb
     raw_query = event.get("rawQueryString")
     if isinstance(raw_query, str) and raw_query:
+        if not raw_query.isascii():
+            _check_text(raw_query)
         query = {k: tuple(v) for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
     else:
         query = {
@@ -242,7 +244,14 @@ def _parse_http_v2(event: Mapping[str, Any]) -> Request:
         arn=event["routeArn"],
         parsed_arn=arn,
         method=_method(method),
-        path=api_path(route, parameters, path, stage, _string(context, "domainName"))
+        path=api_path(
+            route,
+            parameters,
+            path,
+            stage,
+            _string(context, "domainName"),
+            _string(context, "apiId") or arn.api_id,
+        )
         if path
         else canonical_path(arn.path),
         route=route,
@@ -337,6 +346,7 @@ def api_path(
     path: str,
     stage: str | None,
     domain: str | None = None,
+    api_id: str | None = None,
 ) -> str:
     """The request's path from the API's root, in the one form routes are matched on: what
     route templates and policies (``context.request.path``) are written against.
@@ -352,14 +362,23 @@ def api_path(
         filled = filled_template(template, parameters)
         if filled is not None:
             return canonical_path(filled)
-    if stage and stage != "$default" and (domain is None or _DEFAULT_ENDPOINT.search(domain)):
+    if stage and stage != "$default" and (domain is None or default_endpoint(domain, api_id)):
         prefix = "/" + stage
         if path == prefix or path.startswith(prefix + "/"):
             path = path[len(prefix) :] or "/"
     return canonical_path(path)
 
 
-_DEFAULT_ENDPOINT = re.compile(r"\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\Z")
+def default_endpoint(domain: str, api_id: str | None) -> bool:
+    """Whether ``domain`` is the API's own execute-api host (``<apiId>.execute-api.<region>.
+    amazonaws.com``, its dual-stack ``.api.aws`` form, any case, a trailing dot or a port), not
+    a custom domain: a host spelled otherwise kept the stage on the path, and the request was
+    decided as the proxy. A custom domain's name cannot start with the API's id and
+    `.execute-api.`: that name is AWS's."""
+    host = domain.lower().partition(":")[0].rstrip(".")
+    if not api_id:
+        return ".execute-api." in host
+    return host.startswith(f"{api_id.lower()}.execute-api.")
 
 
 @functools.lru_cache(maxsize=4096)

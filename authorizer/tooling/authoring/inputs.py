@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
@@ -84,6 +85,10 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     entities = flag_entities or (Path(env_entities) if env_entities else find_entities())
     if str(flag_entities or env_entities).lower() == "none":
         entities = None
+    elif entities is not None and not (flag_entities or env_entities):
+        # The authorizer has no such default (DESIGN §2): say which store this answer used.
+        print(f"note: entities from {entities} (found; the authorizer reads an entity store "
+              "only where CEDAR_ENTITIES names it)", file=sys.stderr)  # fmt: skip
     flag_links: Path | None = getattr(args, "links", None)
     env_links = env.get(LINKS_ENV, "").strip()
     links = flag_links or (Path(env_links) if env_links else None)
