@@ -128,6 +128,13 @@ class Authorizer:
         # Level 1: routes whose decision depends on the token alone are answered together.
         self.token_routes = tuple(r for r in self.routes.routes if self.is_token_level(r))
         self._token_route_set = frozenset(self.token_routes)
+        # The other routes, never answered from a token-keyed cache: a cached token-level answer
+        # whose Allow pattern (`GET/notes/*`) covers one of them (`GET/notes/{id}/raw`, which
+        # reads the source address) denies it, or leaves that Allow out (DESIGN §4: one cached
+        # answer per token serves the whole API).
+        self._per_request_routes = tuple(
+            r for r in self.routes.routes if r not in self._token_route_set
+        )
         # What each route's policies read of the context (the decision cache keys on that only),
         # worked out on a route's first request: cold start has better things to do.
         self._route_reads: dict[Route, frozenset[str] | None] = {}
@@ -518,7 +525,8 @@ class Authorizer:
         principal_id = outcome.principal["id"]
         if outcome.routes is not None and request.kind is not EventKind.HTTP_V2:
             allowed = {route: d.allowed for route, d in outcome.routes.items()}
-            policy = route_policy(request.parsed_arn, request.arn, allowed, decision.allowed)
+            policy = route_policy(request.parsed_arn, request.arn, allowed, decision.allowed,
+                                  self._per_request_routes)  # fmt: skip
             if policy is not None:
                 return iam_policy_statements(principal_id, *policy, context)
         effect, resource = exact_answer(request.arn, decision.allowed)

@@ -106,3 +106,41 @@ def test_a_deny_pattern_covering_an_allowed_route_falls_back_to_one_arn(
     assert policy_allows(response, event["methodArn"])
     assert outcome(authz, rest(token, "GET", "/things/mine", "/things/mine")) == "Allow"
     assert outcome(authz, rest(token, "GET", "/things/7", "/things/{id}")) == "Deny"
+
+
+NOTES_SCHEMA = """
+namespace Notes {
+  entity Application;
+  entity UserGroup;
+  entity User in [UserGroup];
+  type Request = { "sourceIp"?: ipaddr };
+  action "get /notes/{noteId}", "get /notes/{noteId}/secret"
+    appliesTo { principal: User, resource: Application };
+  action "get /notes/{noteId}/raw"
+    appliesTo { principal: User, resource: Application, context: { "request": Request } };
+}
+"""
+NOTES_POLICIES = """
+@id("read") permit (principal, action == Notes::Action::"get /notes/{noteId}", resource);
+@id("raw-inside") permit (principal, action == Notes::Action::"get /notes/{noteId}/raw", resource)
+when { context.request has sourceIp && context.request.sourceIp.isInRange(ip("10.0.0.0/8")) };
+"""
+
+
+def test_a_cached_token_level_answer_never_allows_a_route_decided_per_request(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: object, clock: FakeClock
+) -> None:
+    """`Allow GET/notes/*` (the token-level `GET /notes/{noteId}`) covered `GET/notes/n1/raw`,
+    whose policy reads the source address: cached by token, it was allowed from anywhere."""
+    from tests.helpers import fresh_app  # noqa: PLC0415
+
+    url = jwks_server.url  # type: ignore[attr-defined]
+    notes = fresh_app(tmp_path, issuer, url, clock, NOTES_SCHEMA, NOTES_POLICIES)
+    assert route_names(notes.token_routes) == {"GET /notes/{noteId}", "GET /notes/{noteId}/secret"}
+    token = issuer.token("u1", now=clock())
+    answer = notes.handle(rest(token, "GET", "/notes/n1", "/notes/{noteId}"))
+    assert policy_allows(answer, apigw.method_arn("GET", "/notes/n1"))
+    assert not policy_allows(answer, apigw.method_arn("GET", "/notes/n1/secret"))
+    assert not policy_allows(answer, apigw.method_arn("GET", "/notes/n1/raw"))
+    raw = rest(token, "GET", "/notes/n1/raw", "/notes/{noteId}/raw")  # from outside 10/8
+    assert outcome(notes, raw) == "Deny"

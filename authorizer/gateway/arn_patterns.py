@@ -44,15 +44,21 @@ _Token = tuple[str, bool]
 
 
 def route_policy(
-    arn: Arn, event_arn: str, allowed: Mapping[Route, bool], this_allowed: bool
+    arn: Arn,
+    event_arn: str,
+    allowed: Mapping[Route, bool],
+    this_allowed: bool,
+    per_request: tuple[Route, ...] = (),
 ) -> tuple[list[str], list[str]] | None:
     """Allow and Deny resources for the token-level routes (``allowed``: each one's answer),
-    right for every request of each when cached by token. None when the event's ARN is none of
+    right for every request of each when cached by token; the API's ``per_request`` routes are
+    never allowed from it (an Allow pattern covering one is answered with its Deny, or left
+    out). None when the event's ARN is none of
     ours (a stage or path mapping quirk), is itself a pattern, or has an empty segment: then
     answer for this request alone (``exact_answer``)."""
     if _has_wildcard(event_arn) or not _canonical(arn.path):
         return None
-    found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()))
+    found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()), per_request)
     allow, deny, ours, said = found
     if ours.fullmatch(event_arn) is None:
         return None  # the event's ARN is not one of ours
@@ -95,7 +101,10 @@ def _has_wildcard(arn: str) -> bool:
 
 @functools.lru_cache(maxsize=1024)
 def _route_patterns(
-    api_prefix: str, routes: tuple[Route, ...], allowed: tuple[bool, ...]
+    api_prefix: str,
+    routes: tuple[Route, ...],
+    allowed: tuple[bool, ...],
+    per_request: tuple[Route, ...] = (),
 ) -> tuple[
     tuple[str, ...], tuple[str, ...], re.Pattern[str], tuple[re.Pattern[str], re.Pattern[str]]
 ]:
@@ -104,6 +113,9 @@ def _route_patterns(
     the emitted patterns."""
     granted = [r for r, ok in zip(routes, allowed, strict=True) if ok]
     refused = [r for r, ok in zip(routes, allowed, strict=True) if not ok]
+    # The routes decided per request that an Allow pattern would cover are refused from the
+    # cache too (`GET/notes/*` allowed `GET/notes/n1/raw`, whose policies read the request).
+    refused += [p for p in per_request if any(_covers(_suffix(a), p) for a in granted)]
     denies = [d for d in refused if not any(_covers(_suffix(d), a) for a in granted)]
     undenied = [d for d in refused if d not in denies]
     allows = [a for a in granted if not any(_covers(_suffix(a), d) for d in undenied)]
@@ -125,6 +137,7 @@ def _suffix(route: Route) -> str:
     return f"{method}/{route.arn_path.lstrip('/')}"
 
 
+@functools.lru_cache(maxsize=1 << 17)  # routes x patterns: 300 routes' pairs stay cached
 def _covers(pattern: str, route: Route) -> bool:
     """Whether ``pattern`` (after the API prefix) matches some request of ``route``."""
     verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
