@@ -218,7 +218,7 @@ def test_the_path_policies_read_is_the_one_routes_are_matched_on(
         assert outcome(library, event) == "Deny"
 
 
-@pytest.mark.parametrize("segment", ["..", ".", "%2e%2e", "%2E"])
+@pytest.mark.parametrize("segment", ["..", ".", "%2e%2e", "%2E", "..%2Fx", "x%2f..", "..%5cx"])
 def test_a_dot_segment_is_refused(
     library: Authorizer, issuer: LocalIssuer, clock: FakeClock, segment: str
 ) -> None:

@@ -49,9 +49,12 @@ def test_the_policy_lists_allowed_and_denied_routes(
     )
     statements = {s["Effect"]: s["Resource"] for s in response["policyDocument"]["Statement"]}
     prefix = apigw.method_arn("GET", "/").removesuffix("/GET/")
-    # ... and every path with a doubled or trailing slash, which no route's pattern covers.
+    # ... and every path with a doubled or trailing slash, or a dot segment, which a fresh
+    # decision refuses.
+    dots = [f"{prefix}/*/./*", f"{prefix}/*/.", f"{prefix}/*/../*", f"{prefix}/*/.."]
     assert statements == {"Allow": [f"{prefix}/GET/employees"],
-                          "Deny": [f"{prefix}/GET/invoices", f"{prefix}/*//*", f"{prefix}/*/?*/"]}  # fmt: skip
+                          "Deny": [f"{prefix}/GET/invoices", f"{prefix}/*//*", f"{prefix}/*/?*/",
+                                   *dots]}  # fmt: skip
     assert "determiningPolicies" not in response["context"]  # it would be wrong on other routes
     assert response["context"]["tenant"] == "acme"
 
@@ -142,5 +145,7 @@ def test_a_cached_token_level_answer_never_allows_a_route_decided_per_request(
     assert policy_allows(answer, apigw.method_arn("GET", "/notes/n1"))
     assert not policy_allows(answer, apigw.method_arn("GET", "/notes/n1/secret"))
     assert not policy_allows(answer, apigw.method_arn("GET", "/notes/n1/raw"))
+    for dotted in ("/notes/../admin", "/notes/./n1", "/notes/n1/..", "/notes/n1/."):
+        assert not policy_allows(answer, apigw.method_arn("GET", dotted)), dotted
     raw = rest(token, "GET", "/notes/n1/raw", "/notes/{noteId}/raw")  # from outside 10/8
     assert outcome(notes, raw) == "Deny"

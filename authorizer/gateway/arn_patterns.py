@@ -90,9 +90,15 @@ def _canonical(path: str) -> bool:
     return path == "/" or ("//" not in path and not path.endswith("/"))
 
 
-def _not_canonical(api_prefix: str) -> tuple[str, str]:
-    """Patterns of every path with a doubled or a trailing slash (not the root's `GET/`)."""
-    return f"{api_prefix}/*//*", f"{api_prefix}/*/?*/"
+def _not_canonical(api_prefix: str) -> tuple[str, ...]:
+    """Patterns of every path with a doubled or a trailing slash (not the root's `GET/`), or a
+    `.` or `..` segment, which a fresh decision refuses (``events.canonical_path``) but a cached
+    `GET/pub/*` allowed (`GET/pub/../internal/x`). Percent-encoded dots are the backend's to
+    refuse from the cache: IAM's wildcards cannot name their spellings but one by one."""
+    return (
+        f"{api_prefix}/*//*", f"{api_prefix}/*/?*/",
+        f"{api_prefix}/*/./*", f"{api_prefix}/*/.", f"{api_prefix}/*/../*", f"{api_prefix}/*/..",
+    )  # fmt: skip
 
 
 def _has_wildcard(arn: str) -> bool:

@@ -381,6 +381,12 @@ def default_endpoint(domain: str, api_id: str | None) -> bool:
     return host.startswith(f"{api_id.lower()}.execute-api.")
 
 
+def _dots(decoded: str) -> bool:
+    """A decoded segment that is, or holds, a `.` or `..` segment (`..%2Finternal` decodes to
+    `../internal`; a backslash is a separator to some servers)."""
+    return any(part in (".", "..") for part in decoded.replace("\\", "/").split("/"))
+
+
 @functools.lru_cache(maxsize=4096)
 def canonical_path(path: str) -> str:
     """Without empty segments (``//``, a trailing ``/``), as the route table reads a path: a
@@ -392,7 +398,7 @@ def canonical_path(path: str) -> str:
         _check_text(path)
     segments = [s for s in path.split("/") if s]
     for segment in segments:
-        if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
+        if segment in (".", "..") or ("%" in segment and _dots(unquote(segment))):
             raise InvalidParameter("bad_path", "the path has a '.' or '..' segment")
     return "/" + "/".join(segments)
 
