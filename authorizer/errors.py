@@ -70,7 +70,7 @@ class DependencyError(CedarAuthzError):
 
 
 class NotPublished(DependencyError):
-    """The endpoint answered 404 Not Found: it publishes nothing at that URL."""
+    """The endpoint answered 404, 410, 401 or 403: it publishes nothing at that URL to us."""
 
 
 BAD_REQUEST = 400

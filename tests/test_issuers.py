@@ -346,6 +346,50 @@ def test_an_issuer_without_a_discovery_document_is_read_at_its_well_known_key_se
     assert servers[1].hits == 2  # the document (404), then the well-known key set
 
 
+def test_a_server_answering_every_path_with_its_key_set_is_read_at_the_well_known_one(
+    tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],
+    servers: tuple[JwksServer, JwksServer],
+) -> None:  # fmt: skip
+    """Its `openid-configuration` is the key set itself, no discovery document (it names no
+    issuer and no jwks_uri): every token was a 500 ("names issuer None")."""
+    a, b = pair
+    servers[1].discovery = servers[1].document
+    authz = make(tmp_path, clock, entry(a, servers[0], "a"),
+                 {"issuer": b.issuer, "client_ids": ["app"], "entity_id_prefix": "b"})  # fmt: skip
+    assert outcome(authz, rest(token(b, "bob", clock, groups=["admins"]), *THINGS)) == "Allow"
+
+
+def test_forbidden_and_gone_publish_nothing_as_not_found_does() -> None:
+    """A discovery path behind a 403 (a WAF rule, a gateway) publishes nothing to us either."""
+    import threading  # noqa: PLC0415
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: PLC0415
+
+    from authorizer.errors import NotPublished  # noqa: PLC0415
+    from authorizer.identity.fetch import http_fetch  # noqa: PLC0415
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(int(self.path.strip("/")))
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        for status in (401, 403, 404, 410):
+            with pytest.raises(NotPublished):
+                http_fetch(f"{base}/{status}")
+        for status in (429, 500, 503):
+            with pytest.raises(DependencyError) as raised:
+                http_fetch(f"{base}/{status}")
+            assert not isinstance(raised.value, NotPublished)
+    finally:
+        server.shutdown()
+
+
 def test_a_discovery_endpoint_that_fails_otherwise_is_an_outage_not_a_fallback(
     tmp_path: Path, clock: FakeClock, pair: tuple[LocalIssuer, LocalIssuer],
     servers: tuple[JwksServer, JwksServer],

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 Fetch = Callable[[str], bytes]
 MAX_JWKS_BYTES = 64 * 1024
+# Answers saying the URL publishes nothing to this client (not a failure to answer).
+_NOT_PUBLISHED = frozenset(
+    {HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN, HTTPStatus.NOT_FOUND, HTTPStatus.GONE}
+)
 FETCH_DEADLINE_S = 3.0  # the whole fetch: connect, TLS, headers and body
 
 
@@ -49,7 +53,7 @@ def http_fetch(
         error.close()
         if 300 <= error.code < 400:  # the key set is where it was configured, or nowhere
             raise DependencyError(f"JWKS endpoint redirected ({error.code}): {url}") from None
-        failure = NotPublished if error.code == HTTPStatus.NOT_FOUND else DependencyError
+        failure = NotPublished if error.code in _NOT_PUBLISHED else DependencyError
         raise failure(f"JWKS fetch from {url} failed: HTTP {error.code}") from None
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
         raise DependencyError(f"JWKS fetch from {url} failed: {error!r}") from error

@@ -123,22 +123,26 @@ def discovered_keys(issuer: str, fetch: Fetch = http_fetch) -> Fetch:
     ``/.well-known/openid-configuration``), then its ``jwks_uri``; both by ``fetch`` (no
     redirect, a deadline, a size cap each). A document naming another issuer is refused: the
     fetch fails, and ``JwksCache`` retries it after its cooldown, not per request. An issuer
-    that publishes no discovery document (404) is read at ``<issuer>/.well-known/jwks.json``,
-    the key set URL's default in DESIGN §2; any other failure is an outage, not a fallback."""
+    that publishes no discovery document (404, 401, 403, 410; or, at that URL, a JSON object
+    naming neither an issuer nor a key set: a server answering every path alike) is read at
+    ``<issuer>/.well-known/jwks.json``, the key set URL's default in DESIGN §2; any other
+    failure is an outage, not a fallback."""
+    well_known = issuer.rstrip("/") + WELL_KNOWN_JWKS
 
     def fetch_keys(discovery_url: str) -> bytes:
         try:
             document = fetch(discovery_url)
         except NotPublished:
-            return fetch(issuer.rstrip("/") + WELL_KNOWN_JWKS)
-        return fetch(jwks_uri(document, issuer))
+            return fetch(well_known)
+        return fetch(jwks_uri(document, issuer) or well_known)
 
     return fetch_keys
 
 
-def jwks_uri(body: bytes, issuer: str) -> str:
+def jwks_uri(body: bytes, issuer: str) -> str | None:
     """The ``jwks_uri`` of a discovery document whose ``issuer`` is exactly ``issuer`` (OIDC
-    Discovery 1.0, 4.3), https (http on loopback only); else a ``DependencyError``."""
+    Discovery 1.0, 4.3), https (http on loopback only); None for a JSON object that names
+    neither (no discovery document at all); else a ``DependencyError``."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as error:
@@ -146,6 +150,8 @@ def jwks_uri(body: bytes, issuer: str) -> str:
     if not isinstance(document, dict):
         raise DependencyError(f"OIDC discovery document of {issuer} is not a JSON object")
     named = document.get("issuer")
+    if named is None and "jwks_uri" not in document:
+        return None
     if named != issuer:
         shown = repr(named)[:120]
         raise DependencyError(
