@@ -20,6 +20,11 @@ MAX_GROUPS = 200
 MAX_CLAIM_VALUE_DEPTH = MAX_CLAIM_DEPTH - 1
 # Cedar's Long: a claim number outside it has no Cedar form (the hook emits it as text).
 CEDAR_LONG = (-(2**63), 2**63 - 1)
+# The claim the pre-token hook sets on a token it could not give every attribute of the user's
+# item (over the token's size budget, or nested too deep): the authorizer refuses that token,
+# since a forbid on a left-out attribute would not hold (limits refuse, never truncate). The
+# sign-in itself goes on: the other token may be whole.
+INCOMPLETE_CLAIM = "cedar_authz_incomplete"
 
 # --- what the hook may add to a token -------------------------------------------------------
 # A compact JWS is base64url(header) "." base64url(payload) "." base64url(signature), unpadded.

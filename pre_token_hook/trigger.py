@@ -18,7 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from authorizer.limits import ISSUER_CLAIMS_ALLOWANCE_BYTES, added_bytes_capacity
+from authorizer.limits import (
+    INCOMPLETE_CLAIM,
+    ISSUER_CLAIMS_ALLOWANCE_BYTES,
+    added_bytes_capacity,
+)
 from pre_token_hook.claims import (
     ClaimRule,
     Drop,
@@ -244,12 +248,20 @@ def compose(
     groups_bytes = _check_token_groups(event, settings, groups, item_groups)
     tokens: dict[TokenKind, TokenOverride] = {}
     for token in event.tokens:
+        cut = any(d.token == token and d.reason in _TRUNCATING for d in drops)
         override, token_drops = _token_override(
-            event, settings, token, additions.get(token, {}), groups_bytes
+            event, settings, token, additions.get(token, {}), groups_bytes, cut
         )
         drops.extend(token_drops)
         tokens[token] = override
     return Outcome(tokens, groups, drops)
+
+
+# Drops that leave out a value the user's item has and a policy may read: the token is marked
+# incomplete (INCOMPLETE_CLAIM), and the authorizer refuses it. (Reserved names, nulls and
+# types no claim can carry are not the item's data as a policy sees it.)
+_TRUNCATING = frozenset({"too_deep", "token_budget"})
+_INCOMPLETE_BYTES = len(f'"{INCOMPLETE_CLAIM}":"true",')
 
 
 def _token_override(
@@ -258,9 +270,12 @@ def _token_override(
     token: TokenKind,
     additions: Mapping[str, JsonValue],
     groups_bytes: int,
+    cut: bool = False,
 ) -> tuple[TokenOverride, list[Drop]]:
     """One token's override: guarded prefilled claims, the item's on top, within the budget
-    that is left once the groups and the added scopes are counted."""
+    that is left once the groups and the added scopes are counted. ``cut``: the item's claims
+    for this token already lost a value (too deep); then, or when the budget drops one, the
+    token is marked incomplete."""
     prefilled, drops = guard_claims(event.prefilled.claims.get(token, {}), token)
     merged = {**prefilled, **additions}
     if event.version == "1":
@@ -286,7 +301,12 @@ def _token_override(
         # the sign-in for them would change nothing.
         own = event.user_attributes_bytes + _COGNITO_OWN_ID_CLAIM_BYTES
         budget = max(0, budget - max(0, own - ISSUER_CLAIMS_ALLOWANCE_BYTES))
-    override.claims, budget_drops = apply_budget(dict(sorted(merged.items())), budget, token)
+    ordered = dict(sorted(merged.items()))
+    override.claims, budget_drops = apply_budget(ordered, budget, token)
+    if cut or budget_drops or any(d.reason in _TRUNCATING for d in drops):
+        # Fitted again with room for the mark: a token missing a value is refused, never read.
+        override.claims, budget_drops = apply_budget(ordered, budget - _INCOMPLETE_BYTES, token)
+        override.claims[INCOMPLETE_CLAIM] = "true" if event.version == "1" else True
     drops.extend(budget_drops)
     for name in event.prefilled.suppress.get(token, []):
         problem = claim_name_problem(name)

@@ -21,7 +21,7 @@ from authorizer.errors import InvalidToken
 from authorizer.identity.jwk import VerifyingKey
 from authorizer.identity.jwks import NO_KID, KeySource
 from authorizer.issuer_settings import IssuerSettings
-from authorizer.limits import MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
+from authorizer.limits import INCOMPLETE_CLAIM, MAX_CLAIM_DEPTH, MAX_TOKEN_LENGTH
 from authorizer.records import NamedTuple
 from authorizer.strict_json import no_duplicate_keys
 
@@ -97,6 +97,12 @@ class TokenVerifier:
                 raise InvalidToken("bad_signature", "the signature does not verify")
         if payload.get("iss") != self._issuer.issuer:  # exact: no prefix, case or slash games
             raise InvalidToken("wrong_issuer", "iss is not the configured issuer")
+        if INCOMPLETE_CLAIM in payload:
+            raise InvalidToken(
+                "incomplete_token",
+                "the pre-token hook could not give this token every attribute of the user "
+                "(too large or too deep): the other token, or fewer attributes, will do",
+            )
         self._check_times(payload)
         sub = payload.get("sub")
         if not isinstance(sub, str) or not 0 < len(sub) <= 512:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from authorizer.limits import INCOMPLETE_CLAIM
 from pre_token_hook import handler
 from pre_token_hook.attributes import InMemoryAttributeSource
 from pre_token_hook.config import Settings, load_settings
@@ -383,7 +384,8 @@ def test_token_budget_drops_the_largest_claims_and_logs_them(
     out = run(user_event("2"), RecordingSource({SUB: item}))
     for key in ("idTokenGeneration", "accessTokenGeneration"):
         claims = v2_details(out)[key]["claimsToAddOrOverride"]
-        assert claims == SAMPLE_CLAIMS | {"notes": ["y" * 100] * 10}
+        # Marked incomplete: the authorizer refuses the token (a forbid on `bio` would not hold).
+        assert claims == SAMPLE_CLAIMS | {"notes": ["y" * 100] * 10, INCOMPLETE_CLAIM: True}
         assert len(json.dumps(claims, separators=(",", ":")).encode()) <= 4096
     line = hook_lines(caplog_hook)[-1]
     assert [(d["claim"], d["reason"]) for d in line["dropped"]] == [
@@ -399,6 +401,8 @@ def test_budget_applies_to_v1_strings() -> None:
     claims = out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]
     assert "permissions" not in claims
     assert claims["tenant"] == "acme"
+    assert claims[INCOMPLETE_CLAIM] == "true"  # V1 claims are strings
+    assert len(json.dumps(claims, separators=(",", ":")).encode()) <= 200
 
 
 # --- failures ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from authorizer.errors import InvalidToken
 from authorizer.identity.tokens import _depth as authorizer_depth
 from authorizer.limits import (
+    INCOMPLETE_CLAIM,
     ISSUER_CLAIMS_ALLOWANCE_BYTES,
     MAX_CLAIM_DEPTH,
     MAX_CLAIM_VALUE_DEPTH,
@@ -125,15 +126,17 @@ def test_a_value_as_deep_as_a_token_allows_is_kept_one_level_more_is_dropped() -
 def test_a_30_deep_attribute_map_is_dropped_and_logged_the_others_kept(
     version: str, caplog_hook: pytest.LogCaptureFixture
 ) -> None:
+    """The others are kept and the token marked incomplete: the authorizer refuses it, as a
+    forbid on the left-out `profile` would not hold."""
     item = sample_item() | {"profile": nested(30)}
     out = run(user_event(version), RecordingSource({SUB: item}))
     if version == "1":
         kept = out["response"]["claimsOverrideDetails"]["claimsToAddOrOverride"]
-        assert set(kept) == set(SAMPLE_CLAIMS)
+        assert set(kept) == {*SAMPLE_CLAIMS, INCOMPLETE_CLAIM}
         tokens = ["id"]
     else:
-        assert added(out) == SAMPLE_CLAIMS
-        assert added(out, "idTokenGeneration") == SAMPLE_CLAIMS
+        assert added(out) == SAMPLE_CLAIMS | {INCOMPLETE_CLAIM: True}
+        assert added(out, "idTokenGeneration") == SAMPLE_CLAIMS | {INCOMPLETE_CLAIM: True}
         tokens = ["id", "access"]
     line = hook_lines(caplog_hook)[-1]
     assert line["dropped"] == [
@@ -150,7 +153,7 @@ def test_a_too_deep_prefilled_claim_is_dropped_without_recursing() -> None:
         "accessTokenGeneration": {"claimsToAddOrOverride": {"x": nested(5000)}}
     }
     out = handler.handle(event, handler.configure(Settings(), None))  # no deepcopy: it recurses
-    assert added(out) == {}
+    assert added(out) == {INCOMPLETE_CLAIM: True}  # a value left out: the token is refused
 
 
 # --- groups -----------------------------------------------------------------------------------
@@ -227,7 +230,8 @@ def test_many_groups_leave_less_room_for_claims(caplog_hook: pytest.LogCaptureFi
     groups = names("group-with-a-longer-name", 120)  # 120 x 32 bytes: ~360 bytes of room left
     source = RecordingSource({SUB: sample_item() | {"groups": groups, "bio": "x" * 500}})
     out = run(user_event("2"), source)
-    assert added(out) == SAMPLE_CLAIMS  # 500 bytes would fit the 4096 budget, not the room left
+    # 500 bytes would fit the 4096 budget, not the room left: left out, the token marked
+    assert added(out) == SAMPLE_CLAIMS | {INCOMPLETE_CLAIM: True}
     drops = [(d["claim"], d["reason"]) for d in hook_lines(caplog_hook)[-1]["dropped"]]
     assert drops == [("bio", "token_budget"), ("bio", "token_budget")]
 
@@ -246,7 +250,9 @@ def test_a_users_long_attributes_are_counted_in_the_id_tokens_room(
     event["request"]["userAttributes"]["custom:bio"] = "x" * 1500
     out = run(event, RecordingSource({SUB: item}))
     assert "notes" not in added(out, "idTokenGeneration")
+    assert added(out, "idTokenGeneration")[INCOMPLETE_CLAIM] is True  # the ID token is refused
     assert added(out)["notes"] == "n" * 3600
+    assert INCOMPLETE_CLAIM not in added(out)  # the access token is whole, and serves
     drops = [(d["claim"], d["token"], d["reason"]) for d in hook_lines(caplog_hook)[-1]["dropped"]]
     assert drops == [("notes", "id", "token_budget")]
     # The hook cannot shorten the user's attributes: however long, they take claims, never the
@@ -256,7 +262,7 @@ def test_a_users_long_attributes_are_counted_in_the_id_tokens_room(
     assert added(out)["notes"] == "n" * 3600
     event["request"]["userAttributes"]["custom:bio"] = "x" * 6000
     out = run(event, RecordingSource({SUB: item}))
-    assert added(out, "idTokenGeneration") == {}
+    assert added(out, "idTokenGeneration") == {INCOMPLETE_CLAIM: True}
 
 
 def test_added_scopes_are_counted_in_the_access_tokens_room() -> None:
@@ -325,12 +331,24 @@ def test_a_maximal_users_tokens_verify_and_one_more_group_or_level_is_refused_on
     caplog_hook: pytest.LogCaptureFixture,
 ) -> None:
     kind, authz = kind_and_authz
-    token, claims = issue(issuer, kind, clock.now, maximal_item())
-    # Maximal: 200 groups, a claim as deep as allowed, and the budget binding (claims dropped).
-    assert len(claims["cognito:groups"]) == MAX_GROUPS
-    assert claims["deep"] == nested(MAX_CLAIM_VALUE_DEPTH)
+    cut, cut_claims = issue(issuer, kind, clock.now, maximal_item())
+    # Over the budget: claims dropped, the token marked incomplete, and refused (a forbid on a
+    # dropped attribute would not hold), within the length all the same.
     dropped = hook_lines(caplog_hook)[-1]["dropped"]
     assert dropped and {d["reason"] for d in dropped} == {"token_budget"}
+    assert len(cut) <= MAX_TOKEN_LENGTH
+    with pytest.raises(InvalidToken) as info:
+        authz.verify(cut)
+    assert info.value.reason == "incomplete_token"
+    # Maximal and whole: 200 groups, a claim as deep as allowed, the fillers that fitted.
+    kept = {name for name in cut_claims if name.startswith("filler")}
+    whole = {k: v for k, v in maximal_item().items() if not k.startswith("filler") or k in kept}
+    token, claims = issue(issuer, kind, clock.now, whole)
+    assert (
+        "dropped" not in hook_lines(caplog_hook)[-1] or not hook_lines(caplog_hook)[-1]["dropped"]
+    )
+    assert len(claims["cognito:groups"]) == MAX_GROUPS
+    assert claims["deep"] == nested(MAX_CLAIM_VALUE_DEPTH)
     assert len(token) <= MAX_TOKEN_LENGTH
     authz.verify(token)
     assert outcome(authz, rest(token, *TRANSFER, query={"amount": "1200"})) == "Allow"
