@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from authorizer.gateway.events import HTTP_METHODS
 from authorizer.gateway.response import policy_allows
 from authorizer.pdp import Authorizer
 from authorizer.tooling.local import apigw
@@ -103,10 +104,13 @@ def test_a_deny_pattern_covering_an_allowed_route_falls_back_to_one_arn(
     token = user_token(issuer, "alice", clock.now)
     event = rest(token, "GET", "/things/mine", "/things/mine")
     response = authz.handle(event)
-    assert response["policyDocument"]["Statement"][0]["Resource"] == [
-        apigw.method_arn("GET", "/things/mine")
-    ]
+    allowed = response["policyDocument"]["Statement"][0]["Resource"]
+    # The GET by its ARN alone; an ANY route's other verbs by their own (none of them denied).
+    others = [apigw.method_arn(v, "/things/mine") for v in HTTP_METHODS if v != "GET"]
+    assert allowed == [*(others if mine.startswith("any") else []),
+                       apigw.method_arn("GET", "/things/mine")]  # fmt: skip
     assert policy_allows(response, event["methodArn"])
+    assert not policy_allows(response, apigw.method_arn("GET", "/things/7"))
     assert outcome(authz, rest(token, "GET", "/things/mine", "/things/mine")) == "Allow"
     assert outcome(authz, rest(token, "GET", "/things/7", "/things/{id}")) == "Deny"
 
@@ -149,3 +153,38 @@ def test_a_cached_token_level_answer_never_allows_a_route_decided_per_request(
         assert not policy_allows(answer, apigw.method_arn("GET", dotted)), dotted
     raw = rest(token, "GET", "/notes/n1/raw", "/notes/{noteId}/raw")  # from outside 10/8
     assert outcome(notes, raw) == "Deny"
+
+
+SEARCH_SCHEMA = """
+namespace Lib {
+  entity Application;
+  entity UserGroup;
+  entity User in [UserGroup];
+  action "any /search", "get /files/{path+}", "get /files/secret/{rest+}", "get /books"
+    appliesTo { principal: User, resource: Application };
+}
+"""
+SEARCH_POLICIES = """
+@id("search") permit (principal, action == Lib::Action::"any /search", resource);
+@id("files") permit (principal, action == Lib::Action::"get /files/{path+}", resource);
+"""
+
+
+def test_an_allowed_any_route_is_said_verb_by_verb_in_a_cached_answer(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: object, clock: FakeClock
+) -> None:
+    """`*/search` spans `/` and covers `GET/files/secret/search`, a request of a denied route
+    whose own Deny cannot be said (`GET/files/secret/*` covers the allowed `GET/files/*`'s
+    requests): the allowed ANY route was left out of every cached answer, and GET /search was a
+    403 from the cache for the TTL after the caller's first request elsewhere."""
+    from tests.helpers import fresh_app  # noqa: PLC0415
+
+    url = jwks_server.url  # type: ignore[attr-defined]
+    lib = fresh_app(tmp_path, issuer, url, clock, SEARCH_SCHEMA, SEARCH_POLICIES)
+    token = issuer.token("u1", now=clock())
+    answer = lib.handle(rest(token, "GET", "/books", "/books"))  # denied, token-level
+    for verb in HTTP_METHODS:
+        assert policy_allows(answer, apigw.method_arn(verb, "/search")), verb
+        assert outcome(lib, rest(token, verb, "/search", "/search")) == "Allow"
+    for path in ("/files/secret/search", "/books"):
+        assert not policy_allows(answer, apigw.method_arn("GET", path)), path

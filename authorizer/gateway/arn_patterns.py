@@ -4,7 +4,8 @@ API Gateway caches a token-keyed authorizer's IAM policy and reuses it for every
 reaches. IAM's `*` spans any characters, `/` included, and an explicit Deny wins over any Allow,
 so a route's pattern (its parameters as `*`) covers requests of other routes: `GET/files/*`
 covers `GET/files/a/raw`. A cached policy is right only if, for every request of every route,
-it says what the authorizer would. ``route_policy`` emits:
+it says what the authorizer would. Patterns are worked out per verb (an ANY route has one per
+HTTP method: `*/search` would span `/`). ``route_policy`` emits:
 
 - a route's Deny pattern only if it covers no request of an allowed route;
 - a route's Allow pattern only if it covers no request of a denied route whose Deny pattern was
@@ -33,6 +34,7 @@ from collections.abc import Mapping
 from authorizer.gateway.events import HTTP_METHODS, Arn
 from authorizer.gateway.response import Effect, wildcard_regex
 from authorizer.gateway.routes import Route, template_shape
+from authorizer.records import NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -116,18 +118,23 @@ def _route_patterns(
 ]:
     """``route_policy``'s patterns for an API (its ARN up to the stage) and the routes'
     answers; a regex matching any route's pattern, and (by answer: Deny, Allow) one matching
-    the emitted patterns."""
-    granted = [r for r, ok in zip(routes, allowed, strict=True) if ok]
-    refused = [r for r, ok in zip(routes, allowed, strict=True) if not ok]
+    the emitted patterns. Worked out per verb of each route (``_Unit``): an ANY route's `*/search`
+    spanned `/` and covered `GET/admin/search` of a denied route, so it was left out of the
+    answer, where `GET/search`, `POST/search`... say it exactly."""
+    granted = [u for r, ok in zip(routes, allowed, strict=True) if ok for u in _units(r)]
+    refused = [u for r, ok in zip(routes, allowed, strict=True) if not ok for u in _units(r)]
     # The routes decided per request that an Allow pattern would cover are refused from the
     # cache too (`GET/notes/*` allowed `GET/notes/n1/raw`, whose policies read the request).
-    refused += [p for p in per_request if any(_covers(_suffix(a), p) for a in granted)]
-    denies = [d for d in refused if not any(_covers(_suffix(d), a) for a in granted)]
-    undenied = [d for d in refused if d not in denies]
-    allows = [a for a in granted if not any(_covers(_suffix(a), d) for d in undenied)]
-    allow = tuple(f"{api_prefix}/{_suffix(r)}" for r in allows)
-    deny = tuple(f"{api_prefix}/{_suffix(r)}" for r in denies)
-    every = [f"{api_prefix}/{_suffix(r)}" for r in routes]
+    refused += [
+        u for r in per_request for u in _units(r) if any(_covers(a.pattern, u) for a in granted)
+    ]
+    denies = [d for d in refused if not any(_covers(d.pattern, a) for a in granted)]
+    emitted = set(denies)
+    undenied = [d for d in refused if d not in emitted]
+    allows = [a for a in granted if not any(_covers(a.pattern, d) for d in undenied)]
+    allow = tuple(f"{api_prefix}/{u.pattern}" for u in allows)
+    deny = tuple(f"{api_prefix}/{u.pattern}" for u in denies)
+    every = [f"{api_prefix}/{u.pattern}" for r in routes for u in _units(r)]
     said = (_any_of(deny), _any_of(allow))
     return allow, (*deny, *_not_canonical(api_prefix)), _any_of(every), said
 
@@ -137,19 +144,26 @@ def _any_of(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(either, re.DOTALL)
 
 
-def _suffix(route: Route) -> str:
-    """A route's pattern after the API prefix: its verb (`*` for ANY) and its path."""
-    method = "*" if route.method == "ANY" else route.method
-    return f"{method}/{route.arn_path.lstrip('/')}"
+class _Unit(NamedTuple):
+    """One verb of a route (an ANY route has one per HTTP method), and its pattern after the
+    API prefix: the verb, then the path with its parameters as `*`."""
+
+    verb: str
+    template: str
+    pattern: str
 
 
-@functools.lru_cache(maxsize=1 << 17)  # routes x patterns: 300 routes' pairs stay cached
-def _covers(pattern: str, route: Route) -> bool:
-    """Whether ``pattern`` (after the API prefix) matches some request of ``route``."""
+@functools.lru_cache(maxsize=4096)
+def _units(route: Route) -> tuple[_Unit, ...]:
     verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
-    return any(
-        _meet(_route_tokens(verb, route.template), _pattern_tokens(pattern)) for verb in verbs
-    )
+    path = route.arn_path.lstrip("/")
+    return tuple(_Unit(verb, route.template, f"{verb}/{path}") for verb in verbs)
+
+
+@functools.lru_cache(maxsize=1 << 17)  # units x patterns: 300 routes' pairs stay cached
+def _covers(pattern: str, unit: _Unit) -> bool:
+    """Whether ``pattern`` (after the API prefix) matches some request of ``unit``."""
+    return _meet(_route_tokens(unit.verb, unit.template), _pattern_tokens(pattern))
 
 
 @functools.lru_cache(maxsize=4096)
