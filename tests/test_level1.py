@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from authorizer.gateway.arn_patterns import _NOT_CANONICAL
 from authorizer.gateway.events import HTTP_METHODS
 from authorizer.gateway.response import policy_allows
 from authorizer.pdp import Authorizer
@@ -50,12 +51,13 @@ def test_the_policy_lists_allowed_and_denied_routes(
     )
     statements = {s["Effect"]: s["Resource"] for s in response["policyDocument"]["Statement"]}
     prefix = apigw.method_arn("GET", "/").removesuffix("/GET/")
-    # ... and every path with a doubled or trailing slash, or a dot segment, which a fresh
-    # decision refuses.
-    dots = [f"{prefix}/*/./*", f"{prefix}/*/.", f"{prefix}/*/../*", f"{prefix}/*/.."]
+    # ... and every path with a doubled or trailing slash, or a dot segment (encoded too),
+    # which a fresh decision refuses.
+    odd = [f"{prefix}/{shape}" for shape in _NOT_CANONICAL]
+    assert odd[:6] == [f"{prefix}/*//*", f"{prefix}/*/?*/", f"{prefix}/*/./*", f"{prefix}/*/.",
+                       f"{prefix}/*/../*", f"{prefix}/*/.."]  # fmt: skip
     assert statements == {"Allow": [f"{prefix}/GET/employees"],
-                          "Deny": [f"{prefix}/GET/invoices", f"{prefix}/*//*", f"{prefix}/*/?*/",
-                                   *dots]}  # fmt: skip
+                          "Deny": [f"{prefix}/GET/invoices", *odd]}  # fmt: skip
     assert "determiningPolicies" not in response["context"]  # it would be wrong on other routes
     assert response["context"]["tenant"] == "acme"
 
@@ -188,3 +190,25 @@ def test_an_allowed_any_route_is_said_verb_by_verb_in_a_cached_answer(
         assert outcome(lib, rest(token, verb, "/search", "/search")) == "Allow"
     for path in ("/files/secret/search", "/books"):
         assert not policy_allows(answer, apigw.method_arn("GET", path)), path
+
+
+def test_a_literal_route_decided_per_request_takes_nothing_from_its_parameter_sibling(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: object, clock: FakeClock
+) -> None:
+    """`GET /cages/vip` (its policy reads the source address) beside the token-level
+    `GET /cages/{cageId}`: its pattern fits `{cageId}`, so the Allow `GET/cages/*` was left out
+    and every other cage was a 403 from the cache. API Gateway sends /cages/vip to the literal
+    route alone: its own Deny is exact."""
+    from tests.helpers import fresh_app  # noqa: PLC0415
+
+    schema = NOTES_SCHEMA.replace("get /notes/{noteId}/raw", "get /notes/vip")
+    policies = NOTES_POLICIES.replace("get /notes/{noteId}/raw", "get /notes/vip")
+    url = jwks_server.url  # type: ignore[attr-defined]
+    notes = fresh_app(tmp_path, issuer, url, clock, schema, policies)
+    token = issuer.token("u1", now=clock())
+    answer = notes.handle(rest(token, "GET", "/notes/n1", "/notes/{noteId}"))
+    assert policy_allows(answer, apigw.method_arn("GET", "/notes/n2"))
+    assert not policy_allows(answer, apigw.method_arn("GET", "/notes/vip"))
+    assert outcome(notes, rest(token, "GET", "/notes/vip", "/notes/vip")) == "Deny"
+    for odd in ("/notes/%2e%2e", "/notes/..%2Fadmin", "/notes/a%5cb", "/notes/%2Eenv"):
+        assert not policy_allows(answer, apigw.method_arn("GET", odd)), odd

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from authorizer.gateway.events import HTTP_METHODS, Arn
 from authorizer.gateway.response import Effect, wildcard_regex
@@ -58,7 +58,7 @@ def route_policy(
     out). None when the event's ARN is none of
     ours (a stage or path mapping quirk), is itself a pattern, or has an empty segment: then
     answer for this request alone (``exact_answer``)."""
-    if _has_wildcard(event_arn) or not _canonical(arn.path):
+    if _has_wildcard(event_arn) or not _canonical(arn.method, arn.path):
         return None
     found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()), per_request)
     allow, deny, ours, said = found
@@ -84,23 +84,29 @@ def exact_answer(arn: str, allowed: bool) -> tuple[Effect, str]:
     return "Deny", arn.replace("*", "?")
 
 
-def _canonical(path: str) -> bool:
-    """A path with no empty segment (the root aside): the routes' requests as the patterns are
-    worked out for. The route table also reads `/files/x/raw/` and `/files//x/raw` as routes,
-    which `GET/files/*/raw` does not cover but `GET/files/*` does: such paths are denied from
-    the cache (``_not_canonical``) and answered for themselves alone."""
-    return path == "/" or ("//" not in path and not path.endswith("/"))
+# Paths a cached answer denies whatever the routes say (after the API prefix: verb, then path):
+# a doubled or trailing slash (the route table reads `/files//x/raw` as a route that
+# `GET/files/*/raw` does not cover but `GET/files/*` does); a `.` or `..` segment, which a
+# fresh decision refuses (``events.canonical_path``) but a cached `GET/pub/*` allowed
+# (`GET/pub/../internal/x`): spelled with dots, and (wider, failing closed) any segment
+# starting with an encoded dot or holding an encoded or raw backslash, or `..` before an
+# encoded slash.
+_NOT_CANONICAL = ("*//*", "*/?*/", "*/./*", "*/.", "*/../*", "*/..", "*/%2e*", "*/%2E*",
+                  "*/.%2e*", "*/.%2E*", "*..%2f*", "*..%2F*", "*%5c*", "*%5C*", "*\\*")  # fmt: skip
+_NOT_CANONICAL_REGEX = re.compile(
+    "|".join(f"(?:{wildcard_regex(s).pattern})" for s in _NOT_CANONICAL), re.DOTALL
+)
+
+
+def _canonical(verb: str, path: str) -> bool:
+    """A request none of ``_NOT_CANONICAL`` matches (the root's `GET/` aside): the routes'
+    requests as the patterns are worked out for. Others are denied from the cache and answered
+    for themselves alone."""
+    return path == "/" or _NOT_CANONICAL_REGEX.fullmatch(f"{verb}{path}") is None
 
 
 def _not_canonical(api_prefix: str) -> tuple[str, ...]:
-    """Patterns of every path with a doubled or a trailing slash (not the root's `GET/`), or a
-    `.` or `..` segment, which a fresh decision refuses (``events.canonical_path``) but a cached
-    `GET/pub/*` allowed (`GET/pub/../internal/x`). Percent-encoded dots are the backend's to
-    refuse from the cache: IAM's wildcards cannot name their spellings but one by one."""
-    return (
-        f"{api_prefix}/*//*", f"{api_prefix}/*/?*/",
-        f"{api_prefix}/*/./*", f"{api_prefix}/*/.", f"{api_prefix}/*/../*", f"{api_prefix}/*/..",
-    )  # fmt: skip
+    return tuple(f"{api_prefix}/{shape}" for shape in _NOT_CANONICAL)
 
 
 def _has_wildcard(arn: str) -> bool:
@@ -118,23 +124,26 @@ def _route_patterns(
 ]:
     """``route_policy``'s patterns for an API (its ARN up to the stage) and the routes'
     answers; a regex matching any route's pattern, and (by answer: Deny, Allow) one matching
-    the emitted patterns. Worked out per verb of each route (``_Unit``): an ANY route's `*/search`
-    spanned `/` and covered `GET/admin/search` of a denied route, so it was left out of the
-    answer, where `GET/search`, `POST/search`... say it exactly."""
-    granted = [u for r, ok in zip(routes, allowed, strict=True) if ok for u in _units(r)]
-    refused = [u for r, ok in zip(routes, allowed, strict=True) if not ok for u in _units(r)]
+    the emitted patterns. An ANY route's pattern (`*/search`) spans `/` and may cover a request
+    of another route (`GET/files/secret/search`): then it is said verb by verb (`GET/search`,
+    `POST/search`...), which covers nothing else; otherwise the one pattern keeps answers short."""
+    granted = [_whole(r) for r, ok in zip(routes, allowed, strict=True) if ok]
+    refused = [_whole(r) for r, ok in zip(routes, allowed, strict=True) if not ok]
     # The routes decided per request that an Allow pattern would cover are refused from the
     # cache too (`GET/notes/*` allowed `GET/notes/n1/raw`, whose policies read the request).
-    refused += [
-        u for r in per_request for u in _units(r) if any(_covers(a.pattern, u) for a in granted)
-    ]
-    denies = [d for d in refused if not any(_covers(d.pattern, a) for a in granted)]
-    emitted = set(denies)
-    undenied = [d for d in refused if d not in emitted]
-    allows = [a for a in granted if not any(_covers(a.pattern, d) for d in undenied)]
+    for other in map(_whole, per_request):
+        if any(_covers(a.pattern, other) for a in granted):
+            refused.append(other)
+    denies: list[_Unit] = []
+    undenied: list[_Unit] = []
+    for unit in (v for d in refused for v in _split(d, lambda p: _covers_any(p, granted))):
+        (denies if _own(unit, granted) or not _covers_any(unit.pattern, granted) else undenied
+         ).append(unit)  # fmt: skip
+    allows = [v for a in granted for v in _split(a, lambda p: _covers_any(p, undenied))]
+    allows = [a for a in allows if not _covers_any(a.pattern, undenied)]
     allow = tuple(f"{api_prefix}/{u.pattern}" for u in allows)
     deny = tuple(f"{api_prefix}/{u.pattern}" for u in denies)
-    every = [f"{api_prefix}/{u.pattern}" for r in routes for u in _units(r)]
+    every = [f"{api_prefix}/{_whole(r).pattern}" for r in routes]
     said = (_any_of(deny), _any_of(allow))
     return allow, (*deny, *_not_canonical(api_prefix)), _any_of(every), said
 
@@ -145,25 +154,52 @@ def _any_of(patterns: list[str] | tuple[str, ...]) -> re.Pattern[str]:
 
 
 class _Unit(NamedTuple):
-    """One verb of a route (an ANY route has one per HTTP method), and its pattern after the
-    API prefix: the verb, then the path with its parameters as `*`."""
+    """A route, or one verb of an ANY route, and its pattern after the API prefix: the verb
+    (`*` for all of an ANY route's), then the path with its parameters as `*`."""
 
-    verb: str
+    verbs: tuple[str, ...]
     template: str
     pattern: str
+    of_any: bool = False  # one verb of an ANY route
 
 
 @functools.lru_cache(maxsize=4096)
-def _units(route: Route) -> tuple[_Unit, ...]:
-    verbs = HTTP_METHODS if route.method == "ANY" else (route.method,)
+def _whole(route: Route) -> _Unit:
     path = route.arn_path.lstrip("/")
-    return tuple(_Unit(verb, route.template, f"{verb}/{path}") for verb in verbs)
+    if route.method == "ANY":
+        return _Unit(HTTP_METHODS, route.template, f"*/{path}", True)
+    return _Unit((route.method,), route.template, f"{route.method}/{path}")
+
+
+def _own(unit: _Unit, granted: list[_Unit]) -> bool:
+    """Whether every request ``unit``'s pattern matches is routed to ``unit``'s route: a pattern
+    without wildcards is one literal path and verb, which API Gateway and the route table send
+    to that literal route, never to a parameter route it fits (`GET/cages/vip` beside
+    `GET/cages/{cageId}`), unless the unit is an ANY route's verb and a route of that very verb
+    and path exists (`GET /a` beside `ANY /a`: the GET route takes it)."""
+    if _has_wildcard(unit.pattern):
+        return False
+    return not unit.of_any or all(g.pattern != unit.pattern or g.of_any for g in granted)
+
+
+def _split(unit: _Unit, covers_something: Callable[[str], bool]) -> list[_Unit]:
+    """``unit`` as it is, or, when it is an ANY route's whose one pattern covers something it
+    must not, one unit per verb."""
+    if len(unit.verbs) == 1 or not covers_something(unit.pattern):
+        return [unit]
+    path = unit.pattern.split("/", 1)[1]
+    return [_Unit((verb,), unit.template, f"{verb}/{path}", True) for verb in unit.verbs]
+
+
+def _covers_any(pattern: str, units: list[_Unit]) -> bool:
+    return any(_covers(pattern, unit) for unit in units)
 
 
 @functools.lru_cache(maxsize=1 << 17)  # units x patterns: 300 routes' pairs stay cached
 def _covers(pattern: str, unit: _Unit) -> bool:
     """Whether ``pattern`` (after the API prefix) matches some request of ``unit``."""
-    return _meet(_route_tokens(unit.verb, unit.template), _pattern_tokens(pattern))
+    tokens = _pattern_tokens(pattern)
+    return any(_meet(_route_tokens(verb, unit.template), tokens) for verb in unit.verbs)
 
 
 @functools.lru_cache(maxsize=4096)

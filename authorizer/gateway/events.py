@@ -398,7 +398,9 @@ def canonical_path(path: str) -> str:
         _check_text(path)
     segments = [s for s in path.split("/") if s]
     for segment in segments:
-        if segment in (".", "..") or ("%" in segment and _dots(unquote(segment))):
+        if segment in (".", "..") or (
+            ("%" in segment or "\\" in segment) and _dots(unquote(segment))
+        ):
             raise InvalidParameter("bad_path", "the path has a '.' or '..' segment")
     return "/" + "/".join(segments)
 
