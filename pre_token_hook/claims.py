@@ -189,11 +189,20 @@ def checked_value(name: str, raw: Any) -> tuple[JsonValue, str | None]:
         return None, problem
     if nesting_depth(raw) > MAX_CLAIM_VALUE_DEPTH:
         return None, "too_deep"
+    if _binary(raw):  # no claim and no Cedar value holds it: no policy reads it
+        return None, "binary_value"
     try:
         value = to_claim_value(raw)
     except UnsupportedValue:
         return None, "unsupported_type"
     return (value, None) if value is not None else (None, "null_value")
+
+
+def _binary(raw: Any) -> bool:
+    """A DynamoDB binary (B) or binary set (BS) attribute, as boto3 reads it (``Binary``)."""
+    if isinstance(raw, (set, frozenset)):
+        return bool(raw) and all(_binary(member) for member in raw)
+    return isinstance(raw, (bytes, bytearray)) or type(raw).__name__ == "Binary"
 
 
 # --- item -> claims ---------------------------------------------------------------------------

@@ -114,7 +114,9 @@ def handle(event: Any, runtime: Runtime) -> dict[str, Any]:
             status = "enriched" if item is not None else "no_item"
         except AttributesUnavailable as exc:
             record["error"] = exc.reason
-            if not settings.fail_open:
+            # Fail open is for an outage: an item that was read but is malformed is data the
+            # tokens would be issued without (its `banned` group, its `blocked` flag).
+            if not settings.fail_open or exc.reason == "malformed_item":
                 _finish(logging.ERROR, record | {"status": "refused"}, started)
                 raise AttributesUnavailable(
                     exc.reason,

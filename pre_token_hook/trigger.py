@@ -35,6 +35,7 @@ from pre_token_hook.claims import (
     default_rules,
     guard_claims,
     map_item,
+    measured_size,
     merge_groups,
     scopes_size,
     v1_string,
@@ -130,6 +131,8 @@ class TriggerEvent:
     # Bytes of the user's attributes (``request.userAttributes``), which Cognito copies into the
     # ID token beside the hook's claims.
     user_attributes_bytes: int = 0
+    # Bytes of the scopes the client asked for (``request.scopes``), the access token's `scope`.
+    scope_bytes: int = 0
 
     @property
     def is_machine(self) -> bool:
@@ -167,6 +170,7 @@ def parse_event(event: Any) -> TriggerEvent:
         prefilled=_parse_prefilled(version, _dict(event.get("response"))),
         client_id=_client_id(event),
         user_attributes_bytes=_utf8_size(in_token) if in_token else 0,
+        scope_bytes=measured_size(" ".join(_strings(request.get("scopes")))),
     )
 
 
@@ -246,21 +250,47 @@ def compose(
         drops.extend(mapped_drops)
     groups = _groups(event, settings, item_groups)
     groups_bytes = _check_token_groups(event, settings, groups, item_groups)
+    # What else Cognito writes beyond its allowance: the ID token's IAM roles of the groups
+    # (`cognito:roles`, `cognito:preferred_role`), the access token's asked scopes past the
+    # allowance's share: uncounted, a whole token passed MAX_TOKEN_LENGTH (refused as too long).
+    final = groups or event.group_config
+    beyond = {"id": _roles_size(final), "access": max(0, event.scope_bytes - _SCOPE_SHARE_BYTES)}
     tokens: dict[TokenKind, TokenOverride] = {}
     for token in event.tokens:
-        cut = any(d.token == token and d.reason in _TRUNCATING for d in drops)
+        cut = any(d.token == token and d.reason not in _NOT_A_VALUE for d in drops)
         override, token_drops = _token_override(
-            event, settings, token, additions.get(token, {}), groups_bytes, cut
+            event, settings, token, additions.get(token, {}), groups_bytes + beyond[token], cut
         )
         drops.extend(token_drops)
         tokens[token] = override
     return Outcome(tokens, groups, drops)
 
 
-# Drops that leave out a value the user's item has and a policy may read: the token is marked
-# incomplete (INCOMPLETE_CLAIM), and the authorizer refuses it. (Reserved names, nulls and
-# types no claim can carry are not the item's data as a policy sees it.)
-_TRUNCATING = frozenset({"too_deep", "token_budget"})
+# Drops that leave out a value the user's item has and a policy may read: one over the size
+# budget, nested too deep, a record with one binary member or a `__` key, a map where the ID
+# token takes only text (`address`). The token is marked incomplete (INCOMPLETE_CLAIM), and the
+# authorizer refuses it. Not: a null (no value), a binary attribute (no claim or Cedar value
+# holds one), a name no hook may write (`iss`, `cognito:*`, `custom`): a claim of that name is
+# Cognito's own, and what a policy reads there is Cognito's value, with or without the item.
+_NOT_A_VALUE = frozenset(
+    {"null_value", "binary_value", "empty_name", "protected_claim", "reserved_name",
+     "reserved_prefix"}
+)  # fmt: skip
+# The access token's `scope` within Cognito's allowance (ISSUER_CLAIMS_ALLOWANCE_BYTES): room
+# for `openid email profile aws.cognito.signin.user.admin`; more is counted against the hook.
+_SCOPE_SHARE_BYTES = 64
+
+
+def _roles_size(config: GroupConfig) -> int:
+    """Bytes of the `cognito:roles` and `cognito:preferred_role` claims ``config`` makes."""
+    size = 0
+    if config.iam_roles:
+        size += measured_size({"cognito:roles": list(config.iam_roles)})
+    if config.preferred_role:
+        size += measured_size({"cognito:preferred_role": config.preferred_role})
+    return size
+
+
 _INCOMPLETE_BYTES = len(f'"{INCOMPLETE_CLAIM}":"true",')
 
 
@@ -303,7 +333,7 @@ def _token_override(
         budget = max(0, budget - max(0, own - ISSUER_CLAIMS_ALLOWANCE_BYTES))
     ordered = dict(sorted(merged.items()))
     override.claims, budget_drops = apply_budget(ordered, budget, token)
-    if cut or budget_drops or any(d.reason in _TRUNCATING for d in drops):
+    if cut or budget_drops or any(d.reason not in _NOT_A_VALUE for d in drops):
         # Fitted again with room for the mark: a token missing a value is refused, never read.
         override.claims, budget_drops = apply_budget(ordered, budget - _INCOMPLETE_BYTES, token)
         override.claims[INCOMPLETE_CLAIM] = "true" if event.version == "1" else True

@@ -230,8 +230,8 @@ def test_attributes_that_would_make_forbidden_claims_are_skipped_with_reasons() 
         ("cognito:groups", "access"): "reserved_prefix",
         ("custom", "id"): "reserved_name",
         ("custom", "access"): "reserved_name",
-        ("blob", "id"): "unsupported_type",
-        ("blob", "access"): "unsupported_type",
+        ("blob", "id"): "binary_value",
+        ("blob", "access"): "binary_value",
         ("nothing", "id"): "null_value",
         ("nothing", "access"): "null_value",
     }

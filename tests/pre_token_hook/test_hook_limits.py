@@ -373,3 +373,47 @@ def test_a_maximal_users_tokens_verify_and_one_more_group_or_level_is_refused_on
         authz.verify(deeper)
     assert (info.value.reason, info.value.detail) == ("malformed", "payload nests deeper than 8")
     assert outcome(authz, rest(deeper, *TRANSFER, query={"amount": "1200"})) == "401"
+
+
+def test_the_groups_iam_roles_and_the_asked_scopes_are_counted_in_their_tokens_room(
+    caplog_hook: pytest.LogCaptureFixture,
+) -> None:
+    """Cognito writes `cognito:roles` and `cognito:preferred_role` into the ID token (from the
+    groups' IAM roles) and the asked scopes into the access token's `scope`: uncounted, a whole
+    token passed MAX_TOKEN_LENGTH and every request of that user was refused as too long."""
+    item = sample_item() | {"notes": "n" * 3400}
+    plain = run(user_event("2"), RecordingSource({SUB: item}))
+    assert added(plain, "idTokenGeneration")["notes"] == added(plain)["notes"] == "n" * 3400
+    roles = [f"arn:aws:iam::123456789012:role/group-role-{i:02d}" for i in range(25)]
+    with_roles = user_event("2")
+    with_roles["request"]["groupConfiguration"]["iamRolesToOverride"] = roles
+    with_roles["request"]["groupConfiguration"]["preferredRole"] = roles[0]
+    out = run(with_roles, RecordingSource({SUB: item}))
+    assert "notes" not in added(out, "idTokenGeneration")  # marked incomplete instead
+    assert added(out, "idTokenGeneration")[INCOMPLETE_CLAIM] is True
+    assert added(out)["notes"] == "n" * 3400  # the access token carries no roles
+    scoped = user_event("2")
+    scoped["request"]["scopes"] = [
+        f"https://api.example.com/scope-{i:02d}.{'s' * 30}" for i in range(33)
+    ]
+    out = run(scoped, RecordingSource({SUB: item}))
+    assert "notes" not in added(out) and added(out)[INCOMPLETE_CLAIM] is True
+    assert added(out, "idTokenGeneration")["notes"] == "n" * 3400
+
+
+@pytest.mark.parametrize(
+    ("attribute", "tokens"),
+    [
+        ({"risk": {"level": 9, "evidence": b"\x00"}}, ("id", "access")),  # a binary member
+        ({"limits": {"__src": "import", "blocked": ["feed"]}}, ("id", "access")),  # Cedar's `__`
+        ({"address": {"country": "KP"}}, ("id",)),  # the ID token's `address` is text only
+    ],
+)
+def test_an_item_value_a_token_cannot_carry_marks_that_token_incomplete(
+    attribute: dict[str, Any], tokens: tuple[str, ...]
+) -> None:
+    """Left out whole and unmarked, `forbid ... when { principal.risk.level >= 9 }` did not
+    hold for a token the authorizer accepted."""
+    out = run(user_event("2"), RecordingSource({SUB: sample_item() | attribute}))
+    for token, key in (("id", "idTokenGeneration"), ("access", "accessTokenGeneration")):
+        assert (INCOMPLETE_CLAIM in added(out, key)) is (token in tokens), token
