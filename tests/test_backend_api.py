@@ -15,6 +15,7 @@ import pytest
 
 from authorizer import Authorizer, Decision, Unauthorized
 from authorizer.cedar.engine import Engine
+from authorizer.limits import INCOMPLETE_CLAIM
 from authorizer.sdk import api
 from authorizer.sdk.api import TRANSFER_PROBE
 from authorizer.sdk.middleware import request_record
@@ -184,6 +185,29 @@ def test_principal_forms(authz: Authorizer, issuer: LocalIssuer, clock: FakeCloc
     for principal in (token, authz.verify(token), api.subject(authz, token)):
         with pytest.raises(ValueError, match="not both"):
             authz.is_authorized(principal, "view_salary", emp("emp-001"), claims=claims)
+    # Claims the pre-token hook marked incomplete, as a token carrying them is refused.
+    marked = {**claims, INCOMPLETE_CLAIM: True}
+    with pytest.raises(ValueError, match="incomplete"):
+        authz.is_authorized('Corp::User::"hank"', "view_salary", emp("emp-001"), claims=marked)
+
+
+def test_an_entity_the_backend_loaded_is_read_against_the_schema(
+    authz: Authorizer, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    """Cedar, given the schema, decides nothing on an entity that does not fit it (a string
+    where a Long is declared, an undeclared attribute, a parent of a type not allowed): the
+    library decided on it as written, and a forbid reading the attribute did not hold."""
+    token = user_token(issuer, "hank", clock.now)
+    good = copy.deepcopy(BY_ID["emp-001"])
+    assert authz.authorize_token(token, "view_salary", None, resource_entity=good).allowed
+    undeclared = copy.deepcopy(good)
+    undeclared["attrs"]["nosuch"] = 1
+    wrong_parent = copy.deepcopy(good)
+    wrong_parent["parents"] = [{"type": "Corp::UserGroup", "id": "g"}]
+    for bad in (undeclared, wrong_parent):
+        # Denied, loudly, as any entity the request cannot be built with.
+        decision = authz.authorize_token(token, "view_salary", None, resource_entity=bad)
+        assert not decision.allowed and "does not fit the schema" in decision.errors[0]
 
 
 def test_authorize_token_refuses_bad_tokens(

@@ -51,6 +51,7 @@ from authorizer.cedar.coerce import DROPPED, given_record
 from authorizer.cedar.engine import Decision, Engine, decision_of
 from authorizer.cedar.uids import parse_uid
 from authorizer.errors import DependencyError, Unauthorized
+from authorizer.limits import INCOMPLETE_CLAIM
 from authorizer.stores.entity_graph import stored_entity, uid_dict
 from authorizer.stores.store import LiveEntities
 
@@ -155,6 +156,8 @@ def subject(
         raise ValueError("the claims' iss names no trusted issuer") from None
     if mapping.principal_uid(claims) != uid:
         raise ValueError("the principal is not the one the claims name")
+    if INCOMPLETE_CLAIM in claims:  # as a token carrying them is refused (identity.tokens)
+        raise ValueError("the claims are marked incomplete by the pre-token hook: refused")
     return Subject(uid, tuple(mapping.principal_entities(claims, authz.engine.knows)), claims)
 
 
@@ -247,6 +250,19 @@ def _out_of_scope(
 _slicers: weakref.WeakKeyDictionary[Engine, LiveEntities] = weakref.WeakKeyDictionary()
 
 
+def _fits_the_schema(engine: Engine, texts: Sequence[str]) -> None:
+    """Entities the backend loaded itself (JSON texts) as Cedar reads them against the schema:
+    `"public": "false"` for a Bool, an undeclared attribute or a parent of a type the schema
+    does not allow made Cedar, given the schema, decide nothing, where the library decided on
+    them and a forbid on `resource.public == false` did not hold. ``ValueError`` naming why."""
+    try:
+        cedarpy.Entities.from_json_str(
+            "[" + ",".join(dict.fromkeys(texts)) + "]", schema=engine.schema
+        )
+    except ValueError as error:
+        raise ValueError(f"an entity given does not fit the schema: {error}") from None
+
+
 def _entities(
     authz: Authorizer, who: Subject, resources: Sequence[Resource], contexts: Iterable[str] = ()
 ) -> cedarpy.Entities:
@@ -264,6 +280,11 @@ def _entities(
             if inline.setdefault(key, resource.entity) != resource.entity:
                 raise ValueError(f"two different entities for {key[0]}::{key[1]!r}")
     stored = [r.uid for r in resources if r.entity is None]
+    given_entities = [*inline.values()]
+    if who.entity is not None and who.entity.entity is not None:
+        given_entities.append(who.entity.entity)
+    if engine.schema is not None and given_entities:
+        _fits_the_schema(engine, given_entities)
     if caller is not None and caller.entities is not None and not inline:
         return caller.entities  # built once per token, with the principal and its groups
     extra: list[Mapping[str, Any]] = list(who.extra)

@@ -75,6 +75,7 @@ from authorizer.identity.tokens import (
     decode_unverified,
     numeric_date,
 )
+from authorizer.limits import INCOMPLETE_CLAIM
 from authorizer.pdp import Authorizer
 from authorizer.sdk import api, redaction
 from authorizer.sdk.api import ActionLike, Subject
@@ -140,6 +141,8 @@ def _from_gateway(
         raise InvalidToken("expired", "the token has expired")
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise InvalidToken("missing_claim", "sub is missing")
+    if INCOMPLETE_CLAIM in claims:  # as the gateway's authorizer refuses it
+        raise InvalidToken("incomplete_token", "the pre-token hook left claims out of the token")
     # With policy bundles: the one deciding for these claims; the issuer's mapping (prefix,
     # groups claim): the token's `iss`.
     authz = authz.current(claims)
