@@ -94,6 +94,13 @@ def read_attributes(
     return item, item_groups(item, settings.groups_attribute)
 
 
+# A V1 trigger enriches the ID token only, with text claims: what the authorizer needs for it.
+_V1_NOTE = (
+    "the ID token only is enriched, with text claims: read ID tokens (AUTH_TOKEN_USE=id) "
+    "with a schema that types the claims"
+)
+
+
 def handle(event: Any, runtime: Runtime) -> dict[str, Any]:
     """One invocation: the event with its ``response`` set. Logs one JSON line."""
     started = time.perf_counter()
@@ -104,6 +111,8 @@ def handle(event: Any, runtime: Runtime) -> dict[str, Any]:
         _finish(logging.ERROR, record | {"status": "invalid_event", "error": str(exc)}, started)
         raise
     record |= {"triggerSource": parsed.trigger_source, "version": parsed.version, "sub": parsed.sub}
+    if parsed.version == "1":
+        record["v1"] = _V1_NOTE
     settings = runtime.settings
     item: Mapping[str, Any] | None = None
     groups: list[str] | None = None

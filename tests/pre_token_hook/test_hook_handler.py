@@ -542,3 +542,14 @@ def test_in_memory_source_from_items() -> None:
     assert source.get("nobody") is None
     source.put({"sub": "other", "tenant": "t"})
     assert source.get("other") == {"sub": "other", "tenant": "t"}
+
+
+def test_a_v1_invocation_says_what_the_authorizer_needs_for_its_tokens(
+    caplog_hook: pytest.LogCaptureFixture,
+) -> None:
+    """V1 enriches the ID token only, with text: its access token carries no attribute, and
+    without a schema `"true"` is not `true`. Said on every V1 log line, not on V2's."""
+    run(user_event("1"), RecordingSource({SUB: sample_item()}))
+    assert "AUTH_TOKEN_USE=id" in hook_lines(caplog_hook)[-1]["v1"]
+    run(user_event("2"), RecordingSource({SUB: sample_item()}))
+    assert "v1" not in hook_lines(caplog_hook)[-1]
