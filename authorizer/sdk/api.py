@@ -49,6 +49,7 @@ import cedarpy
 from authorizer.cedar.analysis import context_reads as analysis_reads
 from authorizer.cedar.coerce import DROPPED, given_record
 from authorizer.cedar.engine import Decision, Engine, decision_of
+from authorizer.cedar.schema import CedarType, ExtensionType
 from authorizer.cedar.uids import parse_uid
 from authorizer.errors import DependencyError, Unauthorized
 from authorizer.limits import INCOMPLETE_CLAIM
@@ -263,6 +264,38 @@ def _fits_the_schema(engine: Engine, texts: Sequence[str]) -> None:
         raise ValueError(f"an entity given does not fit the schema: {error}") from None
 
 
+def _explicit(engine: Engine, text: str) -> None:
+    """A principal the backend loaded is added as the caller's own entity, as the token's are:
+    without the schema. So the forms only the schema reads are refused in it (``ValueError``):
+    a reference written `{"type": .., "id": ..}` (a record without the schema: `principal.mgr
+    == principal` was false, past a forbid) and an extension value as text where the schema
+    declares one (`"net": "10.0.0.1"`). Cedar's explicit forms, `{"__entity": ..}` and
+    `{"__extn": ..}`, mean the same either way."""
+    entity = json.loads(text)
+    declared = engine.model.entity_type(entity["uid"]["type"]) if engine.model else None
+    typed: list[tuple[str, Any, CedarType | None]] = []
+    for name, value in (entity.get("attrs") or {}).items():
+        attribute = declared.attributes.attributes.get(name) if declared else None
+        typed.append((name, value, attribute.type if attribute else None))
+    for name, value in (entity.get("tags") or {}).items():
+        typed.append((name, value, declared.tags if declared else None))
+    for name, value, cedar_type in typed:
+        if isinstance(cedar_type, ExtensionType) and isinstance(value, str):
+            raise ValueError(f'{name}: write an extension value as {{"__extn": ..}} here')
+        if _implicit_reference(value):
+            raise ValueError(f'{name}: write an entity reference as {{"__entity": ..}} here')
+
+
+def _implicit_reference(value: Any) -> bool:
+    if isinstance(value, dict):
+        if set(value) == {"type", "id"}:
+            return True
+        return any(_implicit_reference(v) for k, v in value.items() if not k.startswith("__"))
+    if isinstance(value, list):
+        return any(_implicit_reference(v) for v in value)
+    return False
+
+
 def _entities(
     authz: Authorizer, who: Subject, resources: Sequence[Resource], contexts: Iterable[str] = ()
 ) -> cedarpy.Entities:
@@ -285,6 +318,8 @@ def _entities(
         given_entities.append(who.entity.entity)
     if engine.schema is not None and given_entities:
         _fits_the_schema(engine, given_entities)
+    if who.entity is not None and who.entity.entity is not None:
+        _explicit(engine, who.entity.entity)
     if caller is not None and caller.entities is not None and not inline:
         return caller.entities  # built once per token, with the principal and its groups
     extra: list[Mapping[str, Any]] = list(who.extra)
@@ -294,6 +329,8 @@ def _entities(
         extra = list(caller.extra or mapping.principal_entities(claims, authz.engine.knows))
     # The principal as the backend loaded it: a slice of the store leaves the store's version
     # out and adds this one (a JSON file's own users otherwise win, as they do over tokens).
+    # (Added as the caller's own entity, without the schema: ``_explicit`` refused the forms
+    # only the schema reads.)
     loaded = who.entity.entity if who.entity is not None else None
     mine_instead = loaded is not None and engine.knows(who.principal)
     if loaded is not None:
@@ -314,7 +351,9 @@ def _entities(
         and not any(engine.knows(uid_dict(k)) or k in mine for k in inline)
     ):
         base = caller.entities if caller and caller.entities else engine.entities_with(extra)
-        return base.with_added_json_str(delta)
+        # Read with the schema: an entity reference written `{"type":..,"id":..}`, an ip or a
+        # decimal as text are Cedar's implicit forms, a record and strings without it.
+        return base.with_added_json_str(delta, engine.schema)
     # The store has its own version of an entity the backend loaded: a slice of the store around
     # what the requests need (as a live store builds), then the backend's entities. A stored
     # entity of the slice with the uid of one of them is a duplicate: cedarpy refuses it
@@ -326,7 +365,7 @@ def _entities(
         _slicers[engine] = slicer
     parsed = given if given is not None else [json.loads(c) for c in texts]
     handle = slicer.entity_set(extra, roots, parsed, by_uid).handle
-    return handle.with_added_json_str(delta) if inline else handle
+    return handle.with_added_json_str(delta, engine.schema) if inline else handle
 
 
 def _context(

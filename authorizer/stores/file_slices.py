@@ -213,15 +213,19 @@ class FileSlices:
         """The resource part plus the caller's entities (and the context's) it lacks."""
         # Cedar refuses an entity twice unless identical, ancestors included: the part's copy
         # has its ancestors computed, an added copy only its parents. Add only what it lacks.
-        pieces = [text for uid, text in caller.stored if uid not in held]
+        stored = [text for uid, text in caller.stored if uid not in held]
         if extra:
             mine = {uid for uid, _ in caller.stored}
-            pieces += [text for uid, text in extra if uid not in held and uid not in mine]
-        if caller.fresh_json:
-            pieces.append(caller.fresh_json)
-        if not pieces:
-            return base
-        return base.with_added_json_str("[" + ",".join(pieces) + "]")
+            stored += [text for uid, text in extra if uid not in held and uid not in mine]
+        if stored:
+            # The file's own texts, read as the file was (with the schema): a reference written
+            # `{"type": .., "id": ..}` or an ip as text is Cedar's implicit form, which without
+            # the schema is a record or a string, and `principal.mgr == principal` was false.
+            base = base.with_added_json_str("[" + ",".join(stored) + "]", self.schema)
+        if caller.fresh_json:  # made from the token in Cedar's explicit forms; its groups may
+            # lack attributes the schema requires of groups the file holds (read without it)
+            base = base.with_added_json_str("[" + caller.fresh_json + "]")
+        return base
 
     def _resource_part(self, keys: tuple[UidKey, ...], hops: int) -> _Part:
         """The handle of the resources' slice, and the uids it holds; built once, shared."""
