@@ -170,8 +170,6 @@ class Settings(NamedTuple):
         # another application's store for an authorizer that named none.
         bundled = bundle.url is not None or all(i.policy_bundle for i in issuers)
         schema_default = _nothing if bundled else find_schema
-        if not bundled and not (env.get("CEDAR_ENTITIES") or "").strip():
-            _warn_of_unread_entities()
         settings = cls(
             issuer=first.issuer,
             jwks_url=first.jwks_url,
@@ -218,6 +216,14 @@ class Settings(NamedTuple):
 
 def _nothing() -> Path | None:
     return None
+
+
+def warn_of_unread_entities(environ: Mapping[str, str], settings: Settings) -> None:
+    """Where the Lambda builds its authorizer: an entities file left unread because
+    CEDAR_ENTITIES is unset (and no bundle or DynamoDB store stands in for it)."""
+    named = (environ.get("CEDAR_ENTITIES") or "").strip()
+    if not named and not settings.uses_bundles and not settings.store.table:
+        _warn_of_unread_entities()
 
 
 def _warn_of_unread_entities() -> None:

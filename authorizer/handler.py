@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from authorizer.config import Settings
+from authorizer.config import Settings, warn_of_unread_entities
 from authorizer.identity.fetch import Fetch
 from authorizer.identity.prefetch import key_sets_ahead
 
@@ -51,6 +52,7 @@ def authorizer_from_env(
     (default: fetched ahead since this module loaded)."""
     fetch = _key_sets if fetch is None else fetch
     settings = Settings.from_env(environ)
+    warn_of_unread_entities(os.environ if environ is None else environ, settings)
     if settings.uses_bundles:
         from authorizer.live import LiveAuthorizer  # noqa: PLC0415
 

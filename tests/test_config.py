@@ -392,3 +392,26 @@ def test_a_bundle_url_of_another_scheme_is_refused(url: str) -> None:
     """Read as a local path, an https:// bundle failed every request (or, with {tenant}, denied
     every tenant as having no bundle)."""
     assert "local path or s3://" in refused(AUTH_ISSUER=OIDC, CEDAR_POLICY_BUNDLE=url)
+
+
+def test_an_entities_file_left_unread_is_warned_of_where_the_lambda_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before this stop an unset CEDAR_ENTITIES took ./entities/*.json: an upgrade must not lose
+    the store without a word. Not where a DynamoDB store or a bundle stands in for it, and not
+    from the settings alone (the authoring CLI reads them too, and reads the file)."""
+    from authorizer.config import warn_of_unread_entities  # noqa: PLC0415
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "entities").mkdir()
+    (tmp_path / "entities" / "app.json").write_text("[]")
+    for env, warned in (({}, True), ({"CEDAR_ENTITIES": "none"}, False),
+                        ({"ENTITY_STORE_TABLE": "t"}, False),
+                        ({"CEDAR_POLICY_BUNDLE": "s3://b/k.json"}, False)):  # fmt: skip
+        caplog.clear()
+        full = {"AUTH_ISSUER": OIDC, **env}
+        warn_of_unread_entities(full, settings(**full))
+        assert ("is not read: CEDAR_ENTITIES is unset" in caplog.text) is warned, env
+        caplog.clear()
+        settings(**full)
+        assert "is not read" not in caplog.text

@@ -85,7 +85,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     entities = flag_entities or (Path(env_entities) if env_entities else find_entities())
     if str(flag_entities or env_entities).lower() == "none":
         entities = None
-    elif entities is not None and not (flag_entities or env_entities):
+    elif entities is not None and not (flag_entities or env_entities) and hasattr(args, "entities"):
         # The authorizer has no such default (DESIGN §2): say which store this answer used.
         print(f"note: entities from {entities} (found; the authorizer reads an entity store "
               "only where CEDAR_ENTITIES names it)", file=sys.stderr)  # fmt: skip

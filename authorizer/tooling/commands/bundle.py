@@ -78,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as error:
         print(f"error: {error}", file=sys.stderr)
         return Exit.VALIDATION
-    except ConfigError as error:  # entities that do not fit the schema
+    except ConfigError as error:  # entities that do not fit the schema: invalid, as in compile
         print(f"error: {error}", file=sys.stderr)
-        return Exit.FAILURE
+        return Exit.VALIDATION
     try:
         # The route table and request types the authorizer builds on it: a bundle it would
         # refuse (two actions on one route, a context.request it cannot give) is invalid here.

@@ -29,11 +29,13 @@ from authorizer.tooling.authoring.inputs import (
     Exit,
     Inputs,
     add_input_arguments,
+    cedar_schema,
     load_linked_policies,
     load_model,
     read_entities,
     resolve,
 )
+from authorizer.tooling.authoring.suite import Stop, load_policy_set
 from authorizer.tooling.local.users import SAMPLE_USERS
 
 
@@ -66,6 +68,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         call = _call(args)
         inputs = resolve(args)
+        model = load_model(inputs)
+        # Policies that do not validate: 3, as `validate`, `test` and `diff` say (1: unparsable).
+        load_policy_set(inputs, inputs.policy_dir, model, cedar_schema(model) if model else None)
+    except Stop as stop:
+        print(stop.message, file=sys.stderr)
+        return stop.code
+    except (CedarAuthzError, ValueError, RecursionError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return Exit.FAILURE
+    try:
         harness, token, notes = _harness_and_token(args, inputs)
         harness.at(call, harness.clock.now)
         if token is None:
