@@ -127,3 +127,29 @@ def test_a_path_holding_a_wildcard_is_never_allowed_as_a_pattern() -> None:
     assert exact_answer(plain, True) == ("Allow", plain)
     cached = iam_policy("p", *exact_answer(arn, False)[:1], [exact_answer(arn, False)[1]], {})
     assert policy_outcome(cached["policyDocument"], apigw.method_arn("GET", "/c/1/d")) != "allow"
+
+
+def test_an_any_routes_verb_that_a_route_of_that_verb_takes_neither_denies_nor_is_denied() -> None:
+    """`GET /perch` allowed beside a refused `ANY /perch`: the ANY route's GET (which gets no
+    request: the GET route takes it) took the Allow `GET/perch` out of the answer, a 403 from
+    the cache until the TTL."""
+    get, anything, nest = route("GET", "/perch"), route("ANY", "/perch"), route("GET", "/nest")
+    for path in ("/perch", "/nest"):
+        arn = apigw.method_arn("GET", path)
+        answer = route_policy(parse_arn(arn), arn, {get: True, anything: False, nest: True}, True)
+        assert answer is not None
+        document = iam_policy_statements("p", *answer, {})["policyDocument"]
+        assert policy_outcome(document, apigw.method_arn("GET", "/perch")) == "allow"
+        assert policy_outcome(document, apigw.method_arn("POST", "/perch")) == "deny"
+
+
+def test_a_dot_part_after_an_encoded_slash_is_denied_from_the_cache() -> None:
+    """`a%2F..` decodes to `a/..`, which a fresh decision refuses; `GET/docs/*` allowed it."""
+    docs = route("GET", "/docs/{name}")
+    arn = apigw.method_arn("GET", "/docs/readme")
+    answer = route_policy(parse_arn(arn), arn, {docs: True}, True)
+    assert answer is not None
+    document = iam_policy_statements("p", *answer, {})["policyDocument"]
+    for odd in ("a%2F..", "x%2F.%2Fy", "a%2f.", ".%2Fy", "x%2F%2e%2e"):
+        assert policy_outcome(document, apigw.method_arn("GET", f"/docs/{odd}")) == "deny", odd
+    assert policy_outcome(document, apigw.method_arn("GET", "/docs/other")) == "allow"

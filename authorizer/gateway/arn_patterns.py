@@ -89,10 +89,10 @@ def exact_answer(arn: str, allowed: bool) -> tuple[Effect, str]:
 # `GET/files/*/raw` does not cover but `GET/files/*` does); a `.` or `..` segment, which a
 # fresh decision refuses (``events.canonical_path``) but a cached `GET/pub/*` allowed
 # (`GET/pub/../internal/x`): spelled with dots, and (wider, failing closed) any segment
-# starting with an encoded dot or holding an encoded or raw backslash, or `..` before an
-# encoded slash.
+# starting with an encoded dot, and any path holding an encoded slash or a backslash (after
+# which a decoded `.` or `..` part may start: `a%2F..`).
 _NOT_CANONICAL = ("*//*", "*/?*/", "*/./*", "*/.", "*/../*", "*/..", "*/%2e*", "*/%2E*",
-                  "*/.%2e*", "*/.%2E*", "*..%2f*", "*..%2F*", "*%5c*", "*%5C*", "*\\*")  # fmt: skip
+                  "*/.%2e*", "*/.%2E*", "*%2f*", "*%2F*", "*%5c*", "*%5C*", "*\\*")  # fmt: skip
 _NOT_CANONICAL_REGEX = re.compile(
     "|".join(f"(?:{wildcard_regex(s).pattern})" for s in _NOT_CANONICAL), re.DOTALL
 )
@@ -127,11 +127,16 @@ def _route_patterns(
     the emitted patterns. An ANY route's pattern (`*/search`) spans `/` and may cover a request
     of another route (`GET/files/secret/search`): then it is said verb by verb (`GET/search`,
     `POST/search`...), which covers nothing else; otherwise the one pattern keeps answers short."""
-    granted = [_whole(r) for r, ok in zip(routes, allowed, strict=True) if ok]
-    refused = [_whole(r) for r, ok in zip(routes, allowed, strict=True) if not ok]
+    # An ANY route's verb that a route of that very verb and path takes (`GET /perch` beside
+    # `ANY /perch`) gets no request: left out, it neither denies nor is denied.
+    specific = {_whole(r).pattern for r in (*routes, *per_request) if r.method != "ANY"}
+    granted = [u for r, ok in zip(routes, allowed, strict=True) if ok for u in _taken(r, specific)]
+    refused = [
+        u for r, ok in zip(routes, allowed, strict=True) if not ok for u in _taken(r, specific)
+    ]
     # The routes decided per request that an Allow pattern would cover are refused from the
     # cache too (`GET/notes/*` allowed `GET/notes/n1/raw`, whose policies read the request).
-    for other in map(_whole, per_request):
+    for other in (u for r in per_request for u in _taken(r, specific)):
         if any(_covers(a.pattern, other) for a in granted):
             refused.append(other)
     denies: list[_Unit] = []
@@ -169,6 +174,19 @@ def _whole(route: Route) -> _Unit:
     if route.method == "ANY":
         return _Unit(HTTP_METHODS, route.template, f"*/{path}", True)
     return _Unit((route.method,), route.template, f"{route.method}/{path}")
+
+
+def _taken(route: Route, specific: set[str]) -> list[_Unit]:
+    """``route``'s units that get requests: an ANY route's verbs less those ``specific`` (the
+    patterns of the routes with one verb) say another route takes."""
+    whole = _whole(route)
+    if route.method != "ANY":
+        return [whole]
+    path = whole.pattern.split("/", 1)[1]
+    if not any(f"{verb}/{path}" in specific for verb in whole.verbs):
+        return [whole]
+    return [_Unit((verb,), whole.template, f"{verb}/{path}", True)
+            for verb in whole.verbs if f"{verb}/{path}" not in specific]  # fmt: skip
 
 
 def _own(unit: _Unit, granted: list[_Unit]) -> bool:
