@@ -153,3 +153,22 @@ def test_a_dot_part_after_an_encoded_slash_is_denied_from_the_cache() -> None:
     for odd in ("a%2F..", "x%2F.%2Fy", "a%2f.", ".%2Fy", "x%2F%2e%2e"):
         assert policy_outcome(document, apigw.method_arn("GET", f"/docs/{odd}")) == "deny", odd
     assert policy_outcome(document, apigw.method_arn("GET", "/docs/other")) == "allow"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["/", "a", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "\\", "x", "%"]),
+        max_size=7,
+    )
+)
+def test_a_request_is_canonical_exactly_when_no_fixed_deny_pattern_matches_it(
+    atoms: list[str],
+) -> None:
+    """``_canonical`` (string tests) says what the fixed Deny patterns say, as IAM reads them."""
+    from authorizer.gateway.arn_patterns import _NOT_CANONICAL, _canonical  # noqa: PLC0415
+    from authorizer.gateway.response import wildcard_regex  # noqa: PLC0415
+
+    path = "/" + "".join(atoms)
+    matched = any(wildcard_regex(shape).fullmatch(f"GET{path}") for shape in _NOT_CANONICAL)
+    assert _canonical("GET", path) is (path == "/" or not matched)

@@ -93,16 +93,29 @@ def exact_answer(arn: str, allowed: bool) -> tuple[Effect, str]:
 # which a decoded `.` or `..` part may start: `a%2F..`).
 _NOT_CANONICAL = ("*//*", "*/?*/", "*/./*", "*/.", "*/../*", "*/..", "*/%2e*", "*/%2E*",
                   "*/.%2e*", "*/.%2E*", "*%2f*", "*%2F*", "*%5c*", "*%5C*", "*\\*")  # fmt: skip
-_NOT_CANONICAL_REGEX = re.compile(
-    "|".join(f"(?:{wildcard_regex(s).pattern})" for s in _NOT_CANONICAL), re.DOTALL
-)
 
 
 def _canonical(verb: str, path: str) -> bool:
     """A request none of ``_NOT_CANONICAL`` matches (the root's `GET/` aside): the routes'
     requests as the patterns are worked out for. Others are denied from the cache and answered
-    for themselves alone."""
-    return path == "/" or _NOT_CANONICAL_REGEX.fullmatch(f"{verb}{path}") is None
+    for themselves alone. (String tests, on every token-level answer: the patterns' regex
+    backtracks over the whole ARN once per pattern.)"""
+    if path == "/":
+        return True
+    if "//" in path or path.endswith("/") or "\\" in path:
+        return False
+    if "%" in path and any(code in path for code in _ENCODED_SEPARATORS):
+        return False
+    if "." not in path and "%" not in path:
+        return True
+    return not any(
+        segment in (".", "..") or segment.startswith(_ENCODED_DOT_STARTS)
+        for segment in path.split("/")
+    )
+
+
+_ENCODED_SEPARATORS = ("%2f", "%2F", "%5c", "%5C")
+_ENCODED_DOT_STARTS = ("%2e", "%2E", ".%2e", ".%2E")
 
 
 def _not_canonical(api_prefix: str) -> tuple[str, ...]:
@@ -129,7 +142,8 @@ def _route_patterns(
     `POST/search`...), which covers nothing else; otherwise the one pattern keeps answers short."""
     # An ANY route's verb that a route of that very verb and path takes (`GET /perch` beside
     # `ANY /perch`) gets no request: left out, it neither denies nor is denied.
-    specific = {_whole(r).pattern for r in (*routes, *per_request) if r.method != "ANY"}
+    specific = {(r.method, template_shape(r.template)) for r in (*routes, *per_request)
+                if r.method != "ANY"}  # fmt: skip
     granted = [u for r, ok in zip(routes, allowed, strict=True) if ok for u in _taken(r, specific)]
     refused = [
         u for r, ok in zip(routes, allowed, strict=True) if not ok for u in _taken(r, specific)
@@ -176,17 +190,20 @@ def _whole(route: Route) -> _Unit:
     return _Unit((route.method,), route.template, f"{route.method}/{path}")
 
 
-def _taken(route: Route, specific: set[str]) -> list[_Unit]:
-    """``route``'s units that get requests: an ANY route's verbs less those ``specific`` (the
-    patterns of the routes with one verb) say another route takes."""
+def _taken(route: Route, specific: set[tuple[str, tuple[str, ...]]]) -> list[_Unit]:
+    """``route``'s units that get requests: an ANY route's verbs less those a route of that
+    verb and the same template shape takes (``specific``: theirs). The shape, not the pattern:
+    `/a/{p}` and `/a/{g+}` are both `a/*`, but a greedy route's deeper paths are its own."""
     whole = _whole(route)
     if route.method != "ANY":
         return [whole]
-    path = whole.pattern.split("/", 1)[1]
-    if not any(f"{verb}/{path}" in specific for verb in whole.verbs):
+    shape = template_shape(route.template)
+    taken = {verb for verb in whole.verbs if (verb, shape) in specific}
+    if not taken:
         return [whole]
+    path = whole.pattern.split("/", 1)[1]
     return [_Unit((verb,), whole.template, f"{verb}/{path}", True)
-            for verb in whole.verbs if f"{verb}/{path}" not in specific]  # fmt: skip
+            for verb in whole.verbs if verb not in taken]  # fmt: skip
 
 
 def _own(unit: _Unit, granted: list[_Unit]) -> bool:
