@@ -73,3 +73,21 @@ def test_entities_a_backend_loaded_are_read_with_the_schema_or_refused(
     explicit = {**ENTITIES[0], "attrs": {"mgr": {"__entity": ALICE}}}
     decided = zoo.is_authorized(explicit, "get /cages/{cageId}", {"type": "Zoo::Cage", "id": "c1"})
     assert not decided.allowed and decided.determining == ("self-managed",)
+
+
+def test_token_groups_lacking_what_the_schema_requires_of_groups_still_decide(
+    tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock
+) -> None:
+    """The file's texts are read with the schema; a token's group the file does not hold has
+    no attributes, which the schema requires of groups here: read apart, without it."""
+    schema = SCHEMA.replace("entity UserGroup;", 'entity UserGroup = { "level": Long };')
+    groups: list[dict[str, Any]] = [
+        {"uid": {"type": "Zoo::UserGroup", "id": "keepers"}, "attrs": {"level": 2}, "parents": []}
+    ]
+    zoo = fresh_app(tmp_path, issuer, jwks_server.url, clock, schema, POLICIES,
+                    [*ENTITIES, *groups])  # fmt: skip
+    token = issuer.token("carol", groups=["keepers", "visitors"], now=clock())
+    assert outcome(zoo, get(token, "c1")) == "Allow"
+    assert outcome(zoo, get(issuer.token("alice", groups=["visitors"], now=clock()), "c1")) == (
+        "Deny"  # alice's own file text, read with the schema: self-managed
+    )

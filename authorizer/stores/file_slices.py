@@ -217,13 +217,21 @@ class FileSlices:
         if extra:
             mine = {uid for uid, _ in caller.stored}
             stored += [text for uid, text in extra if uid not in held and uid not in mine]
+        # The file's own texts are read as the file was, with the schema: a reference written
+        # `{"type": .., "id": ..}` or an ip as text is Cedar's implicit form, which without the
+        # schema is a record or a string (`principal.mgr == principal` was false). The token's
+        # entities are in Cedar's explicit forms, but its groups may lack attributes the schema
+        # requires of a group: with the file's texts in one call where the schema takes them
+        # (one clone of the slice), else in a call of their own without it.
+        if stored and caller.fresh_json:
+            together = "[" + ",".join([*stored, caller.fresh_json]) + "]"
+            try:
+                return base.with_added_json_str(together, self.schema)
+            except ValueError:
+                pass
         if stored:
-            # The file's own texts, read as the file was (with the schema): a reference written
-            # `{"type": .., "id": ..}` or an ip as text is Cedar's implicit form, which without
-            # the schema is a record or a string, and `principal.mgr == principal` was false.
             base = base.with_added_json_str("[" + ",".join(stored) + "]", self.schema)
-        if caller.fresh_json:  # made from the token in Cedar's explicit forms; its groups may
-            # lack attributes the schema requires of groups the file holds (read without it)
+        if caller.fresh_json:
             base = base.with_added_json_str("[" + caller.fresh_json + "]")
         return base
 
