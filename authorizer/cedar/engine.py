@@ -125,7 +125,7 @@ class Engine:
         self.slices: FileSlices | None = None
         if isinstance(store, JsonFileStore):
             holds = context_holds_entities(schema)
-            self.slices = FileSlices(store, self.schema, policies.document, holds, reach)
+            self.slices = FileSlices(store, self.schema, policies.document, holds, reach, schema)
         self.version = policies.version
         self.indexed = indexed  # False: every request against every policy (tests compare)
         self.deny_without_permit = deny_without_permit

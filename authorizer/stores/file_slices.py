@@ -36,7 +36,14 @@ from typing import Any
 
 import cedarpy
 
-from authorizer.cedar.schema import CedarType, EntityRef, RecordType, SchemaModel, SetType
+from authorizer.cedar.schema import (
+    CedarType,
+    EntityRef,
+    ExtensionType,
+    RecordType,
+    SchemaModel,
+    SetType,
+)
 from authorizer.records import NamedTuple
 from authorizer.stores.entity_graph import (
     Reach,
@@ -110,11 +117,16 @@ class FileSlices:
         policy_document: object,
         context_entities: bool,
         known: Reach | None = None,
+        model: SchemaModel | None = None,
     ) -> None:
         """``context_entities``: whether a request's context can hold entity references (the
         schema declares an entity type in some action's context); then the entities the
         policies read through ``context`` are sliced in too."""
         self.store, self.schema = store, schema
+        # Whether a stored text holds a form only the schema reads (``implicit_forms``), by uid:
+        # a caller's texts are added with the schema only then (it costs ~40 us of validation).
+        self._model = model
+        self._implicit: dict[UidKey, bool] = {}
         # ``known``: the reach the compiled policy store keeps, so a cold start reads no policy.
         found = reach(policy_document) if known is None else known
         self.principal_hops = found.variables.get("principal", 0)
@@ -213,10 +225,15 @@ class FileSlices:
         """The resource part plus the caller's entities (and the context's) it lacks."""
         # Cedar refuses an entity twice unless identical, ancestors included: the part's copy
         # has its ancestors computed, an added copy only its parents. Add only what it lacks.
-        stored = [text for uid, text in caller.stored if uid not in held]
+        kept = [(uid, text) for uid, text in caller.stored if uid not in held]
         if extra:
             mine = {uid for uid, _ in caller.stored}
-            stored += [text for uid, text in extra if uid not in held and uid not in mine]
+            kept += [(uid, text) for uid, text in extra if uid not in held and uid not in mine]
+        stored = [text for _, text in kept]
+        if not any(self._holds_implicit(uid, text) for uid, text in kept):
+            # No text can hold an implicit form: one call, as the token's entities are added.
+            pieces = [*stored, caller.fresh_json] if caller.fresh_json else stored
+            return base.with_added_json_str("[" + ",".join(pieces) + "]") if pieces else base
         # The file's own texts are read as the file was, with the schema: a reference written
         # `{"type": .., "id": ..}` or an ip as text is Cedar's implicit form, which without the
         # schema is a record or a string (`principal.mgr == principal` was false). The token's
@@ -234,6 +251,12 @@ class FileSlices:
         if caller.fresh_json:
             base = base.with_added_json_str("[" + caller.fresh_json + "]")
         return base
+
+    def _holds_implicit(self, uid: UidKey, text: str) -> bool:
+        found = self._implicit.get(uid)
+        if found is None:
+            found = self._implicit[uid] = implicit_forms(json.loads(text), self._model)
+        return found
 
     def _resource_part(self, keys: tuple[UidKey, ...], hops: int) -> _Part:
         """The handle of the resources' slice, and the uids it holds; built once, shared."""
@@ -259,3 +282,29 @@ class FileSlices:
     def _closure(self, roots: dict[UidKey, int]) -> dict[UidKey, StoredEntity]:
         # Every ancestor, however deep: Cedar accepted the file, so it has no cycle.
         return closure(self.store.lookup, roots, max_depth=len(self.store.known_uids) + 1).entities
+
+
+def implicit_forms(entity: Mapping[str, Any], model: SchemaModel | None) -> bool:
+    """Whether ``entity`` (Cedar JSON) holds a value Cedar reads only with the schema: an entity
+    reference written `{"type": .., "id": ..}`, an extension value as text (or as a bare
+    `{"fn": .., "arg": ..}`). Without a schema there is nothing to read them with: False."""
+    declared = model.entity_type(str(entity["uid"]["type"])) if model is not None else None
+    if declared is None:
+        return False
+    tags = entity.get("tags") or {}
+    return _implicit(entity.get("attrs") or {}, declared.attributes) or (
+        declared.tags is not None and any(_implicit(v, declared.tags) for v in tags.values())
+    )
+
+
+def _implicit(value: Any, cedar_type: CedarType) -> bool:
+    if isinstance(cedar_type, EntityRef):
+        return isinstance(value, dict) and "__entity" not in value
+    if isinstance(cedar_type, ExtensionType):
+        return isinstance(value, str) or (isinstance(value, dict) and "__extn" not in value)
+    if isinstance(cedar_type, SetType) and isinstance(value, list):
+        return any(_implicit(v, cedar_type.element) for v in value)
+    if isinstance(cedar_type, RecordType) and isinstance(value, dict):
+        declared = cedar_type.attributes
+        return any(_implicit(v, declared[k].type) for k, v in value.items() if k in declared)
+    return False
