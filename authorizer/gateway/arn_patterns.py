@@ -55,9 +55,9 @@ def route_policy(
     """Allow and Deny resources for the token-level routes (``allowed``: each one's answer),
     right for every request of each when cached by token; the API's ``per_request`` routes are
     never allowed from it (an Allow pattern covering one is answered with its Deny, or left
-    out). None when the event's ARN is none of
-    ours (a stage or path mapping quirk), is itself a pattern, or has an empty segment: then
-    answer for this request alone (``exact_answer``)."""
+    out). None when the event's ARN is none of ours (a stage or path mapping quirk), is itself
+    a pattern, or is not canonical (``_canonical``): then answer for this request alone
+    (``exact_answer``)."""
     if _has_wildcard(event_arn) or not _canonical(arn.method, arn.path):
         return None
     found = _route_patterns(arn.api_prefix, tuple(allowed), tuple(allowed.values()), per_request)
