@@ -49,11 +49,11 @@ import cedarpy
 from authorizer.cedar.analysis import context_reads as analysis_reads
 from authorizer.cedar.coerce import DROPPED, given_record
 from authorizer.cedar.engine import Decision, Engine, decision_of
-from authorizer.cedar.schema import CedarType, ExtensionType
 from authorizer.cedar.uids import parse_uid
 from authorizer.errors import DependencyError, Unauthorized
 from authorizer.limits import INCOMPLETE_CLAIM
 from authorizer.stores.entity_graph import stored_entity, uid_dict
+from authorizer.stores.file_slices import implicit_forms
 from authorizer.stores.store import LiveEntities
 
 if TYPE_CHECKING:
@@ -266,34 +266,16 @@ def _fits_the_schema(engine: Engine, texts: Sequence[str]) -> None:
 
 def _explicit(engine: Engine, text: str) -> None:
     """A principal the backend loaded is added as the caller's own entity, as the token's are:
-    without the schema. So the forms only the schema reads are refused in it (``ValueError``):
-    a reference written `{"type": .., "id": ..}` (a record without the schema: `principal.mgr
-    == principal` was false, past a forbid) and an extension value as text where the schema
-    declares one (`"net": "10.0.0.1"`). Cedar's explicit forms, `{"__entity": ..}` and
-    `{"__extn": ..}`, mean the same either way."""
-    entity = json.loads(text)
-    declared = engine.model.entity_type(entity["uid"]["type"]) if engine.model else None
-    typed: list[tuple[str, Any, CedarType | None]] = []
-    for name, value in (entity.get("attrs") or {}).items():
-        attribute = declared.attributes.attributes.get(name) if declared else None
-        typed.append((name, value, attribute.type if attribute else None))
-    for name, value in (entity.get("tags") or {}).items():
-        typed.append((name, value, declared.tags if declared else None))
-    for name, value, cedar_type in typed:
-        if isinstance(cedar_type, ExtensionType) and isinstance(value, str):
-            raise ValueError(f'{name}: write an extension value as {{"__extn": ..}} here')
-        if _implicit_reference(value):
-            raise ValueError(f'{name}: write an entity reference as {{"__entity": ..}} here')
-
-
-def _implicit_reference(value: Any) -> bool:
-    if isinstance(value, dict):
-        if set(value) == {"type", "id"}:
-            return True
-        return any(_implicit_reference(v) for k, v in value.items() if not k.startswith("__"))
-    if isinstance(value, list):
-        return any(_implicit_reference(v) for v in value)
-    return False
+    without the schema. So a form only the schema reads is refused in it (``ValueError``): a
+    reference written `{"type": .., "id": ..}` (a record without the schema: `principal.mgr
+    == principal` was false, past a forbid), an extension value as text where the schema
+    declares one. Cedar's explicit forms, `{"__entity": ..}` and `{"__extn": ..}`, mean the
+    same either way (``file_slices.implicit_forms`` tells them apart, as for the file's)."""
+    if implicit_forms(json.loads(text), engine.model):
+        raise ValueError(
+            'write entity references as {"__entity": ..} and extension values as '
+            '{"__extn": ..} in a principal entity given: it is read without the schema'
+        )
 
 
 def _entities(
