@@ -198,22 +198,29 @@ def test_a_quote_in_sub_is_data_not_syntax(
     assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow"
 
 
+def status_grant(policies: Path, folder: Path) -> Path:
+    """A template in ``policies`` letting a principal set one employee's status, and the links
+    file (written in ``folder``) linking it for alice and emp-001."""
+    (policies / "grants.cedar").write_text(
+        '@id("status-grant")\n'
+        "permit (principal == ?principal, "
+        'action == Corp::Action::"put /employees/{employeeId}/status", resource == ?resource);\n'
+    )
+    links = folder / "links.json"
+    links.write_text(json.dumps([{
+        "template_id": "status-grant", "link_id": "alice-may-set-emp-001",
+        "args": {"?principal": 'Corp::User::"alice"', "?resource": 'Corp::Employee::"emp-001"'},
+    }]))  # fmt: skip
+    return links
+
+
 def test_template_linked_policies_from_a_links_file(
     env: dict[str, str], issuer: LocalIssuer, clock: FakeClock, tmp_path: Path
 ) -> None:
     """CEDAR_TEMPLATE_LINKS: the Cedar CLI's links file; a linked policy decides like any other."""
     policies = tmp_path / "policies"
     shutil.copytree(ROOT / "policies", policies)
-    (policies / "grants.cedar").write_text(
-        '@id("status-grant")\n'
-        "permit (principal == ?principal, "
-        'action == Corp::Action::"put /employees/{employeeId}/status", resource == ?resource);\n'
-    )
-    links = tmp_path / "links.json"
-    links.write_text(json.dumps([{
-        "template_id": "status-grant", "link_id": "alice-may-set-emp-001",
-        "args": {"?principal": 'Corp::User::"alice"', "?resource": 'Corp::Employee::"emp-001"'},
-    }]))  # fmt: skip
+    links = status_grant(policies, tmp_path)
     authz = Authorizer.from_env(
         {**env, "CEDAR_POLICY_DIR": str(policies), "CEDAR_TEMPLATE_LINKS": str(links)}, clock=clock
     )
@@ -234,16 +241,7 @@ def test_a_policy_folder_of_templates_alone_is_served_by_its_links(
     allowed."""
     policies = tmp_path / "policies"
     policies.mkdir()
-    (policies / "grants.cedar").write_text(
-        '@id("status-grant")\n'
-        "permit (principal == ?principal, "
-        'action == Corp::Action::"put /employees/{employeeId}/status", resource == ?resource);\n'
-    )
-    links = tmp_path / "links.json"
-    links.write_text(json.dumps([{
-        "template_id": "status-grant", "link_id": "alice-may-set-emp-001",
-        "args": {"?principal": 'Corp::User::"alice"', "?resource": 'Corp::Employee::"emp-001"'},
-    }]))  # fmt: skip
+    links = status_grant(policies, tmp_path)
     settings = {**env, "CEDAR_POLICY_DIR": str(policies)}
     if compiled:
         assert main(["compile", "--policies", str(policies), "--schema", env["CEDAR_SCHEMA"],

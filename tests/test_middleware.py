@@ -566,6 +566,22 @@ async def test_the_middleware_follows_each_tenants_bundle(
     assert (await call(client, "GET", "/thing/acme-doc", unsafe))[0] == 401
 
 
+async def ok(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def files_app(
+    issuer: LocalIssuer, jwks_server: JwksServer, clock: FakeClock, policies: Path
+) -> web.Application:
+    """An application guarded by the middleware, its policies (namespace ``Files``, no schema,
+    no entities) in the folder ``policies``; its routes are the test's."""
+    env = sample_env(issuer, jwks_server.url, CEDAR_POLICY_DIR=str(policies), CEDAR_SCHEMA="none",
+                     CEDAR_NAMESPACE="Files", CEDAR_ENTITIES="none")  # fmt: skip
+    return web.Application(
+        middlewares=[cedar_middleware(Guard(Authorizer.from_env(env, clock=clock)))]
+    )
+
+
 @pytest.mark.asyncio
 async def test_a_query_parameter_given_twice_is_refused_where_a_policy_may_read_the_query(
     aiohttp_client: AiohttpClient, tmp_path: Path, issuer: LocalIssuer, jwks_server: JwksServer,
@@ -578,14 +594,7 @@ async def test_a_query_parameter_given_twice_is_refused_where_a_policy_may_read_
         'forbid (principal, action == Files::Action::"list", resource)\n'
         '  when { context.request.query has tag && context.request.query.tag == "x" };'
     )
-    env = sample_env(issuer, jwks_server.url, CEDAR_POLICY_DIR=str(tmp_path), CEDAR_SCHEMA="none",
-                     CEDAR_NAMESPACE="Files", CEDAR_ENTITIES="none")  # fmt: skip
-    authz = Authorizer.from_env(env, clock=clock)
-
-    async def ok(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    app = web.Application(middlewares=[cedar_middleware(Guard(authz))])
+    app = files_app(issuer, jwks_server, clock, tmp_path)
     app.router.add_get("/list", require("list")(ok))
     app.router.add_get("/count", require("count")(ok))
     client = await aiohttp_client(app)
@@ -606,14 +615,7 @@ async def test_the_path_policies_read_is_the_gateways_canonical_one(
         'permit (principal, action == Files::Action::"read", resource);\n'
         'forbid (principal, action, resource) when { context.request.path like "/files/internal*" };'
     )
-    env = sample_env(issuer, jwks_server.url, CEDAR_POLICY_DIR=str(tmp_path), CEDAR_SCHEMA="none",
-                     CEDAR_NAMESPACE="Files", CEDAR_ENTITIES="none")  # fmt: skip
-    authz = Authorizer.from_env(env, clock=clock)
-
-    async def ok(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    app = web.Application(middlewares=[cedar_middleware(Guard(authz))])
+    app = files_app(issuer, jwks_server, clock, tmp_path)
     app.router.add_get("/{tail:.*}", require("read")(ok))
     client = await aiohttp_client(app)
     token = issuer.token("u1", now=clock.now)
