@@ -2,10 +2,11 @@
 §6.2-6.3), for the two algorithms the authorizer accepts: RS256 and ES256.
 
 Written on ``cryptography`` directly: PyJWT's ``PyJWK`` did this until stop 22, but importing
-PyJWT imports its JWKS client and ``cryptography.x509`` with it, about 30 ms of a cold start
-(measured: ``import cedarpy, jwt`` ~90 ms against ~56 ms for cedarpy and the primitives below),
-for two key types whose reading is a few lines. Which members of a key set may verify at all
-(``use``, ``key_ops``, private parameters, short keys) is ``authorizer.identity.jwks``'s to say.
+PyJWT imports its JWKS client and ``cryptography.x509`` with it, about 20 ms of a cold start
+(``make bench``, in turns: ``import cedarpy, jwt`` 71.8 ms against 52.2 ms for cedarpy, the
+primitives below and urllib), for two key types whose reading is a few lines. Which members
+of a key set may verify at all (``use``, ``key_ops``, private parameters, short keys) is
+``authorizer.identity.jwks``'s to say.
 """
 
 from __future__ import annotations
